@@ -1,0 +1,69 @@
+"""The content-addressed, write-once asset store under OUT/assets/.
+
+A file is named by its variant id (a hash of everything that decides its bytes), so a name that
+exists already holds the right bytes: it is never rewritten. Every write goes to a temp file in
+the same folder and is renamed into place, so a reader (or a CDN pulling the folder) sees the
+whole file or nothing, and a crash leaves no half-written asset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from bannergen.errors import EnvironmentFailure
+
+VARIANT_ID = re.compile(r"^[0-9a-f]{24}$")
+FORMAT_SUFFIX = {"png": ".png", "webp": ".webp", "jpg": ".jpg", "html": ".html"}
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise EnvironmentFailure(f"{path}: cannot write: {exc.strerror or exc}") from exc
+
+
+class AssetStore:
+    """Files of rendered variants, keyed by variant id and format, relative to an output folder."""
+
+    def __init__(self, out: Path, folder: str = "assets") -> None:
+        self.out = out
+        self.folder = folder
+        self.root = out / folder
+
+    def relative(self, variant_id: str, fmt: str) -> str:
+        """Path of a variant's file relative to the output folder, as written in the manifest."""
+        if not VARIANT_ID.match(variant_id):
+            raise ValueError(f"not a variant id: {variant_id!r}")
+        return f"{self.folder}/{variant_id}{FORMAT_SUFFIX[fmt]}"
+
+    def files(self, variant_id: str, formats: tuple[str, ...]) -> dict[str, str]:
+        return {fmt: self.relative(variant_id, fmt) for fmt in formats}
+
+    def has(self, variant_id: str, formats: tuple[str, ...]) -> bool:
+        return all((self.out / rel).is_file() for rel in self.files(variant_id, formats).values())
+
+    def put(self, variant_id: str, files: dict[str, bytes], sidecars: dict[str, bytes] | None = None) -> None:
+        """Store a variant's files (and the sidecars its HTML refers to), each written once."""
+        for name, data in (sidecars or {}).items():
+            target = (self.root / name).resolve()
+            if not target.is_relative_to(self.root.resolve()):
+                raise ValueError(f"sidecar name escapes the asset folder: {name!r}")
+            if not target.exists():
+                atomic_write(target, data)
+        for fmt, data in files.items():
+            target = self.out / self.relative(variant_id, fmt)
+            if not target.exists():
+                atomic_write(target, data)

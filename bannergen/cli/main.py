@@ -1,0 +1,167 @@
+"""`bannergen`: the command line. Each command turns flags into library calls and prints the result.
+
+Errors: a BannergenError becomes one line on stderr and its exit code (2 input rejected,
+3 environment failure); a traceback is shown only with --debug. Heavy imports (pandas, the
+pipeline) happen inside the commands so `bannergen --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bannergen.errors import BannergenError
+
+app = typer.Typer(
+    name="bannergen",
+    help="Personalized e-commerce banners from a shop's catalog and behaviour.\n\n"
+    "Example: bannergen render --segment camera-fans",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+class State:
+    project: Optional[Path] = None
+    debug: bool = False
+    catalog: Optional[Path] = None
+    events: Optional[Path] = None
+
+
+state = State()
+
+
+@app.callback()
+def _global(
+    project: Annotated[Optional[Path], typer.Option("--project", help="project folder (holds bannergen.toml); default: found from the current folder")] = None,
+    catalog: Annotated[Optional[Path], typer.Option("--catalog", help="catalog file, overriding bannergen.toml")] = None,
+    events: Annotated[Optional[Path], typer.Option("--events", help="events file, overriding bannergen.toml")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+) -> None:
+    state.project, state.catalog, state.events, state.debug = project, catalog, events, debug
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def engine():
+    """The Engine for the selected project, with command-line path overrides applied."""
+    from bannergen.config import load_project
+    from bannergen.pipeline import Engine
+
+    overrides = {
+        "data.catalog": str(state.catalog.resolve()) if state.catalog else None,
+        "data.events": str(state.events.resolve()) if state.events else None,
+    }
+    return Engine(load_project(state.project, overrides))
+
+
+def fail(error: BannergenError) -> None:
+    if state.debug:
+        raise error
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(error.exit_code)
+
+
+@app.command()
+def render(
+    segment: Annotated[str, typer.Option("--segment", "-s", help="segment name from scoring/segments.toml, or 'all'")] = "all",
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: <paths.out>/<segment>)")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N users of the segment")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Choose and render a banner for every user of a segment; write assets, assignments and manifest.json.
+
+    Example: bannergen render --segment camera-fans --out out/camera-fans
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    try:
+        eng = engine()
+        with Progress(
+            TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            disable=quiet or not sys.stderr.isatty(), transient=True,
+        ) as bar:
+            task = bar.add_task("render", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            summary = eng.render(segment, out=out, limit=limit, progress=progress)
+    except BannergenError as error:
+        fail(error)
+        return
+    t = summary.timings
+    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in ("load", "profile", "score", "select", "plan", "render", "write"))
+    cached_note = " (nothing to render: every variant was cached)" if summary.rendered == 0 else ""
+    typer.echo(
+        f"segment {summary.segment}: {summary.users} users, {summary.assignments} assignments, "
+        f"{summary.unique_variants} unique variants, {summary.rendered} rendered, {summary.cached} cache hits"
+        f"{cached_note}, {summary.rejects} rejects, {summary.seconds:.1f}s"
+    )
+    typer.echo(f"stages: {stages}")
+    typer.echo(f"manifest: {summary.out / 'manifest.json'}")
+    if summary.warnings:
+        typer.echo(f"{len(summary.warnings)} text-fitting warnings; first: {summary.warnings[0]}", err=True)
+
+
+@app.command()
+def explain(
+    user_id: Annotated[str, typer.Argument(help="the user id as it appears in the events")],
+) -> None:
+    """Why a user gets their banner: interest weights, candidates with softmax probabilities, the reason.
+
+    Example: bannergen explain zhangsan
+    """
+    try:
+        ex = engine().explain(user_id)
+    except BannergenError as error:
+        fail(error)
+        return
+    typer.echo(f"user {ex.user_id}  segments: {', '.join(ex.segments)}")
+    typer.echo("\ninterest weights w_ij (decayed, normalised):")
+    for r in ex.item_weights.itertuples(index=False):
+        typer.echo(f"  {r.weight:6.3f}  {r.event}  {r.item_id}  {r.title}  ({r.brand} / {r.category} / ¥{r.price:,.0f})")
+    for r in ex.searches.itertuples(index=False):
+        typer.echo(f"  {r.weight:6.3f}  搜索了  “{r.query}”")
+    typer.echo("\ninterest vector U_i (top features):")
+    for r in ex.interests.itertuples(index=False):
+        typer.echo(f"  {r.share:6.3f}  {r.feature}")
+    typer.echo(f"\ncandidates, P = exp(s/t) / sum exp(s/t) with t = {ex.temperature:g}:")
+    for c in ex.candidates:
+        mark = "->" if ex.chosen == c else "  "
+        typer.echo(f" {mark} P={c.probability:5.3f}  s={c.score:6.3f}  {c.headline}  [{c.template_id}, item {c.item_id}]")
+    if ex.chosen:
+        typer.echo(f"\nchosen: {ex.chosen.headline} (item {ex.chosen.item_id}, template {ex.chosen.template_id}), "
+                   f"policy {ex.policy}, propensity {ex.propensity:.3f}")
+        typer.echo(f"reason: {ex.explanation}")
+    else:
+        typer.echo("\nno eligible banner for this user")
+
+
+@app.command()
+def segments() -> None:
+    """The segments defined in scoring/segments.toml and how many users each holds.
+
+    Example: bannergen segments
+    """
+    try:
+        table = engine().segment_sizes()
+    except BannergenError as error:
+        fail(error)
+        return
+    width = max(len(s) for s in table["segment"])
+    for r in table.itertuples(index=False):
+        typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.description}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

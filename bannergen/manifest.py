@@ -1,0 +1,77 @@
+"""OUT/manifest.json and the assignments table: what a CMS pulls after a render.
+
+The manifest is written last and atomically, so a reader sees the previous complete run or the
+new one, never a mix. Assignment files are content-addressed too: a manifest always points at
+the exact assignments it was written with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bannergen.cache import AssetStore, atomic_write
+
+SCHEMA_VERSION = 1
+ASSIGNMENT_COLUMNS = ["user_id", "size", "variant_id", "item_id", "template", "score", "propensity", "policy", "explanation"]
+
+
+def write_assignments(out: Path, assignments: pd.DataFrame) -> dict[str, str]:
+    """Write the assignments as CSV and Parquet named by their content; returns relative paths."""
+    table = assignments[ASSIGNMENT_COLUMNS].sort_values(["user_id", "size"], kind="stable").reset_index(drop=True)
+    csv_bytes = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    digest = hashlib.blake2b(csv_bytes, digest_size=8).hexdigest()
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    paths = {"csv": f"assignments/{digest}.csv", "parquet": f"assignments/{digest}.parquet"}
+    for key, data in (("csv", csv_bytes), ("parquet", buffer.getvalue())):
+        target = out / paths[key]
+        if not target.exists():
+            atomic_write(target, data)
+    return paths
+
+
+def build_manifest(
+    segment: str,
+    assignments: pd.DataFrame,
+    specs: dict,
+    templates: dict,
+    store: AssetStore,
+    formats: tuple[str, ...],
+    assignment_paths: dict[str, str],
+    stats: dict[str, Any],
+) -> dict[str, Any]:
+    variants = {}
+    for variant_id in sorted(specs):
+        spec = specs[variant_id]
+        variants[variant_id] = {
+            "template": spec.template_id,
+            "template_version": templates[spec.template_id].version,
+            "size": spec.size_label,
+            "item_ids": [spec.context.item_id],
+            "files": store.files(variant_id, formats),
+        }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "segment": segment,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "variants": variants,
+        "assignments": assignment_paths,
+        "stats": stats,
+    }
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
+    path = out / "manifest.json"
+    atomic_write(path, json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=False).encode("utf-8") + b"\n")
+    return path
+
+
+def read_manifest(out: Path) -> dict[str, Any]:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))

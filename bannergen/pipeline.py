@@ -1,0 +1,255 @@
+"""One object that runs the stages: load -> profile -> score -> select -> render -> write.
+
+    >>> from bannergen.config import load_project
+    >>> engine = Engine(load_project(Path(".")))
+    >>> summary = engine.render("camera-fans")
+    >>> summary.rendered, summary.cached
+
+Every stage is timed (``summary.timings``). Nothing is written until the inputs have passed
+validation, so a run that fails closed leaves the previous output as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+
+from bannergen.cache import AssetStore
+from bannergen.config import Project
+from bannergen.contexts import banner_context
+from bannergen.errors import UnknownUserError
+from bannergen.manifest import build_manifest, write_assignments, write_manifest
+from bannergen.model import Model, build_model
+from bannergen.profile import VERB_BY_RANK
+from bannergen.scorers.settings import ScoringSettings, load_scoring
+from bannergen.segments import Segment, get_segment, load_segments
+from bannergen.selection.decide import decide
+from bannergen.selection.policy import softmax
+from bannergen.types import Candidate, Reject
+from bannergen.variants import Progress, RendererOptions, plan_variants, render_variants
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Shop:
+    catalog: pd.DataFrame
+    events: pd.DataFrame
+    rejects: tuple[Reject, ...]
+    rows_read: int
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    segment: str
+    out: Path
+    users: int
+    assignments: int
+    unique_variants: int
+    rendered: int
+    cached: int
+    rejects: int
+    warnings: tuple[str, ...]
+    timings: dict[str, float]
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.timings.values())
+
+
+@dataclass(frozen=True)
+class UserExplanation:
+    user_id: str
+    item_weights: pd.DataFrame  # item_id, title, brand, category, price, weight (w_ij), strongest event
+    searches: pd.DataFrame  # query, weight
+    interests: pd.DataFrame  # feature, share (U_i), top entries
+    candidates: list[Candidate]
+    chosen: Candidate | None
+    propensity: float
+    policy: str
+    explanation: str
+    segments: list[str]
+    temperature: float
+
+
+@dataclass
+class Engine:
+    """Runs bannergen on a project. Stages are computed lazily and once per Engine."""
+
+    project: Project
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] = self.timings.get(stage, 0.0) + time.perf_counter() - start
+
+    # -- stages ---------------------------------------------------------------------------------
+    @cached_property
+    def scoring(self) -> ScoringSettings:
+        return load_scoring(self.project.scoring)
+
+    @cached_property
+    def segments(self) -> dict[str, Segment]:
+        return load_segments(self.project.scoring / "segments.toml")
+
+    @cached_property
+    def templates(self) -> dict:
+        from bannergen.templating import load_templates
+
+        return load_templates(self.project.templates)
+
+    @cached_property
+    def shop(self) -> Shop:
+        from bannergen.data import check_reject_rate, load_catalog, load_events, write_rejects
+
+        with self._timed("load"):
+            catalog = load_catalog(self.project.catalog)
+            events = load_events(self.project.events, pd.Index(catalog.frame["item_id"]))
+            rejects = catalog.rejects + events.rejects
+            write_rejects(self.project.rejects, rejects)
+            check_reject_rate(catalog, self.project.catalog, self.project.max_reject_rate)
+            check_reject_rate(events, self.project.events, self.project.max_reject_rate)
+            if rejects:
+                log.warning("%d rows rejected; see %s", len(rejects), self.project.rejects)
+        return Shop(catalog.frame, events.frame, rejects, catalog.rows_read + events.rows_read)
+
+    @cached_property
+    def model(self) -> Model:
+        shop, settings, templates = self.shop, self.scoring, list(self.templates.values())
+        with self._timed("profile"):
+            model = build_model(shop.catalog, shop.events, settings, templates, self.project.as_of)
+        return model
+
+    def renderer_options(self) -> RendererOptions:
+        p = self.project
+        return RendererOptions(p.templates, p.assets, p.formats, p.webp_quality, p.jpg_quality, p.png_compress_level)
+
+    @cached_property
+    def renderer(self):
+        return self.renderer_options().build()
+
+    # -- public operations ------------------------------------------------------------------------
+    def segment_sizes(self) -> pd.DataFrame:
+        """segment, description, users: the size of every segment."""
+        model = self.model
+        rows = [(s.name, s.description, int(len(model.members(s)))) for s in self.segments.values()]
+        return pd.DataFrame(rows, columns=["segment", "description", "users"])
+
+    def decisions(self, segment: str, limit: int | None = None) -> pd.DataFrame:
+        seg = get_segment(self.segments, segment)
+        model = self.model
+        with self._timed("score"):
+            rows = model.members(seg)
+            if limit is not None:
+                rows = rows[:limit]
+        with self._timed("select"):
+            return decide(model, rows, seg, self.project.seed)
+
+    def render(
+        self, segment: str, out: Path | None = None, limit: int | None = None, progress: Progress | None = None
+    ) -> RenderSummary:
+        """Decide and render banners for a segment; write assets, assignments and the manifest to OUT."""
+        out = (out or self.project.out_for(segment)).resolve()
+        decisions = self.decisions(segment, limit)
+        store = AssetStore(out)
+        with self._timed("plan"):
+            assignments, specs = plan_variants(
+                decisions,
+                self.model.catalog,
+                self.project.catalog.parent,
+                self.templates,
+                self.renderer,
+                self.project.sizes,
+            )
+        with self._timed("render"):
+            outcome = render_variants(
+                specs, store, self.renderer_options(), workers=self.project.workers, progress=progress
+            )
+        with self._timed("write"):
+            paths = write_assignments(out, assignments)
+            stats = {
+                "users": int(len(decisions)),
+                "assignments": int(len(assignments)),
+                "unique_variants": outcome.unique,
+                "rendered": outcome.rendered,
+                "cached": outcome.cached,
+                "rejects": len(self.shop.rejects),
+            }
+            manifest = build_manifest(
+                segment, assignments, specs, self.templates, store, self.project.formats, paths, stats
+            )
+            write_manifest(out, manifest)
+        return RenderSummary(
+            segment=segment,
+            out=out,
+            users=int(len(decisions)),
+            assignments=int(len(assignments)),
+            unique_variants=outcome.unique,
+            rendered=outcome.rendered,
+            cached=outcome.cached,
+            rejects=len(self.shop.rejects),
+            warnings=outcome.warnings,
+            timings=dict(self.timings),
+        )
+
+    def explain(self, user_id: str, top: int = 8) -> UserExplanation:
+        """Everything behind one user's banner: weights, interests, candidates with probabilities."""
+        model = self.model
+        row = model.profiles.row(user_id)
+        if row is None:
+            raise UnknownUserError(
+                f"user '{user_id}' has no events in {self.project.events}",
+                hint="a user with no history gets the segment or global default banner",
+            )
+        rows = np.asarray([row])
+        decision = decide(model, rows, self.segments["all"], self.project.seed)
+        items, scores = model.candidates(rows)
+        probs = softmax(scores, model.settings.selection.temperature)[0]
+        catalog = model.catalog
+        candidates = []
+        for item, score, p in zip(items[0], scores[0], probs):
+            if item < 0:
+                continue
+            template = model.templates[model.template_choice.template[item]]
+            ctx = banner_context(catalog.iloc[int(item)], self.project.catalog.parent)
+            candidates.append(Candidate(catalog["item_id"].iat[item], template.id, template.headline(ctx), float(score), float(p)))
+        chosen = None
+        if len(decision):
+            d = decision.iloc[0]
+            chosen = next((c for c in candidates if c.item_id == d["item_id"] and c.template_id == d["template"]), None)
+        weights = model.profiles.item_weights()[row].tocoo()
+        strongest = np.asarray(model.profiles.strongest[row, weights.col]).ravel() if weights.nnz else np.array([])
+        item_table = catalog.iloc[weights.col][["item_id", "title", "brand", "category", "price"]].assign(
+            weight=np.round(weights.data, 4), event=[VERB_BY_RANK.get(int(r), "") for r in strongest]
+        ).sort_values("weight", ascending=False)
+        mine = model.profiles.queries[model.profiles.queries["user"] == row]
+        searches = pd.DataFrame({"query": mine["query"], "weight": np.round(mine["mass"] / model.profiles.mass[row], 4)})
+        u = model.profiles.interest[row].tocoo()
+        interests = pd.DataFrame({"feature": np.asarray(model.features.names, dtype=object)[u.col], "share": np.round(u.data, 4)})
+        interests = interests.sort_values("share", ascending=False).head(top)
+        in_segments = [s.name for s in self.segments.values() if row in model.members(s)]
+        return UserExplanation(
+            user_id=user_id,
+            item_weights=item_table.head(top).reset_index(drop=True),
+            searches=searches.reset_index(drop=True),
+            interests=interests.reset_index(drop=True),
+            candidates=candidates,
+            chosen=chosen,
+            propensity=float(decision["propensity"].iat[0]) if len(decision) else 0.0,
+            policy=str(decision["policy"].iat[0]) if len(decision) else "",
+            explanation=str(decision["explanation"].iat[0]) if len(decision) else "",
+            segments=in_segments,
+            temperature=model.settings.selection.temperature,
+        )

@@ -1,0 +1,192 @@
+"""User interest profiles: U_i = sum_j w_ij * C_j (design article, section 4.1.1), for all users at once.
+
+a_ij is the decayed event mass of user i on item j,
+    a_ij = sum over i's events on j of event_weight[type] * 0.5 ** (age_days / half_life_days)
+and w_ij = a_ij / sum_j a_ij. Searches add their mass straight onto the category and brand
+features their query names ("佳能 相机" counts toward brand:佳能 and category:相机), as a
+pseudo-item with only those features; U_i is normalised by the user's total mass, items and
+searches together, so each feature block of U_i is a share of the user's interest.
+Everything is sparse matrix algebra over all users; there is no per-user Python loop.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from bannergen.features import ItemFeatures
+from bannergen.scorers.settings import InterestWeights
+
+# Strength of an event type for "because you <verb> ..." (the strongest event on an item wins).
+EVENT_RANK = {"view": 1, "search": 0, "cart": 2, "purchase": 3}
+VERB_BY_RANK = {1: "浏览了", 2: "加购了", 3: "购买了"}
+
+
+@dataclass(frozen=True)
+class Profiles:
+    """Interest state of every user seen in the events.
+
+    user_ids:        pd.Index (n_users,), sorted
+    item_mass:       csr (n_users, n_items)   a_ij, decayed event mass per item
+    query_mass:      csr (n_users, n_features) decayed search mass on the features queries name
+    mass:            ndarray (n_users,) total mass: row sums of both, the normaliser of w and U
+    interest:        csr (n_users, n_features) U_i, each block sums to at most 1
+    strongest:       csr (n_users, n_items) int8, EVENT_RANK of the strongest event on the item
+    recent_purchase_age: csr (n_users, n_items) float32, days since the last purchase + 1 (0 = never)
+    purchases:       ndarray (n_users,) purchase events
+    idle_days:       ndarray (n_users,) days since the user's last event
+    queries:         DataFrame user (code), query, mass: one row per user and distinct query
+    popularity:      ndarray (n_items,) in [0, 1], log of shop-wide decayed mass over its maximum
+    as_of:           the reference time of the decay
+    """
+
+    user_ids: pd.Index
+    item_mass: sp.csr_matrix
+    query_mass: sp.csr_matrix
+    mass: np.ndarray
+    interest: sp.csr_matrix
+    strongest: sp.csr_matrix
+    recent_purchase_age: sp.csr_matrix
+    purchases: np.ndarray
+    idle_days: np.ndarray
+    queries: pd.DataFrame
+    popularity: np.ndarray
+    as_of: pd.Timestamp
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    def item_weights(self) -> sp.csr_matrix:
+        """w_ij = a_ij / sum_j a_ij: the article's interest weights over items (zhangsan: 0.3 / 0.2 / 0.5)."""
+        total = np.asarray(self.item_mass.sum(axis=1)).ravel()
+        inv = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+        return (sp.diags(inv) @ self.item_mass).tocsr()
+
+    def item_share(self) -> sp.csr_matrix:
+        """a_ij / mass_i: item j's share of all of user i's activity, searches included; with the
+        search share lambda_i, U_i = (1 - lambda_i) * sum_j w_ij C_j + lambda_i * q_i."""
+        inv = np.divide(1.0, self.mass, out=np.zeros_like(self.mass), where=self.mass > 0)
+        return (sp.diags(inv) @ self.item_mass).tocsr()
+
+    def row(self, user_id: str) -> int | None:
+        pos = self.user_ids.get_indexer([user_id])[0]
+        return None if pos < 0 else int(pos)
+
+
+def resolve_as_of(events: pd.DataFrame, as_of: str = "") -> pd.Timestamp:
+    """The decay reference: the configured time, else the newest event (so reruns are reproducible)."""
+    if as_of:
+        ts = pd.Timestamp(as_of)
+        return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+    if len(events) == 0:
+        return pd.Timestamp("1970-01-01", tz="UTC")
+    return events["ts"].max()
+
+
+def match_queries(queries: pd.Series, features: ItemFeatures, weights: InterestWeights) -> pd.DataFrame:
+    """Which category/brand features each distinct query names: DataFrame (query, feature).
+
+    Matching is by substring on the lower-cased query (Chinese has no spaces to split on), plus the
+    aliases in scoring/weights.toml for words in other languages. Runs once per distinct query.
+    """
+    index = features.feature_index()
+    names = {
+        label.lower(): f"{block}:{label}" for block in ("category", "brand") for label in features.labels[block]
+    }
+    pairs: list[tuple[str, int]] = []
+    for query in pd.unique(queries):
+        q = str(query).lower()
+        hit = {feat for name, feat in names.items() if name and name in q}
+        for word in re.findall(r"[a-z0-9]+", q):
+            target = weights.aliases.get(word)
+            for block in ("category", "brand"):
+                if target is not None and f"{block}:{target}" in index:
+                    hit.add(f"{block}:{target}")
+        pairs.extend((query, index[f]) for f in sorted(hit))
+    return pd.DataFrame(pairs, columns=["query", "feature"]).astype({"feature": np.int64})
+
+
+def build_profiles(
+    events: pd.DataFrame, features: ItemFeatures, weights: InterestWeights, as_of: pd.Timestamp
+) -> Profiles:
+    """Profiles for every user in ``events`` (schema in bannergen.types), decayed to ``as_of``."""
+    user_codes, user_ids = pd.factorize(events["user_id"], sort=True)
+    n_users, n_items, n_feats = len(user_ids), features.n_items, len(features.names)
+    age_days = ((as_of - events["ts"]).dt.total_seconds().to_numpy() / 86400.0).clip(min=0.0)
+    event = events["event"].to_numpy()
+    type_weight = pd.Series(event).map(weights.event_weights).to_numpy(dtype=np.float64)
+    mass = type_weight * np.power(0.5, age_days / weights.half_life_days)
+
+    is_search = event == "search"
+    on_item = ~is_search & (events["item_id"].to_numpy() != "")
+    item_codes = features.item_ids.get_indexer(events["item_id"].to_numpy()[on_item])
+    known = item_codes >= 0  # loaders reject unknown items; this guards library callers
+    u, j, m = user_codes[on_item][known], item_codes[known], mass[on_item][known]
+    shape = (n_users, n_items)
+    item_mass = sp.csr_matrix((m, (u, j)), shape=shape)  # duplicates are summed
+    item_mass.sum_duplicates()
+
+    rank = pd.Series(event[on_item][known]).map(EVENT_RANK).to_numpy(dtype=np.int8)
+    strongest = _max_per_cell(u, j, rank, shape).astype(np.int8)
+    bought = rank == EVENT_RANK["purchase"]
+    # Store age + 1 so that "bought just now" is not confused with the sparse zero of "never".
+    recent_purchase_age = _min_per_cell(
+        u[bought], j[bought], age_days[on_item][known][bought].astype(np.float32) + 1.0, shape
+    )
+
+    searches = pd.DataFrame(
+        {"user": user_codes[is_search], "query": events["query"].to_numpy()[is_search], "mass": mass[is_search]}
+    )
+    queries = searches.groupby(["user", "query"], as_index=False, sort=True)["mass"].sum()
+    matched = queries.merge(match_queries(queries["query"], features, weights), on="query")
+    query_mass = sp.csr_matrix(
+        (matched["mass"].to_numpy(), (matched["user"].to_numpy(), matched["feature"].to_numpy())),
+        shape=(n_users, n_feats),
+    )
+    query_mass.sum_duplicates()
+    # A query counts once toward the normaliser, however many features it names.
+    matched_queries = matched.drop_duplicates(["user", "query"])
+    query_total = np.bincount(matched_queries["user"], weights=matched_queries["mass"], minlength=n_users)
+
+    total = np.asarray(item_mass.sum(axis=1)).ravel() + query_total
+    inv = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+    interest = (sp.diags(inv) @ (item_mass @ features.matrix + query_mass)).tocsr()
+
+    item_popularity = np.log1p(np.asarray(item_mass.sum(axis=0)).ravel())
+    top = item_popularity.max() if n_items else 0.0
+    popularity = item_popularity / top if top > 0 else np.zeros(n_items)
+
+    last_seen = pd.Series(age_days).groupby(user_codes).min().reindex(range(n_users)).to_numpy()
+    purchases = np.bincount(user_codes[event == "purchase"], minlength=n_users)
+    return Profiles(
+        user_ids=pd.Index(user_ids, name="user_id"),
+        item_mass=item_mass,
+        query_mass=query_mass,
+        mass=total,
+        interest=interest,
+        strongest=strongest,
+        recent_purchase_age=recent_purchase_age,
+        purchases=purchases,
+        idle_days=last_seen,
+        queries=queries,
+        popularity=popularity,
+        as_of=as_of,
+    )
+
+
+def _max_per_cell(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Sparse matrix holding the max of ``values`` per (row, col) (values must be > 0)."""
+    frame = pd.DataFrame({"r": rows, "c": cols, "v": values}).groupby(["r", "c"], sort=False)["v"].max()
+    r, c = frame.index.get_level_values(0), frame.index.get_level_values(1)
+    return sp.csr_matrix((frame.to_numpy(), (r, c)), shape=shape)
+
+
+def _min_per_cell(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    frame = pd.DataFrame({"r": rows, "c": cols, "v": values}).groupby(["r", "c"], sort=False)["v"].min()
+    r, c = frame.index.get_level_values(0), frame.index.get_level_values(1)
+    return sp.csr_matrix((frame.to_numpy(), (r, c)), shape=shape, dtype=np.float32)

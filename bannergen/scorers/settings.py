@@ -1,0 +1,205 @@
+"""Read scoring/weights.toml and scoring/rules.toml into checked, frozen settings.
+
+Campaign teams edit these files, so every unknown key gets a "did you mean" hint and every
+value is checked for type and range with a message naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bannergen.config import read_toml, reject_unknown_keys
+from bannergen.errors import ConfigError
+from bannergen.types import EVENT_TYPES
+
+POLICIES = ("softmax", "greedy")
+
+
+@dataclass(frozen=True)
+class InterestWeights:
+    event_weights: dict[str, float]
+    half_life_days: float
+    category: float
+    brand: float
+    price_band: float
+    item: float
+    popularity: float
+    band_edges: tuple[float, ...]
+    aliases: dict[str, str]
+
+    def band_labels(self) -> list[str]:
+        """Labels for the price bands: "0-100", ..., "8000+"."""
+        edges = [int(e) if float(e).is_integer() else e for e in self.band_edges]
+        return [f"{lo}-{hi}" for lo, hi in zip(edges, edges[1:])] + [f"{edges[-1]}+"]
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    policy: str
+    temperature: float
+    candidates: int
+
+
+@dataclass(frozen=True)
+class Boost:
+    name: str
+    add: float
+    brands: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    item_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pin:
+    segment: str
+    item_id: str
+
+
+@dataclass(frozen=True)
+class Rules:
+    exclude_out_of_stock: bool = True
+    suppress_purchased_days: float = 30.0
+    min_discount_pct: float = 0.0
+    boosts: tuple[Boost, ...] = ()
+    pins: tuple[Pin, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    weights: InterestWeights
+    selection: SelectionSettings
+    rules: Rules = field(default_factory=Rules)
+
+
+def _number(table: dict[str, Any], key: str, where: str, default: float | None = None, *, lo: float = 0.0) -> float:
+    value = table.get(key, default)
+    if value is None:
+        raise ConfigError(f"{where}: '{key}' is required")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{where}: '{key}' must be a number; got {value!r}")
+    if value < lo:
+        raise ConfigError(f"{where}: '{key}' must be >= {lo}; got {value}")
+    return float(value)
+
+
+def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ConfigError(f"{where}: '{key}' must be a name or a list of names; got {value!r}")
+
+
+def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: [{key}] must be a table; got {value!r}")
+    return value
+
+
+def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
+    raw = read_toml(path)
+    where = str(path)
+    reject_unknown_keys(raw, ["events", "decay", "features", "price_bands", "selection", "search"], where)
+    events = _table(raw, "events", where)
+    reject_unknown_keys(events, EVENT_TYPES, f"{where} [events]")
+    event_weights = {e: _number(events, e, f"{where} [events]", 0.0) for e in EVENT_TYPES}
+    decay = _table(raw, "decay", where)
+    reject_unknown_keys(decay, ["half_life_days"], f"{where} [decay]")
+    half_life = _number(decay, "half_life_days", f"{where} [decay]", 7.0)
+    if half_life <= 0:
+        raise ConfigError(f"{where} [decay]: 'half_life_days' must be > 0; got {half_life}")
+    feats = _table(raw, "features", where)
+    feature_keys = ["category", "brand", "price_band", "item", "popularity"]
+    reject_unknown_keys(feats, feature_keys, f"{where} [features]")
+    defaults = {"category": 1.0, "brand": 0.6, "price_band": 0.4, "item": 0.2, "popularity": 0.05}
+    fw = {k: _number(feats, k, f"{where} [features]", defaults[k]) for k in feature_keys}
+    bands = _table(raw, "price_bands", where)
+    reject_unknown_keys(bands, ["edges"], f"{where} [price_bands]")
+    edges = bands.get("edges", [0, 100, 300, 1000, 3000, 8000])
+    if (
+        not isinstance(edges, list)
+        or len(edges) < 1
+        or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+        or any(b <= a for a, b in zip(edges, edges[1:]))
+    ):
+        raise ConfigError(f"{where} [price_bands]: 'edges' must be increasing numbers; got {edges!r}")
+    search = _table(raw, "search", where)
+    reject_unknown_keys(search, ["aliases"], f"{where} [search]")
+    aliases = search.get("aliases", {})
+    if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
+        raise ConfigError(f"{where} [search.aliases]: must map words to a category or brand name")
+    sel = _table(raw, "selection", where)
+    reject_unknown_keys(sel, ["policy", "temperature", "candidates"], f"{where} [selection]")
+    policy = sel.get("policy", "softmax")
+    if policy not in POLICIES:
+        raise ConfigError(f"{where} [selection]: 'policy' must be one of {list(POLICIES)}; got {policy!r}")
+    temperature = _number(sel, "temperature", f"{where} [selection]", 0.1)
+    if temperature <= 0:
+        raise ConfigError(f"{where} [selection]: 'temperature' must be > 0; got {temperature}")
+    candidates = sel.get("candidates", 5)
+    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
+        raise ConfigError(f"{where} [selection]: 'candidates' must be an integer >= 1; got {candidates!r}")
+    weights = InterestWeights(
+        event_weights=event_weights,
+        half_life_days=half_life,
+        band_edges=tuple(float(e) for e in edges),
+        aliases={k.lower(): v for k, v in aliases.items()},
+        **fw,
+    )
+    return weights, SelectionSettings(policy=policy, temperature=temperature, candidates=candidates)
+
+
+def load_rules(path: Path) -> Rules:
+    raw = read_toml(path)
+    where = str(path)
+    reject_unknown_keys(raw, ["filters", "boost", "pin"], where)
+    filters = _table(raw, "filters", where)
+    reject_unknown_keys(
+        filters, ["exclude_out_of_stock", "suppress_purchased_days", "min_discount_pct"], f"{where} [filters]"
+    )
+    exclude = filters.get("exclude_out_of_stock", True)
+    if not isinstance(exclude, bool):
+        raise ConfigError(f"{where} [filters]: 'exclude_out_of_stock' must be true or false; got {exclude!r}")
+    boosts = []
+    for n, b in enumerate(raw.get("boost", []), start=1):
+        at = f"{where} [[boost]] #{n}"
+        if not isinstance(b, dict):
+            raise ConfigError(f"{at}: must be a table")
+        reject_unknown_keys(b, ["name", "brand", "category", "item_ids", "add"], at)
+        boost = Boost(
+            name=str(b.get("name", f"boost {n}")),
+            add=_number(b, "add", at, lo=-1e9),
+            brands=_names(b.get("brand"), at, "brand"),
+            categories=_names(b.get("category"), at, "category"),
+            item_ids=_names(b.get("item_ids"), at, "item_ids"),
+        )
+        if not (boost.brands or boost.categories or boost.item_ids):
+            raise ConfigError(f"{at}: matches nothing", hint="give brand, category or item_ids")
+        boosts.append(boost)
+    pins = []
+    for n, p in enumerate(raw.get("pin", []), start=1):
+        at = f"{where} [[pin]] #{n}"
+        if not isinstance(p, dict):
+            raise ConfigError(f"{at}: must be a table")
+        reject_unknown_keys(p, ["segment", "item_id"], at)
+        if not isinstance(p.get("segment"), str) or not isinstance(p.get("item_id"), str):
+            raise ConfigError(f"{at}: needs 'segment' and 'item_id' as strings; got {p!r}")
+        pins.append(Pin(segment=p["segment"], item_id=p["item_id"]))
+    return Rules(
+        exclude_out_of_stock=exclude,
+        suppress_purchased_days=_number(filters, "suppress_purchased_days", f"{where} [filters]", 30.0),
+        min_discount_pct=_number(filters, "min_discount_pct", f"{where} [filters]", 0.0),
+        boosts=tuple(boosts),
+        pins=tuple(pins),
+    )
+
+
+def load_scoring(scoring_dir: Path) -> ScoringSettings:
+    """Read weights.toml and rules.toml from a project's scoring/ folder."""
+    weights, selection = load_weights(scoring_dir / "weights.toml")
+    return ScoringSettings(weights=weights, selection=selection, rules=load_rules(scoring_dir / "rules.toml"))

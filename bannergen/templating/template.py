@@ -1,0 +1,120 @@
+"""The Template record: a parsed campaign template folder (templates/<id>/).
+
+Built only by ``bannergen.templating.manifest.load_templates``; immutable afterwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Mapping
+
+from jinja2.sandbox import SandboxedEnvironment
+
+from bannergen.templating.layout import Layout
+from bannergen.templating.sandbox import TextExpression
+from bannergen.types import BannerContext
+
+if TYPE_CHECKING:  # pandas stays out of the import path of `bannergen --help`
+    import numpy as np
+    import pandas as pd
+
+# The default of BannerContext.cta: when the pipeline left it unchanged, the template's own CTA
+# wins (so category-launch says "抢先了解" unless the pipeline asks for something specific).
+DEFAULT_CTA: str = next(f.default for f in fields(BannerContext) if f.name == "cta")  # type: ignore[misc]
+
+
+@dataclass(frozen=True)
+class FontSet:
+    """Font file names under assets/fonts/; fallbacks are tried, in order, for missing glyphs."""
+
+    regular: str = "NotoSansSC-Regular.otf"
+    bold: str = "NotoSansSC-Bold.otf"
+    fallbacks: tuple[str, ...] = ()
+
+    def chain(self, style: str) -> tuple[str, ...]:
+        return ((self.bold if style == "bold" else self.regular), *self.fallbacks)
+
+
+@dataclass(frozen=True)
+class Template:
+    """One campaign template. ``sizes`` are (width, height) pixels; ``categories`` None means every
+    category; ``priority`` is a score bonus added by the selection stage."""
+
+    id: str
+    version: str
+    description: str
+    folder: Path
+    sizes: tuple[tuple[int, int], ...]
+    categories: tuple[str, ...] | None
+    requires_discount: bool
+    min_discount_pct: int
+    requires_antecedent: bool
+    priority: float
+    headline_source: str = ""
+    cta: str = DEFAULT_CTA
+    slots: tuple[str, ...] = ()
+    fonts: FontSet = FontSet()
+    colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
+    formats: tuple[str, ...] | None = None
+    layouts: Mapping[tuple[int, int], Layout] = field(default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
+    text_env: SandboxedEnvironment | None = field(default=None, compare=False, repr=False)
+    html_env: SandboxedEnvironment | None = field(default=None, compare=False, repr=False)
+    _headline: TextExpression | None = field(default=None, compare=False, repr=False)
+
+    def variables(self, context: BannerContext, size: tuple[int, int] | None = None) -> dict[str, Any]:
+        """The names layout text and conditions see: BannerContext.as_template_vars() with the
+        template's CTA applied, plus ``size``/``width``/``height`` when a size is given."""
+        names = context.as_template_vars()
+        if context.cta == DEFAULT_CTA and self.cta:
+            names["cta"] = self.cta
+        names["colours"] = dict(self.colours)
+        if size is not None:
+            names.update(size=f"{size[0]}x{size[1]}", width=size[0], height=size[1])
+        return names
+
+    def headline(self, context: BannerContext) -> str:
+        """The headline for ``context``, rendered in the sandbox, e.g. "相机新品上市"."""
+        if self._headline is None:
+            return ""
+        return " ".join(self._headline.render(self.variables(context)).split())
+
+    def suits(self, catalog: "pd.DataFrame") -> "np.ndarray":
+        """Boolean mask, shape (n_items,), of the catalog rows this template can show.
+
+        Vectorized over the catalog frame (see bannergen.types): category in ``categories``
+        (unless "*"), and when a discount is required, ``(list_price - price) / list_price``
+        of at least ``min_discount_pct`` percent (NaN list_price means no discount).
+        ``requires_antecedent`` cannot be decided from the catalog: the selection stage applies it.
+        """
+        import numpy as np
+
+        mask = np.ones(len(catalog), dtype=bool)
+        if self.categories is not None:
+            mask &= catalog["category"].isin(self.categories).to_numpy(dtype=bool)
+        if self.requires_discount or self.min_discount_pct > 0:
+            price = catalog["price"].to_numpy(dtype=float)
+            list_price = catalog["list_price"].to_numpy(dtype=float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pct = np.where(list_price > price, (list_price - price) / list_price * 100.0, 0.0)
+            pct = np.nan_to_num(pct, nan=0.0)
+            mask &= pct > 0
+            # a tiny epsilon so 5.0% computed as 4.9999999 still passes "min 5"
+            mask &= pct + 1e-9 >= self.min_discount_pct
+        return mask
+
+    def layout(self, size: tuple[int, int]) -> Layout:
+        from bannergen.errors import TemplateError
+
+        try:
+            return self.layouts[tuple(size)]  # type: ignore[index]
+        except KeyError:
+            labels = [f"{w}x{h}" for w, h in self.sizes]
+            raise TemplateError(f"template '{self.id}': no layout for size {size[0]}x{size[1]}", hint=f"sizes: {labels}") from None
+
+    def asset_paths(self) -> tuple[str, ...]:
+        """Paths under assets/ this template draws with (fonts first), for digests and checks."""
+        fonts = [f"fonts/{name}" for name in (self.fonts.regular, self.fonts.bold, *self.fonts.fallbacks)]
+        images = sorted({p for layout in self.layouts.values() for p in layout.asset_paths()})
+        return tuple(dict.fromkeys(fonts + images))

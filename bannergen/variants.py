@@ -1,0 +1,153 @@
+"""The render stage: decisions -> unique variants -> files in the content-addressed store.
+
+Each unique (template, item, size) is rendered once however many users share it, and only if
+its files are not in the store already. Rendering runs in worker processes that write their
+own files (only ids and warnings travel back), with one Renderer per worker so its caches of
+backgrounds, fonts and resized product images are reused across variants.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import pandas as pd
+
+from bannergen.cache import AssetStore
+from bannergen.types import RenderSpec
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RendererOptions:
+    """What a worker needs to build its own Renderer (picklable, unlike the Renderer's caches)."""
+
+    templates_dir: Path
+    assets_dir: Path
+    formats: tuple[str, ...]
+    webp_quality: int
+    jpg_quality: int
+    png_compress_level: int
+
+    def build(self):  # -> Renderer
+        from bannergen.render.engine import Renderer
+        from bannergen.templating import load_templates
+
+        return Renderer(
+            load_templates(self.templates_dir),
+            self.assets_dir,
+            formats=self.formats,
+            webp_quality=self.webp_quality,
+            jpg_quality=self.jpg_quality,
+            png_compress_level=self.png_compress_level,
+        )
+
+
+@dataclass(frozen=True)
+class RenderOutcome:
+    unique: int
+    rendered: int
+    cached: int
+    warnings: tuple[str, ...]
+
+
+_worker: tuple | None = None  # (renderer, store) in a worker process
+
+
+def _init_worker(options: RendererOptions, out: Path) -> None:
+    global _worker
+    _worker = (options.build(), AssetStore(out))
+
+
+def _render_batch(batch: list[tuple[str, RenderSpec]]) -> list[tuple[str, tuple[str, ...]]]:
+    renderer, store = _worker  # type: ignore[misc]
+    done = []
+    for variant_id, spec in batch:
+        result = renderer.render(spec)
+        store.put(variant_id, result.files, result.sidecars)
+        done.append((variant_id, tuple(f"{variant_id} {spec.template_id} {spec.context.item_id}: {w}" for w in result.warnings)))
+    return done
+
+
+def _batches(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def render_variants(
+    specs: dict[str, RenderSpec],
+    store: AssetStore,
+    options: RendererOptions,
+    *,
+    workers: int = 0,
+    progress: Progress | None = None,
+) -> RenderOutcome:
+    """Render every spec (keyed by variant id) whose files are not in ``store`` yet."""
+    todo = [(vid, spec) for vid, spec in specs.items() if not store.has(vid, options.formats)]
+    cached = len(specs) - len(todo)
+    warnings: list[str] = []
+    done = 0
+    if progress:
+        progress(0, len(todo))
+    workers = workers or (os.cpu_count() or 1)
+    if len(todo) < 16 or workers == 1:
+        _init_worker(options, store.out)
+        for batch in _batches(todo, 8):
+            for _, warns in _render_batch(batch):
+                warnings.extend(warns)
+            done += len(batch)
+            if progress:
+                progress(done, len(todo))
+    else:
+        # Small batches keep both cores busy to the end and the progress bar moving.
+        size = max(1, min(32, len(todo) // (workers * 8) or 1))
+        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options, store.out)) as pool:
+            for result in pool.map(_render_batch, _batches(todo, size)):
+                for _, warns in result:
+                    warnings.extend(warns)
+                done += len(result)
+                if progress:
+                    progress(done, len(todo))
+    for w in warnings:
+        log.warning("%s", w)
+    return RenderOutcome(unique=len(specs), rendered=len(todo), cached=cached, warnings=tuple(warnings))
+
+
+def plan_variants(
+    decisions: pd.DataFrame,
+    catalog: pd.DataFrame,
+    catalog_dir: Path,
+    templates: dict,
+    renderer,
+    sizes: tuple[str, ...] = (),
+) -> tuple[pd.DataFrame, dict[str, RenderSpec]]:
+    """Expand decisions to one row per (user, size) with a variant id; the specs of unique variants.
+
+    ``sizes`` ("1200x400", ...) restricts the sizes rendered; empty means every size of the template.
+    """
+    from bannergen.contexts import banner_context
+
+    pairs = decisions[["item", "template"]].drop_duplicates()
+    rows = []
+    specs: dict[str, RenderSpec] = {}
+    for item, template_id in pairs.itertuples(index=False):  # one per unique (item, template), not per user
+        template = templates[template_id]
+        context = banner_context(catalog.iloc[int(item)], catalog_dir, getattr(template, "cta", "立即抢购") or "立即抢购")
+        for size in template.sizes:
+            label = f"{size[0]}x{size[1]}"
+            if sizes and label not in sizes:
+                continue
+            spec = RenderSpec(template_id, tuple(size), context)
+            variant_id = renderer.variant_id(spec)
+            specs[variant_id] = spec
+            rows.append((item, template_id, label, variant_id))
+    variants = pd.DataFrame(rows, columns=["item", "template", "size", "variant_id"])
+    expanded = decisions.merge(variants, on=["item", "template"], how="inner")
+    return expanded, specs
