@@ -64,6 +64,21 @@ class RenderSummary:
     def seconds(self) -> float:
         return sum(self.timings.values())
 
+    def as_dict(self) -> dict:
+        return {
+            "segment": self.segment,
+            "out": str(self.out),
+            "users": self.users,
+            "assignments": self.assignments,
+            "unique_variants": self.unique_variants,
+            "rendered": self.rendered,
+            "cached": self.cached,
+            "rejects": self.rejects,
+            "warnings": len(self.warnings),
+            "seconds": round(self.seconds, 3),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
 
 @dataclass(frozen=True)
 class UserExplanation:
@@ -119,8 +134,8 @@ class Engine:
             events = load_events(self.project.events, pd.Index(catalog.frame["item_id"]))
             rejects = catalog.rejects + events.rejects
             write_rejects(self.project.rejects, rejects)
-            check_reject_rate(catalog, self.project.catalog, self.project.max_reject_rate)
-            check_reject_rate(events, self.project.events, self.project.max_reject_rate)
+            check_reject_rate(catalog, self.project.catalog, self.project.max_reject_rate, rejects_path=self.project.rejects)
+            check_reject_rate(events, self.project.events, self.project.max_reject_rate, rejects_path=self.project.rejects)
             if rejects:
                 log.warning("%d rows rejected; see %s", len(rejects), self.project.rejects)
         return Shop(catalog.frame, events.frame, rejects, catalog.rows_read + events.rows_read)
@@ -230,7 +245,7 @@ class Engine:
             d = decision.iloc[0]
             chosen = next((c for c in candidates if c.item_id == d["item_id"] and c.template_id == d["template"]), None)
         weights = model.profiles.item_weights()[row].tocoo()
-        strongest = np.asarray(model.profiles.strongest[row, weights.col]).ravel() if weights.nnz else np.array([])
+        strongest = model.profiles.strongest[row].toarray().ravel()[weights.col]
         item_table = catalog.iloc[weights.col][["item_id", "title", "brand", "category", "price"]].assign(
             weight=np.round(weights.data, 4), event=[VERB_BY_RANK.get(int(r), "") for r in strongest]
         ).sort_values("weight", ascending=False)

@@ -552,7 +552,13 @@ def write_events(events: Events, rows: list[dict[str, str]], days: int, path: Pa
 
     order = np.lexsort((np.arange(len(events.seconds)), events.seconds))
     start = END - np.timedelta64(days * 86400 - 1, "s")
-    stamps = np.datetime_as_string(start + events.seconds[order].astype("timedelta64[s]"), unit="s", timezone="UTC")
+    moments = start + events.seconds[order].astype("timedelta64[s]")
+    # Text in chunks: a '<U20' array for millions of events would cost 80 bytes per event.
+    step = 500_000
+    stamps = pa.chunked_array(
+        [pa.array(np.datetime_as_string(moments[i : i + step], unit="s", timezone="UTC"), pa.string())
+         for i in range(0, len(moments), step)] or [pa.array([], pa.string())]
+    )
 
     def coded(codes: np.ndarray, names: list[str]) -> "pa.Array":
         # Codes -1 mean "none" and map to the empty string appended to the dictionary.
@@ -563,7 +569,7 @@ def write_events(events: Events, rows: list[dict[str, str]], days: int, path: Pa
         "user_id": coded(events.user[order], events.user_ids),
         "item_id": coded(events.item[order], [r["item_id"] for r in rows]),
         "event": coded(events.event[order].astype(np.int64), list(EVENT_NAMES)),
-        "ts": pa.array(stamps, pa.string()),
+        "ts": stamps,
         "query": coded(events.query[order], events.queries),
     })
     pq.write_table(table, path, compression="zstd")

@@ -73,6 +73,7 @@ def render(
     out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: <paths.out>/<segment>)")] = None,
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N users of the segment")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
 ) -> None:
     """Choose and render a banner for every user of a segment; write assets, assignments and manifest.json.
 
@@ -94,6 +95,11 @@ def render(
             summary = eng.render(segment, out=out, limit=limit, progress=progress)
     except BannergenError as error:
         fail(error)
+        return
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
         return
     t = summary.timings
     stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in ("load", "profile", "score", "select", "plan", "render", "write"))

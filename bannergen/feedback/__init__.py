@@ -1,0 +1,21 @@
+"""Feedback events: schema, validation, streaming ingest, and the store behind a small interface.
+
+>>> from bannergen.feedback import open_store, ingest_file
+>>> with open_store(Path(".bannergen/feedback.sqlite")) as store:
+...     print(ingest_file(Path("events.csv"), store).counts.line())
+accepted=3 duplicate=0 rejected=0
+"""
+
+from bannergen.feedback.ingest import IngestResult, ingest_file, known_variant_ids
+from bannergen.feedback.schema import (
+    FEEDBACK_EVENTS, HOLDOUT_POLICY, FeedbackEvent, IngestCounts, events_to_frame,
+)
+from bannergen.feedback.store import FeedbackStore, open_store
+from bannergen.feedback.traffic import invalid_clicks
+from bannergen.feedback.validate import Validated, validate_chunk, validate_frame
+
+__all__ = [
+    "FEEDBACK_EVENTS", "HOLDOUT_POLICY", "FeedbackEvent", "FeedbackStore", "IngestCounts", "IngestResult",
+    "Validated", "events_to_frame", "ingest_file", "invalid_clicks", "known_variant_ids", "open_store",
+    "validate_chunk", "validate_frame",
+]

@@ -1,0 +1,93 @@
+"""Ingest: stream a feedback file, validate each chunk, add it to the store, report rejects.
+
+Memory is bounded by the chunk size. Every chunk is committed before the next is read, so an
+interrupted ingest keeps what it acknowledged and re-running it adds only the rest (event ids
+make the re-run idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from bannergen.feedback.readers import BATCH_ROWS, BLOCK_BYTES, iter_chunks
+from bannergen.feedback.schema import IngestCounts
+from bannergen.feedback.store import FeedbackStore
+from bannergen.feedback.validate import validate_chunk
+from bannergen.types import Reject
+
+log = logging.getLogger(__name__)
+KEEP_REJECTS = 20  # kept in memory for the summary; all of them go to the rejects file
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """counts: the totals; first_rejects: up to KEEP_REJECTS rejects in line order;
+    rejects_path: the report with every reject (None when not written)."""
+
+    counts: IngestCounts
+    first_rejects: tuple[Reject, ...]
+    rejects_path: Path | None
+
+    def as_dict(self) -> dict:
+        return {**self.counts.as_dict(), "rejects_file": str(self.rejects_path) if self.rejects_path else None}
+
+
+def known_variant_ids(out_root: Path) -> frozenset[str] | None:
+    """Variant ids of every manifest under ``out_root`` (OUT/<segment>/manifest.json); None when
+    there is no manifest at all (nothing to check against)."""
+    manifests = sorted(Path(out_root).glob("*/manifest.json"))
+    if not manifests:
+        return None
+    ids: set[str] = set()
+    for path in manifests:
+        try:
+            ids.update(json.loads(path.read_text(encoding="utf-8")).get("variants", {}))
+        except (OSError, ValueError) as exc:
+            log.warning("%s: unreadable manifest skipped (%s)", path, exc)
+    return frozenset(ids)
+
+
+def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str] | None = None,
+                rejects_path: Path | None = None, display: str | None = None, now: float | None = None,
+                block_bytes: int = BLOCK_BYTES, batch_rows: int = BATCH_ROWS) -> IngestResult:
+    """Add every valid row of ``path`` (CSV, gzip CSV, JSONL, Parquet) to ``store``.
+
+    Returns counts with accepted + duplicate + rejected == rows read. Rejects go, one
+    ``file:line:field: problem; got X; expected Y`` per line, to ``rejects_path`` (written
+    atomically; an empty file when there are none). Raises DataError for an unreadable file and
+    EnvironmentFailure when the store cannot be written (locked, read-only).
+    """
+    totals = IngestCounts()
+    first: list[Reject] = []
+    tmp = None
+    fh = None
+    if rejects_path is not None:
+        rejects_path = Path(rejects_path)
+        rejects_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=rejects_path.parent, prefix=f".{rejects_path.name}.", suffix=".tmp")
+        fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+    try:
+        for chunk in iter_chunks(path, display, block_bytes=block_bytes, batch_rows=batch_rows):
+            checked = validate_chunk(chunk, now)
+            counts = store.add(checked.frame.drop(columns="line"), known_variants)
+            totals = totals + counts + IngestCounts(rejected=len(checked.rejects))
+            if fh is not None:
+                fh.writelines(f"{r}\n" for r in checked.rejects)
+            if len(first) < KEEP_REJECTS:
+                first.extend(checked.rejects[: KEEP_REJECTS - len(first)])
+        if fh is not None:
+            fh.close()
+            fh = None
+            os.replace(tmp, rejects_path)
+    finally:
+        if fh is not None:
+            fh.close()
+        if tmp is not None and Path(tmp).exists():
+            Path(tmp).unlink()
+    log.info("%s: %s unknown_variant=%d", path, totals.line(), totals.unknown_variant)
+    return IngestResult(totals, tuple(first), rejects_path)

@@ -1,0 +1,92 @@
+"""The logged-feedback record: what one impression, click or conversion says.
+
+Feedback frame (one row per event, as validated by ``bannergen.feedback.validate``):
+    event_id    str      dedupe key; when the input has none, ``"h:" + 32 hex`` from a keyed hash
+                         of the other (normalised) fields, so the same event in CSV or Parquet
+                         gets the same id
+    ts          int64    microseconds since 1970-01-01 UTC (naive input times are taken as UTC)
+    user_id     str
+    variant_id  str
+    event       str      one of FEEDBACK_EVENTS
+    value       float64  revenue in CNY, >= 0 (0 when absent)
+    cost        float64  cost in CNY, >= 0 (0 when absent)
+    placement   str      "" when absent
+    propensity  float64  probability the logging policy chose this variant, in (0, 1]; NaN when absent
+    policy      str      the logging policy; "holdout" marks the control group (see reporting)
+
+This is zr-obp's logged bandit feedback record: (context, action, reward, pscore) flows from the
+serving side through the store to the report and the off-policy estimators unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+FEEDBACK_EVENTS: tuple[str, ...] = ("impression", "click", "conversion")
+EVENT_CODES: dict[str, int] = {name: code for code, name in enumerate(FEEDBACK_EVENTS)}
+
+REQUIRED_COLUMNS: tuple[str, ...] = ("ts", "user_id", "variant_id", "event")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("event_id", "value", "cost", "placement", "propensity", "policy")
+COLUMNS: tuple[str, ...] = ("event_id", "ts", "user_id", "variant_id", "event", "value", "cost",
+                            "placement", "propensity", "policy")
+
+HOLDOUT_POLICY = "holdout"
+
+# Bounds that catch unit mistakes (fen instead of yuan, ms instead of s) without judging prices.
+MAX_VALUE = 10_000_000.0        # CNY of revenue on one conversion
+MAX_COST = 1_000_000.0          # CNY of cost on one event
+FUTURE_SKEW_SECONDS = 300       # clocks of ad servers drift; beyond 5 minutes ahead is a bug
+MIN_TS_ISO = "2000-01-01T00:00:00Z"
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    """One logged event, for callers that handle events one at a time (the HTTP service).
+    Batch code uses the feedback frame documented above; ``to_frame`` converts."""
+
+    ts: str  # ISO 8601, e.g. "2026-11-29T08:00:00Z"; naive times are UTC
+    user_id: str
+    variant_id: str
+    event: str
+    event_id: str = ""
+    value: float = 0.0
+    cost: float = 0.0
+    placement: str = ""
+    propensity: float = float("nan")
+    policy: str = ""
+
+
+def events_to_frame(events: list[FeedbackEvent]):  # -> pd.DataFrame
+    """A raw frame (validate it with ``validate_frame``) from FeedbackEvent records."""
+    import pandas as pd
+
+    return pd.DataFrame([asdict(e) for e in events], columns=list(COLUMNS))
+
+
+@dataclass(frozen=True)
+class IngestCounts:
+    """Outcome of adding events. accepted + duplicate + rejected == rows read, always.
+
+    unknown_variant counts accepted rows whose variant id is not in any manifest (kept, flagged).
+    """
+
+    accepted: int = 0
+    duplicate: int = 0
+    rejected: int = 0
+    unknown_variant: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.accepted + self.duplicate + self.rejected
+
+    def __add__(self, other: IngestCounts) -> IngestCounts:
+        return IngestCounts(self.accepted + other.accepted, self.duplicate + other.duplicate,
+                            self.rejected + other.rejected, self.unknown_variant + other.unknown_variant)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"accepted": self.accepted, "duplicate": self.duplicate, "rejected": self.rejected,
+                "unknown_variant": self.unknown_variant}
+
+    def line(self) -> str:
+        """The contract line printed by ``bannergen feedback ingest``."""
+        return f"accepted={self.accepted} duplicate={self.duplicate} rejected={self.rejected}"

@@ -1,0 +1,63 @@
+"""The feedback store behind a small interface, so a server database can replace SQLite.
+
+Callers (ingest, reports, the policy, the HTTP service) use only FeedbackStore; ``open_store``
+returns the SQLite WAL implementation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bannergen.feedback.schema import IngestCounts
+
+# Called after each committed add() with the newly stored rows aggregated per
+# (variant_id, placement): columns variant_id, placement, impressions, clicks, conversions.
+Listener = Callable[["pd.DataFrame"], None]
+
+
+@runtime_checkable
+class FeedbackStore(Protocol):
+    """Where validated feedback events live.
+
+    add(events)            store a validated feedback frame; idempotent by event_id (a row whose id
+                           is stored already counts as duplicate); returns IngestCounts (rejected=0)
+    variant_counts()       per variant (holdout rows excluded): variant_id, impressions, clicks,
+                           conversions, revenue, cost (filtered) and raw_impressions, raw_clicks
+    events_frame(columns, events)  stored events as a feedback frame (subset of columns / types)
+    subscribe(listener)    real-time hook: listener(delta) after each commit
+    """
+
+    path: Path
+
+    def add(self, events: pd.DataFrame, known_variants: frozenset[str] | None = None) -> IngestCounts: ...
+
+    def variant_counts(self) -> pd.DataFrame: ...
+
+    def events_frame(self, columns: Sequence[str] | None = None,
+                     events: Sequence[str] | None = None) -> pd.DataFrame: ...
+
+    def count(self) -> int: ...
+
+    def subscribe(self, listener: Listener) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_store(path: Path, timeout: float = 5.0) -> FeedbackStore:
+    """Open (creating if needed) the SQLite WAL store at ``path``.
+
+    ``timeout`` (seconds) is how long a write waits for another writer's lock before failing with
+    EnvironmentFailure (exit 3).
+
+    >>> store = open_store(Path(".bannergen/feedback.sqlite"))
+    >>> store.add(validated_frame).line()
+    'accepted=3 duplicate=0 rejected=0'
+    """
+    from bannergen.feedback.sqlite import SQLiteStore
+
+    return SQLiteStore(Path(path), timeout=timeout)

@@ -1,0 +1,201 @@
+"""template.toml: reading and checking template folders.
+
+    templates = load_templates(Path("templates"))   # {"category-launch": Template, ...}
+
+Every template is checked once, here, at the edge: unknown keys (with a "did you mean" hint),
+wrong types, sizes without a layout, asset paths that leave assets/, and a dry run of every
+Jinja expression over a sample context, so an unknown name or a sandbox violation fails at load
+time rather than in the middle of a batch render.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tomllib
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import jinja2
+from jinja2 import meta
+
+from bannergen.config import FORMATS
+from bannergen.errors import TemplateError
+from bannergen.templating.checks import check_keys, parse_colour, parse_size, require, resolve_asset, typed
+from bannergen.templating.layout import load_layouts
+from bannergen.templating.sandbox import TextExpression, describe, make_environment
+from bannergen.templating.template import FontSet, Template
+from bannergen.types import BannerContext
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "template.toml"
+LAYOUT = "layout.toml"
+HTML = "banner.html.j2"
+_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+_TOP_KEYS = ("id", "version", "description", "sizes", "slots", "suits", "priority", "headline", "cta", "fonts", "colours", "formats")
+_SUITS_KEYS = ("categories", "requires_discount", "min_discount_pct", "requires_antecedent")
+_FONT_KEYS = ("regular", "bold", "fallbacks")
+
+# Names a template can use. Slots are BannerContext fields; the rest are added by the renderer.
+SLOT_NAMES: tuple[str, ...] = tuple(BannerContext(item_id="", title="", brand="", category="", price="", price_value=0.0).as_template_vars()) + ("image",)
+HTML_NAMES: frozenset[str] = frozenset(SLOT_NAMES) | {
+    "size", "width", "height", "headline", "colours", "image_url", "background_url", "fitted", "boxes",
+}
+
+# Dry-run contexts: one discounted, one not, so both branches of every `when` are evaluated.
+SAMPLE_CONTEXTS = (
+    BannerContext(item_id="sample-1", title="示例商品 Sample Product 2025", brand="示例品牌", category="相机",
+                  price="¥4,999", price_value=4999.0, list_price="¥5,999", discount_pct=17,
+                  discount_text="省¥1,000", url="https://shop.example.com/p/1"),
+    BannerContext(item_id="sample-2", title="示例商品", brand="示例品牌", category="手机", price="¥1,999", price_value=1999.0),
+)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise TemplateError(f"{path}: not found", hint=f"every template folder needs a {path.name}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise TemplateError(f"{path}: not valid TOML: {exc}") from exc
+
+
+def _suits(raw: Any, where: str) -> tuple[tuple[str, ...] | None, bool, int, bool]:
+    if not isinstance(raw, dict):
+        raise TemplateError(f"{where}: missing [suits] table")
+    check_keys(raw, _SUITS_KEYS, where)
+    categories = raw.get("categories", "*")
+    if categories == "*":
+        cats = None
+    elif isinstance(categories, list) and categories and all(isinstance(c, str) and c for c in categories):
+        cats = tuple(categories)
+    else:
+        raise TemplateError(f"{where}: categories must be \"*\" or a non-empty list of names; got {categories!r}")
+    min_pct = typed(raw, "min_discount_pct", int, where, 0)
+    if not 0 <= min_pct < 100:
+        raise TemplateError(f"{where}: min_discount_pct must be within 0..99; got {min_pct}")
+    return cats, typed(raw, "requires_discount", bool, where, False), min_pct, typed(raw, "requires_antecedent", bool, where, False)
+
+
+def _fonts(raw: Any, where: str) -> FontSet:
+    if raw is None:
+        return FontSet()
+    if not isinstance(raw, dict):
+        raise TemplateError(f"{where}: [fonts] must be a table")
+    check_keys(raw, _FONT_KEYS, where)
+    fallbacks = typed(raw, "fallbacks", list, where, [])
+    names = [typed(raw, "regular", str, where, FontSet.regular), typed(raw, "bold", str, where, FontSet.bold), *fallbacks]
+    for name in names:
+        if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
+            raise TemplateError(f"{where}: font must be a file name under assets/fonts/; got {name!r}")
+    return FontSet(names[0], names[1], tuple(names[2:]))
+
+
+def _dry_run(template: Template) -> None:
+    """Render every expression over the sample contexts: unknown names and sandbox violations
+    surface now, with the file and element that caused them."""
+    for context in SAMPLE_CONTEXTS:
+        template.headline(context)
+        for size, layout in template.layouts.items():
+            names = template.variables(context, size)
+            names["headline"] = template.headline(context)
+            for element in layout.elements:
+                if element.visible(names) and element.text is not None:
+                    element.text.render(names)
+
+
+def _check_html(template: Template) -> None:
+    where = f"{template.folder / HTML}"
+    assert template.html_env is not None
+    try:
+        source = (template.folder / HTML).read_text(encoding="utf-8")
+        ast = template.html_env.parse(source)
+    except FileNotFoundError as exc:
+        raise TemplateError(f"{where}: not found", hint="every template folder needs a banner.html.j2") from exc
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: {describe(exc)}") from exc
+    unknown = sorted(meta.find_undeclared_variables(ast) - HTML_NAMES)
+    if unknown:
+        raise TemplateError(f"{where}: unknown names {unknown}", hint=f"known names: {sorted(HTML_NAMES)}")
+
+
+def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
+    """Parse and check one template folder. ``assets_dir``, when given, must hold every font and
+    image the template names (checked with resolve(): nothing may leave assets/)."""
+    folder = Path(folder).resolve()
+    path = folder / MANIFEST
+    where = str(path)
+    raw = _read_toml(path)
+    check_keys(raw, _TOP_KEYS, where)
+    tid = require(raw, "id", str, where)
+    if not _ID.match(tid):
+        raise TemplateError(f"{where}: id must be lowercase letters, digits and '-'; got {tid!r}")
+    if tid != folder.name:
+        raise TemplateError(f"{where}: id {tid!r} differs from the folder name {folder.name!r}")
+    labels = require(raw, "sizes", list, where)
+    if not labels:
+        raise TemplateError(f"{where}: 'sizes' must list at least one size like '1200x400'")
+    sizes = tuple(dict.fromkeys(parse_size(s, f"{where}: sizes") for s in labels))
+    slots = tuple(require(raw, "slots", list, where))
+    bad_slots = [s for s in slots if s not in SLOT_NAMES]
+    if bad_slots:
+        raise TemplateError(f"{where}: unknown slots {bad_slots}", hint=f"slots are BannerContext fields: {list(SLOT_NAMES)}")
+    categories, requires_discount, min_pct, requires_antecedent = _suits(raw.get("suits"), f"{where}: [suits]")
+    colours = typed(raw, "colours", dict, where, {})
+    for name, value in colours.items():
+        parse_colour(value, {}, f"{where}: colours.{name}")
+    formats = typed(raw, "formats", list, where, None)
+    if formats is not None and (not formats or any(f not in FORMATS for f in formats)):
+        raise TemplateError(f"{where}: formats must be some of {list(FORMATS)}; got {formats!r}")
+    text_env = make_environment(folder, html=False)
+    html_env = make_environment(folder, html=True)
+    headline_src = require(raw, "headline", str, where)
+    template = Template(
+        id=tid,
+        version=str(require(raw, "version", (str, int), where)),
+        description=typed(raw, "description", str, where, ""),
+        folder=folder,
+        sizes=sizes,
+        categories=categories,
+        requires_discount=requires_discount,
+        min_discount_pct=min_pct,
+        requires_antecedent=requires_antecedent,
+        priority=typed(raw, "priority", float, where, 0.0),
+        headline_source=headline_src,
+        cta=typed(raw, "cta", str, where, ""),
+        slots=slots,
+        fonts=_fonts(raw.get("fonts"), f"{where}: [fonts]"),
+        colours=MappingProxyType(dict(colours)),
+        formats=tuple(formats) if formats is not None else None,
+        layouts=MappingProxyType(load_layouts(folder / LAYOUT, sizes, colours, text_env)),
+        text_env=text_env,
+        html_env=html_env,
+        _headline=TextExpression(text_env, headline_src, f"{where}: headline"),
+    )
+    _dry_run(template)
+    _check_html(template)
+    if assets_dir is not None:
+        for rel in template.asset_paths():
+            asset = resolve_asset(assets_dir, rel, where)
+            if not asset.is_file():
+                raise TemplateError(f"{where}: asset {rel!r} not found under {assets_dir}")
+    return template
+
+
+def load_templates(templates_dir: Path, *, assets_dir: Path | None = None) -> dict[str, Template]:
+    """Every template folder under ``templates_dir`` (a folder with a template.toml), by id,
+    sorted by id. Raises TemplateError("file: problem") on the first bad template."""
+    templates_dir = Path(templates_dir)
+    if not templates_dir.is_dir():
+        raise TemplateError(f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml")
+    templates: dict[str, Template] = {}
+    for folder in sorted(p for p in templates_dir.iterdir() if (p / MANIFEST).is_file()):
+        template = load_template(folder, assets_dir)
+        templates[template.id] = template
+    if not templates:
+        raise TemplateError(f"{templates_dir}: no template folders (each needs a {MANIFEST})")
+    log.debug("loaded %d templates from %s", len(templates), templates_dir)
+    return dict(sorted(templates.items()))
