@@ -22,7 +22,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
-from bannergen.cache import AssetStore
+from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
 from bannergen.contexts import banner_context
 from bannergen.errors import UnknownUserError
@@ -37,6 +37,8 @@ from bannergen.types import Candidate, Reject
 from bannergen.variants import Progress, RendererOptions, plan_variants, render_variants
 
 log = logging.getLogger(__name__)
+
+WARNINGS_FILE = "render-warnings.txt"
 
 
 @dataclass(frozen=True)
@@ -205,6 +207,8 @@ class Engine:
             manifest = build_manifest(
                 segment, assignments, specs, self.templates, store, self.project.formats, paths, stats
             )
+            if outcome.warnings:
+                atomic_write(out / WARNINGS_FILE, ("\n".join(outcome.warnings) + "\n").encode("utf-8"))
             write_manifest(out, manifest)
         return RenderSummary(
             segment=segment,

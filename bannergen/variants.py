@@ -116,7 +116,7 @@ def render_variants(
                 if progress:
                     progress(done, len(todo))
     for w in warnings:
-        log.warning("%s", w)
+        log.info("%s", w)  # the caller reports them (the CLI's summary, OUT/render-warnings.txt)
     return RenderOutcome(unique=len(specs), rendered=len(todo), cached=cached, warnings=tuple(warnings))
 
 

@@ -112,7 +112,12 @@ def render(
     typer.echo(f"stages: {stages}")
     typer.echo(f"manifest: {summary.out / 'manifest.json'}")
     if summary.warnings:
-        typer.echo(f"{len(summary.warnings)} text-fitting warnings; first: {summary.warnings[0]}", err=True)
+        from bannergen.pipeline import WARNINGS_FILE
+
+        typer.echo(
+            f"{len(summary.warnings)} text-fitting warnings (ellipsis, missing glyphs); see {summary.out / WARNINGS_FILE}",
+            err=True,
+        )
 
 
 @app.command()

@@ -214,6 +214,20 @@ class SQLiteStore:
         frame["invalid_clicks"] = invalid_clicks(frame).astype(np.int64) if len(frame) else 0
         return frame.groupby([*keys, "holdout"], as_index=False, sort=False)["invalid_clicks"].sum()
 
+    def daily_counts(self, variant_ids: Sequence[str]) -> pd.DataFrame:
+        """Raw impressions and clicks per UTC day for ``variant_ids`` (holdout excluded):
+        day (datetime64, UTC midnight), variant_id, impressions, clicks."""
+        ids = list(variant_ids)
+        if not ids:
+            return pd.DataFrame(columns=["day", "variant_id", "impressions", "clicks"])
+        rows = self._query(
+            f"SELECT ts / 86400000000, variant_id, sum(event = 0), sum(event = 1) FROM events "
+            f"WHERE event IN (0, 1) AND policy != ? AND variant_id IN ({', '.join('?' * len(ids))}) GROUP BY 1, 2",
+            (HOLDOUT_POLICY, *ids))
+        frame = pd.DataFrame(rows, columns=["day", "variant_id", "impressions", "clicks"])
+        frame["day"] = pd.to_datetime(frame["day"].astype(np.int64), unit="D", utc=True)
+        return frame
+
     def variant_counts(self) -> pd.DataFrame:
         """Per variant, holdout rows excluded: variant_id, impressions, clicks, conversions, revenue,
         cost (filtered), raw_impressions, raw_clicks. Sorted by variant_id."""

@@ -29,6 +29,8 @@ class FeedbackStore(Protocol):
     variant_counts()       per variant (holdout rows excluded): variant_id, impressions, clicks,
                            conversions, revenue, cost (filtered) and raw_impressions, raw_clicks
     events_frame(columns, events)  stored events as a feedback frame (subset of columns / types)
+    counts_by(keys)        counts per keys (variant_id, placement, policy, user_id) and holdout flag
+    daily_counts(ids)      raw impressions and clicks per UTC day for some variants
     subscribe(listener)    real-time hook: listener(delta) after each commit
     """
 
@@ -42,6 +44,10 @@ class FeedbackStore(Protocol):
                      events: Sequence[str] | None = None) -> pd.DataFrame: ...
 
     def count(self) -> int: ...
+
+    def counts_by(self, keys: Sequence[str]) -> pd.DataFrame: ...
+
+    def daily_counts(self, variant_ids: Sequence[str]) -> pd.DataFrame: ...
 
     def subscribe(self, listener: Listener) -> None: ...
 

@@ -93,14 +93,21 @@ class Renderer:
                 del self._sidecars[oldest], self._sidecar_refs[oldest]
         return hit
 
+    def compose(self, spec: RenderSpec) -> tuple[dict[str, Any], Any]:
+        """The template variables and the composed image of ``spec``, before any encoding
+        (benchmarks time encoding on its own against it)."""
+        template = self.template(spec.template_id)
+        size = (int(spec.size[0]), int(spec.size[1]))
+        variables = template.variables(spec.context, size)
+        variables["headline"] = template.headline(spec.context)
+        return variables, self._compositor.compose(template, size, variables, spec.context.image)
+
     def render(self, spec: RenderSpec) -> RenderedVariant:
         """Compose and encode ``spec`` in the configured formats. Text problems and unusable product
         images become ``warnings``; template errors raise TemplateError."""
         template = self.template(spec.template_id)
         size = (int(spec.size[0]), int(spec.size[1]))
-        variables = template.variables(spec.context, size)
-        variables["headline"] = template.headline(spec.context)
-        composition = self._compositor.compose(template, size, variables, spec.context.image)
+        variables, composition = self.compose(spec)
         files: dict[str, bytes] = {}
         sidecars: dict[str, bytes] = {}
         for fmt in self.formats_for(template):

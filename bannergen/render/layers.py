@@ -75,11 +75,17 @@ def draw_shape(image: Image.Image, kind: str, box: tuple[int, int, int, int], fi
 
 
 def _fit_image(img: Image.Image, w: int, h: int, fit: str) -> Image.Image:
+    """Fit ``img`` into w x h (RGBA out). Resampling runs on the source mode (RGB for photos:
+    a third less work than RGBA) with a reducing gap, which is several times faster than plain
+    LANCZOS on a large source and indistinguishable at banner sizes."""
     if fit == "cover":
-        return ImageOps.fit(img, (w, h), Image.Resampling.LANCZOS)
-    scaled = ImageOps.contain(img, (w, h), Image.Resampling.LANCZOS)
+        scaled = ImageOps.fit(img, (w, h), Image.Resampling.LANCZOS)
+        return scaled.convert("RGBA")
+    ratio = min(w / img.width, h / img.height)
+    target = (max(1, round(img.width * ratio)), max(1, round(img.height * ratio)))
+    scaled = img.resize(target, Image.Resampling.LANCZOS, reducing_gap=2.0)
     canvas = Image.new("RGBA", (w, h), (0, 0, 0, 0))
-    canvas.paste(scaled, ((w - scaled.width) // 2, (h - scaled.height) // 2))
+    canvas.paste(scaled.convert("RGBA"), ((w - scaled.width) // 2, (h - scaled.height) // 2))
     return canvas
 
 
@@ -93,12 +99,20 @@ def _round(img: Image.Image, radius: int) -> Image.Image:
     return img
 
 
+@lru_cache(maxsize=64)
+def _decoded(path: str, mtime_ns: int, nbytes: int, w: int, h: int) -> Image.Image:
+    """The decoded source, shared by every size and template that shows this product.
+    mtime_ns and nbytes are part of the key only: a changed file is a new cache entry."""
+    with Image.open(path) as img:
+        img.draft("RGB", (w, h))  # JPEG: decode at a reduced scale when every box is small
+        img = ImageOps.exif_transpose(img)
+        return img.convert("RGBA" if img.mode in ("RGBA", "LA", "P", "PA") else "RGB")
+
+
 @lru_cache(maxsize=128)
 def _product(path: str, mtime_ns: int, nbytes: int, w: int, h: int, fit: str, radius: int) -> Image.Image:
-    # mtime_ns and nbytes are part of the key only: a changed file is a new cache entry.
-    with Image.open(path) as img:
-        img.draft("RGB", (w, h))  # JPEG: decode at a reduced scale when the box is small
-        img = ImageOps.exif_transpose(img).convert("RGBA")
+    # Decode at the largest box any shipped size uses (draft only ever scales by 1/2, 1/4, 1/8).
+    img = _decoded(path, mtime_ns, nbytes, 600, 600)
     return _round(_fit_image(img, w, h, fit), radius)
 
 

@@ -1,0 +1,194 @@
+"""`bannergen feedback ingest|evaluate` and `bannergen report`: flags in, library calls, one result out.
+
+Wiring (in cli/main.py): ``from bannergen.cli.feedback import register; register(app)``.
+The store is ``--store PATH``, else bannergen.toml's ``feedback.store`` (when the settings table
+has it), else ``<project root>/.bannergen/feedback.sqlite``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bannergen.cli.main import fail, state
+from bannergen.errors import BannergenError, InputError
+
+DEFAULT_STORE = Path(".bannergen") / "feedback.sqlite"
+StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="feedback store file (default: <project>/.bannergen/feedback.sqlite)")]
+
+
+class TableJson(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    html = "html"
+
+
+class By(str, Enum):
+    variant = "variant"
+    template = "template"
+    item = "item"
+    segment = "segment"
+    placement = "placement"
+
+
+def _project_root() -> Path | None:
+    from bannergen.config import find_project_root
+
+    try:
+        return Path(state.project).resolve() if state.project else find_project_root()
+    except BannergenError:
+        return None
+
+
+def _store_path(store: Path | None) -> Path:
+    """--store, else the project's configured store, else <root>/.bannergen/feedback.sqlite."""
+    if store is not None:
+        return store
+    root = _project_root()
+    if root is None:
+        raise InputError("no feedback store: not inside a bannergen project", hint="pass --store PATH or --project DIR")
+    from bannergen.config import load_project
+
+    project = load_project(root)
+    configured = getattr(project, "feedback_store", None)  # the lead adds `feedback.store` to the settings table
+    return Path(configured) if configured else project.root / DEFAULT_STORE
+
+
+def _out_root() -> Path | None:
+    root = _project_root()
+    if root is None:
+        return None
+    from bannergen.config import load_project
+
+    try:
+        return load_project(root).out
+    except BannergenError:
+        return None
+
+
+def feedback_app() -> typer.Typer:
+    app = typer.Typer(help="Feedback events: ingest impressions/clicks/conversions, evaluate policies offline.",
+                      no_args_is_help=True, rich_markup_mode=None)
+
+    @app.command()
+    def ingest(
+        file: Annotated[Path, typer.Argument(help="events file: .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet")],
+        store: StoreOpt = None,
+        fmt: Annotated[TableJson, typer.Option("--format", help="table or json")] = TableJson.table,
+        rejects: Annotated[Optional[Path], typer.Option("--rejects", help="rejects report (default: beside the store)")] = None,
+        timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for a locked store before failing (exit 3)")] = 5.0,
+    ) -> None:
+        """Add feedback events to the store; re-ingesting a file changes nothing.
+
+        Example: bannergen feedback ingest events.csv
+        """
+        from bannergen.feedback import ingest_file, known_variant_ids, open_store
+
+        try:
+            path = _store_path(store)
+            out_root = _out_root()
+            known = known_variant_ids(out_root) if out_root else None
+            rejects_path = rejects or path.with_name(f"{path.stem}-rejects.txt")
+            with open_store(path, timeout=timeout) as db:
+                result = ingest_file(file, db, known_variants=known, rejects_path=rejects_path, display=str(file))
+        except BannergenError as error:
+            fail(error)
+            return
+        c = result.counts
+        if fmt == TableJson.json:
+            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+            return
+        for reject in result.first_rejects[:5]:
+            typer.echo(str(reject), err=True)
+        if c.rejected:
+            typer.echo(f"{c.rejected} rejected rows, all listed in {result.rejects_path}", err=True)
+        extra = f" unknown_variant={c.unknown_variant}" if c.unknown_variant else ""
+        typer.echo(f"{c.line()}{extra}")
+
+    @app.command()
+    def evaluate(
+        policy: Annotated[str, typer.Option("--policy", help="uniform, greedy, thompson or softmax")],
+        store: StoreOpt = None,
+        fmt: Annotated[TableJson, typer.Option("--format", help="table or json")] = TableJson.table,
+        temperature: Annotated[float, typer.Option("--temperature", help="softmax temperature on posterior CTR")] = 0.02,
+        floor: Annotated[float, typer.Option("--floor", help="Thompson exploration floor per variant")] = 0.0,
+        seed: Annotated[int, typer.Option("--seed")] = 0,
+    ) -> None:
+        """Estimate a policy's CTR on the logged feedback (IPW, SNIPW, DR with bootstrap 95% intervals).
+
+        Example: bannergen feedback evaluate --policy thompson --format json
+        """
+        from bannergen.bandits import POLICIES, evaluate_policy, logged_feedback_from_store
+        from bannergen.feedback import open_store
+
+        try:
+            if policy not in POLICIES:
+                raise InputError(f"unknown policy '{policy}'", hint=f"expected one of {', '.join(POLICIES)}")
+            with open_store(_store_path(store)) as db:
+                result = evaluate_policy(logged_feedback_from_store(db), policy, temperature=temperature,
+                                         floor=floor, seed=seed)
+        except BannergenError as error:
+            fail(error)
+            return
+        for warning in result.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if fmt == TableJson.json:
+            out = result.as_dict()
+            out.pop("warnings")
+            typer.echo(json.dumps(out, allow_nan=False, default=str) if result.n else json.dumps(
+                {**out, **{k: {kk: None for kk in out[k]} for k in ("ipw", "snipw", "dr")}}))
+            return
+        typer.echo(f"policy {result.policy}: n={result.n} ess={result.ess:,.0f}")
+        for name in ("ipw", "snipw", "dr"):
+            e = getattr(result, name)
+            typer.echo(f"  {name:<6} {e.estimate:.4f}  [{e.ci_low:.4f}, {e.ci_high:.4f}]")
+
+    return app
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `feedback` group and the top-level `report` command to ``app``."""
+    app.add_typer(feedback_app(), name="feedback")
+
+    @app.command()
+    def report(
+        by: Annotated[By, typer.Option("--by", help="variant, template, item, segment or placement")] = By.variant,
+        fmt: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html")] = ReportFormat.table,
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write to this file instead of stdout (html: required)")] = None,
+        store: StoreOpt = None,
+    ) -> None:
+        """Per-group CTR (Wilson 95%), CVR, revenue, cost, ROI and lift over the holdout control.
+
+        Example: bannergen report --by template --format html --out report.html
+        """
+        from bannergen.cache import atomic_write
+        from bannergen.feedback import open_store
+        from bannergen.reporting import build_report, to_csv, to_json, to_table, write_html
+
+        try:
+            if fmt == ReportFormat.html and out is None:
+                raise InputError("--format html needs --out FILE")
+            with open_store(_store_path(store)) as db:
+                rep = build_report(db, by.value, _out_root())
+                if fmt == ReportFormat.html:
+                    write_html(rep, out, db)
+                    typer.echo(f"report: {out}")
+                    return
+            text = {ReportFormat.table: to_table, ReportFormat.json: to_json, ReportFormat.csv: to_csv}[fmt](rep)
+            if out is not None:
+                atomic_write(out, text.encode("utf-8"))
+                typer.echo(f"report: {out}")
+            else:
+                typer.echo(text.rstrip("\n"))
+        except BannergenError as error:
+            fail(error)
