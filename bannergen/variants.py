@@ -9,6 +9,7 @@ backgrounds, fonts and resized product images are reused across variants.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -108,7 +109,12 @@ def render_variants(
     else:
         # Small batches keep both cores busy to the end and the progress bar moving.
         size = max(1, min(32, len(todo) // (workers * 8) or 1))
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(options, store.out)) as pool:
+        # forkserver: workers start small instead of inheriting the parent's profiles and score
+        # blocks (copy-on-write pages that Python's refcounting soon copies anyway).
+        context = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(options, store.out)
+        ) as pool:
             for result in pool.map(_render_batch, _batches(todo, size)):
                 for _, warns in result:
                     warnings.extend(warns)

@@ -112,8 +112,9 @@ def feedback_app() -> typer.Typer:
             typer.echo(str(reject), err=True)
         if c.rejected:
             typer.echo(f"{c.rejected} rejected rows, all listed in {result.rejects_path}", err=True)
-        extra = f" unknown_variant={c.unknown_variant}" if c.unknown_variant else ""
-        typer.echo(f"{c.line()}{extra}")
+        if c.unknown_variant:
+            typer.echo(f"unknown_variant={c.unknown_variant} (kept and flagged: variant ids not in any manifest)")
+        typer.echo(c.line())  # the contract: always the last line
 
     @app.command()
     def evaluate(

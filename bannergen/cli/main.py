@@ -60,6 +60,14 @@ def engine():
     return Engine(load_project(state.project, overrides))
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the current folder when it is inside it (shorter, and the same on every machine)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def fail(error: BannergenError) -> None:
     if state.debug:
         raise error
@@ -110,12 +118,12 @@ def render(
         f"{cached_note}, {summary.rejects} rejects, {summary.seconds:.1f}s"
     )
     typer.echo(f"stages: {stages}")
-    typer.echo(f"manifest: {summary.out / 'manifest.json'}")
+    typer.echo(f"manifest: {shown(summary.out / 'manifest.json')}")
     if summary.warnings:
         from bannergen.pipeline import WARNINGS_FILE
 
         typer.echo(
-            f"{len(summary.warnings)} text-fitting warnings (ellipsis, missing glyphs); see {summary.out / WARNINGS_FILE}",
+            f"{len(summary.warnings)} text-fitting warnings (ellipsis, missing glyphs); see {shown(summary.out / WARNINGS_FILE)}",
             err=True,
         )
 

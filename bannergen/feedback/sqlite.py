@@ -67,6 +67,18 @@ _INSERT = ("INSERT OR IGNORE INTO events (event_id, ts, user_id, variant_id, eve
 GROUP_KEYS = ("variant_id", "placement", "policy", "user_id")
 
 
+def _rollup_rows(events: pd.DataFrame, codes: np.ndarray, unknown: list) -> list[tuple]:
+    """The rows _ROLLUP_DELTA would return for ``events``, aggregated in pandas (no table scan)."""
+    frame = pd.DataFrame({"variant_id": events["variant_id"].to_numpy(), "placement": events["placement"].to_numpy(),
+                          "policy": events["policy"].to_numpy(), "event": codes,
+                          "value": events["value"].to_numpy(np.float64), "cost": events["cost"].to_numpy(np.float64),
+                          "unknown": pd.array(unknown, dtype="float64").fillna(0).to_numpy()})
+    g = frame.groupby(["variant_id", "placement", "policy", "event"], sort=False)
+    agg = g.agg(n=("value", "size"), value=("value", "sum"), cost=("cost", "sum"), unknown=("unknown", "sum"))
+    return [(v, p, pol, int(e), int(c), float(val), float(cost), int(u))
+            for (v, p, pol, e), c, val, cost, u in agg.itertuples(name=None)]
+
+
 class SQLiteStore:
     """FeedbackStore on one SQLite file. Not shared across threads; open one per process/thread."""
 
@@ -126,7 +138,10 @@ class SQLiteStore:
                 accepted = db.total_changes - changes
                 # New rows have rowids above `before`: the rollup, the listeners' delta and the
                 # unknown-variant count come from them alone, whichever ids were duplicates.
-                new = db.execute(_ROLLUP_DELTA, (before,)).fetchall() if accepted else []
+                if accepted == n:  # no duplicates (the usual fresh ingest): the new rows are `events`
+                    new = _rollup_rows(events, codes, unknown)
+                else:
+                    new = db.execute(_ROLLUP_DELTA, (before,)).fetchall() if accepted else []
                 db.executemany(_ROLLUP_UPSERT, [r[:7] for r in new])
                 db.execute("COMMIT")
             except BaseException:

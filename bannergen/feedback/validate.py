@@ -82,9 +82,10 @@ def _timestamps(raw: pd.Series, text: pd.Series) -> np.ndarray:
         numeric = pd.to_numeric(text.where(ts.isna() & (text != "")), errors="coerce")
         if numeric.notna().any():
             ts = ts.where(numeric.isna(), pd.to_datetime(numeric, unit="s", utc=True, errors="coerce"))
-    us = ts.dt.as_unit("us").astype("int64", copy=False) if ts.notna().all() else \
-        ts.dt.as_unit("us").astype("Int64").fillna(np.iinfo(np.int64).min).astype("int64")
-    return us.to_numpy()
+    bad = ts.isna().to_numpy()
+    us = ts.fillna(pd.Timestamp(0, tz="UTC")).dt.as_unit("us").astype("int64").to_numpy().copy()
+    us[bad] = np.iinfo(np.int64).min
+    return us
 
 
 def _number(raw: pd.Series | None, text: pd.Series) -> np.ndarray:
