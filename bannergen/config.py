@@ -36,6 +36,8 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("render.sizes", [], "sizes to render (e.g. ['1200x400']); empty means every size a template has"),
     ("render.workers", 0, "render processes; 0 means one per core"),
     ("select.seed", 20261129, "seed of the selection RNG: the same seed gives the same assignment"),
+    ("feedback.store", ".bannergen/feedback.sqlite", "the feedback store (SQLite file)"),
+    ("paths.models", ".bannergen/models", "fitted models (.npz/JSON, no pickle)"),
 )
 _DEFAULTS = {key: default for key, default, _ in SETTINGS}
 
@@ -61,6 +63,8 @@ class Project:
     sizes: tuple[str, ...]
     workers: int
     seed: int
+    feedback_store: Path
+    models: Path
 
     def out_for(self, segment: str) -> Path:
         return self.out / segment
@@ -163,4 +167,6 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         sizes=tuple(_typed(flat, "render.sizes", list, source)),
         workers=_typed(flat, "render.workers", int, source),
         seed=_typed(flat, "select.seed", int, source),
+        feedback_store=path("feedback.store"),
+        models=path("paths.models"),
     )

@@ -75,3 +75,17 @@ def write_manifest(out: Path, manifest: dict[str, Any]) -> Path:
 
 def read_manifest(out: Path) -> dict[str, Any]:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+def variant_index(out_root: Path) -> pd.DataFrame:
+    """variant_id, template, item_id, size of every variant in every manifest under ``out_root``
+    (OUT/<segment>/manifest.json): how feedback on a variant is credited to its banner."""
+    rows = []
+    for path in sorted(Path(out_root).glob("*/manifest.json")):
+        try:
+            variants = json.loads(path.read_text(encoding="utf-8")).get("variants", {})
+        except (OSError, ValueError):
+            continue  # a manifest being replaced or damaged: feedback on it waits for the next run
+        rows += [(vid, v["template"], v["item_ids"][0], v["size"]) for vid, v in variants.items() if v.get("item_ids")]
+    frame = pd.DataFrame(rows, columns=["variant_id", "template", "item_id", "size"])
+    return frame.drop_duplicates("variant_id").reset_index(drop=True)

@@ -26,12 +26,14 @@ from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
 from bannergen.contexts import banner_context
 from bannergen.errors import UnknownUserError
-from bannergen.manifest import build_manifest, write_assignments, write_manifest
+from bannergen.manifest import build_manifest, variant_index, write_assignments, write_manifest
 from bannergen.model import Model, build_model
 from bannergen.profile import VERB_BY_RANK
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
 from bannergen.selection.decide import decide
+from bannergen.selection.feedback_view import FeedbackView
+from bannergen.selection.settings import PolicySettings, load_policy_settings
 from bannergen.selection.policy import softmax
 from bannergen.types import Candidate, Reject
 from bannergen.variants import Progress, RendererOptions, plan_variants, render_variants
@@ -103,6 +105,7 @@ class Engine:
 
     project: Project
     timings: dict[str, float] = field(default_factory=dict)
+    _subscribed: bool = field(default=False, repr=False)
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -120,6 +123,53 @@ class Engine:
     @cached_property
     def segments(self) -> dict[str, Segment]:
         return load_segments(self.project.scoring / "segments.toml")
+
+    @cached_property
+    def policy(self) -> PolicySettings:
+        return load_policy_settings(self.project.scoring / "policy.toml")
+
+    @cached_property
+    def feedback(self) -> FeedbackView:
+        """Feedback on rendered banners: loaded from the project's store when it has one, and kept
+        current by every later commit in this process (real time, no refit)."""
+        variants = variant_index(self.project.out)
+        if not self.project.feedback_store.exists():
+            return FeedbackView(variants)
+        with self._timed("feedback"):
+            view = FeedbackView.load(self.store, variants, time.time_ns() // 1000)
+        self.store.subscribe(view.on_commit)
+        self._subscribed = True
+        return view
+
+    @cached_property
+    def store(self):
+        """The project's feedback store (a FeedbackStore), opened or created on first use."""
+        from bannergen.feedback import open_store
+
+        return open_store(self.project.feedback_store)
+
+    def record_feedback(self, events: pd.DataFrame, source: str = "<events>") -> tuple:
+        """Validate and store feedback events (impression, click, conversion); the next decision
+        in this process sees them. Returns (IngestCounts, rejects)."""
+        from bannergen.feedback.validate import validate_frame
+
+        view = self.feedback
+        checked = validate_frame(events, source)
+        store = self.store
+        if not self._subscribed:  # the store was created after the view: connect them now
+            store.subscribe(view.on_commit)
+            self._subscribed = True
+        counts = store.add(checked.frame)
+        view.note_impressions(checked.frame, time.time_ns() // 1000)
+        return counts, checked.rejects
+
+    def decide_users(self, user_ids: list[str], segment: str = "all") -> pd.DataFrame:
+        """Decisions for given users now (unknown users are left out), with current feedback."""
+        model = self.model
+        rows = model.profiles.user_ids.get_indexer(user_ids)
+        rows = rows[rows >= 0]
+        seg = get_segment(self.segments, segment)
+        return decide(model, rows, seg, self.project.seed, self.policy, self.feedback)
 
     @cached_property
     def templates(self) -> dict:
@@ -172,7 +222,7 @@ class Engine:
             if limit is not None:
                 rows = rows[:limit]
         with self._timed("select"):
-            return decide(model, rows, seg, self.project.seed)
+            return decide(model, rows, seg, self.project.seed, self.policy, self.feedback)
 
     def render(
         self, segment: str, out: Path | None = None, limit: int | None = None, progress: Progress | None = None
@@ -210,6 +260,8 @@ class Engine:
             if outcome.warnings:
                 atomic_write(out / WARNINGS_FILE, ("\n".join(outcome.warnings) + "\n").encode("utf-8"))
             write_manifest(out, manifest)
+            if "feedback" in self.__dict__:  # this process decides again later: credit the new variants
+                self.feedback.add_variants(variant_index(out.parent))
         return RenderSummary(
             segment=segment,
             out=out,
@@ -233,7 +285,7 @@ class Engine:
                 hint="a user with no history gets the segment or global default banner",
             )
         rows = np.asarray([row])
-        decision = decide(model, rows, self.segments["all"], self.project.seed)
+        decision = decide(model, rows, self.segments["all"], self.project.seed, self.policy, self.feedback)
         items, scores = model.candidates(rows)
         probs = softmax(scores, model.settings.selection.temperature)[0]
         catalog = model.catalog

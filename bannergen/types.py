@@ -64,6 +64,15 @@ class BannerContext:
         cta            call-to-action text, e.g. "立即抢购"
         url            the product page, http(s) or ""
         antecedent     for cross-sell banners: the title of the item that triggers the rule, else ""
+        antecedent_id  for cross-sell banners: the catalog id of that item, else ""
+        antecedent_image  for cross-sell banners: absolute path of that item's image, or None
+        items          for multi-item banners (the carousel): the items to show, in order, each a
+                       BannerContext (their own ``items`` are ignored); () for single-item banners,
+                       which templates then treat as the one item ``(self,)``
+
+    ``items`` and ``antecedent*`` are optional: a template that needs them says so in its manifest
+    (``[suits] requires_items = 3`` / ``requires_antecedent = true``, see docs/templates.md) and is
+    only paired with an item when the pipeline fills them.
     """
 
     item_id: str
@@ -79,9 +88,20 @@ class BannerContext:
     cta: str = "立即抢购"
     url: str = ""
     antecedent: str = ""
+    antecedent_id: str = ""
+    antecedent_image: Path | None = None
+    items: tuple["BannerContext", ...] = ()
 
     def as_template_vars(self) -> dict[str, Any]:
-        """The names a Jinja template sees (image as a string path, never a Path object)."""
+        """The names a Jinja template sees (no image paths: images are layout elements).
+
+        ``items`` is a list of dicts of these same names (without ``items``), one per item shown:
+        ``context.items`` when given, else ``[the item itself]``, so ``items[0].title`` always works."""
+        names = self._own_vars()
+        names["items"] = [i._own_vars() for i in self.items] if self.items else [self._own_vars()]
+        return names
+
+    def _own_vars(self) -> dict[str, Any]:
         return {
             "item_id": self.item_id,
             "title": self.title,
@@ -96,6 +116,7 @@ class BannerContext:
             "cta": self.cta,
             "url": self.url,
             "antecedent": self.antecedent,
+            "antecedent_id": self.antecedent_id,
         }
 
 

@@ -109,9 +109,10 @@ def render_variants(
     else:
         # Small batches keep both cores busy to the end and the progress bar moving.
         size = max(1, min(32, len(todo) // (workers * 8) or 1))
-        # forkserver: workers start small instead of inheriting the parent's profiles and score
-        # blocks (copy-on-write pages that Python's refcounting soon copies anyway).
-        context = multiprocessing.get_context("forkserver")
+        # fork, not forkserver/spawn: those re-run the caller's __main__ in each worker, which breaks
+        # scripts and notebooks without a main guard. The parent's pages are shared copy-on-write;
+        # workers only touch their own Renderer, so little of it is ever copied.
+        context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
             workers, mp_context=context, initializer=_init_worker, initargs=(options, store.out)
         ) as pool:

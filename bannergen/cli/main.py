@@ -178,9 +178,21 @@ def segments() -> None:
         typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.description}")
 
 
+def _register_groups() -> None:
+    """Command groups live in their own modules; each adds itself to the app."""
+    from bannergen.cli import feedback
+
+    feedback.register(app)
+
+
 def main() -> None:
     app()
 
 
 if __name__ == "__main__":
-    main()
+    # Run through the importable module, so the command groups (which import it) see one copy.
+    from bannergen.cli.main import main as _main
+
+    _main()
+else:
+    _register_groups()

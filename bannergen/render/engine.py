@@ -19,7 +19,7 @@ from bannergen.config import FORMATS
 from bannergen.errors import TemplateError
 from bannergen.render.encode import IMAGE_FORMATS, EncodeSettings, encode, encode_sidecar
 from bannergen.render.html import render_html
-from bannergen.render.image import Compositor
+from bannergen.render.image import Compositor, image_sources
 from bannergen.render.variant import Digests, context_payload, template_payload, variant_id
 from bannergen.templating.template import Template
 from bannergen.types import RenderedVariant, RenderSpec
@@ -40,13 +40,19 @@ class Renderer:
     one instance per process is meant to live for a whole batch."""
 
     def __init__(self, templates: dict[str, Template], assets_dir: Path, *, formats: tuple[str, ...] = ("webp", "png", "html"),
-                 webp_quality: int = 85, jpg_quality: int = 88, png_compress_level: int = 6) -> None:
+                 webp_quality: int = 85, jpg_quality: int = 88, png_compress_level: int = 6,
+                 font_base_url: str | None = None) -> None:
+        """``font_base_url``: when set (e.g. "fonts/" or "file:///…/assets/fonts/"), the HTML gets
+        ``fonts`` = {"regular": URL, "bold": URL} of the template's font files under it, for an
+        @font-face, so a browser without Noto Sans SC draws the same glyphs as the image. Off by
+        default: the CMS page is expected to load the web font itself."""
         bad = [f for f in formats if f not in FORMATS]
         if bad or not formats:
             raise TemplateError(f"renderer formats {list(formats)}: expected some of {list(FORMATS)}")
         self.templates = templates
         self.assets_dir = Path(assets_dir)
         self.formats = tuple(formats)
+        self.font_base_url = font_base_url
         self.settings = EncodeSettings(webp_quality, jpg_quality, png_compress_level)
         self._digests = Digests()
         self._template_payloads: dict[str, dict[str, Any]] = {}
@@ -72,7 +78,9 @@ class Renderer:
         if payload is None:
             payload = self._template_payloads[template.id] = template_payload(template, self.assets_dir, self._digests)
         formats = self.formats_for(template)
+        extra = {"font_base_url": self.font_base_url} if self.font_base_url and "html" in formats else {}
         return variant_id({
+            **extra,
             "template": payload,
             "size": list(spec.size),
             "context": context_payload(spec.context, self._digests),
@@ -100,7 +108,7 @@ class Renderer:
         size = (int(spec.size[0]), int(spec.size[1]))
         variables = template.variables(spec.context, size)
         variables["headline"] = template.headline(spec.context)
-        return variables, self._compositor.compose(template, size, variables, spec.context.image)
+        return variables, self._compositor.compose(template, size, variables, image_sources(spec.context))
 
     def render(self, spec: RenderSpec) -> RenderedVariant:
         """Compose and encode ``spec`` in the configured formats. Text problems and unusable product
@@ -115,13 +123,21 @@ class Renderer:
                 files[fmt] = encode(composition.image, fmt, self.settings)
         if "html" in self.formats_for(template):
             image_url = background_url = ""
-            if composition.product is not None:
-                image_url, data = self._sidecar(composition.product)
-                sidecars[image_url] = data
+            images: dict[str, str] = {}
+            for name, product in composition.products.items():
+                images[name], data = self._sidecar(product)
+                sidecars[images[name]] = data
+                if product is composition.product:
+                    image_url = images[name]
             background_url, data = self._sidecar(self._compositor.background(template, size))
             sidecars[background_url] = data
             chains = {style: self._compositor.chain(template, style) for style in ("regular", "bold")}
-            files["html"] = render_html(template, size, variables, composition, chains, image_url, background_url)
+            fonts = {}
+            if self.font_base_url:
+                base = self.font_base_url.rstrip("/")
+                fonts = {"regular": f"{base}/{template.fonts.regular}", "bold": f"{base}/{template.fonts.bold}"}
+            files["html"] = render_html(template, size, variables, composition, chains, image_url, background_url,
+                                        images=images, fonts=fonts)
         return RenderedVariant(
             variant_id=self.variant_id(spec),
             files=files,

@@ -67,12 +67,14 @@ def view_model(composition: Composition, chains: dict[str, Chain]) -> tuple[dict
 
 
 def render_html(template: Template, size: tuple[int, int], variables: dict[str, Any], composition: Composition,
-                chains: dict[str, Chain], image_url: str, background_url: str) -> bytes:
-    """The banner as UTF-8 HTML bytes."""
+                chains: dict[str, Chain], image_url: str, background_url: str, *,
+                images: dict[str, str] | None = None, fonts: dict[str, str] | None = None) -> bytes:
+    """The banner as UTF-8 HTML bytes. ``images``: element name -> sidecar URL of every product
+    image drawn (absent: a placeholder); ``fonts``: {"regular", "bold"} -> font URL, or {}."""
     boxes, fitted = view_model(composition, chains)
     names = dict(variables)
     names.update(url=safe_url(variables.get("url", "")), image_url=image_url, background_url=background_url,
-                 boxes=boxes, fitted=fitted)
+                 boxes=boxes, fitted=fitted, images=images or {}, fonts=fonts or {})
     assert template.html_env is not None
     try:
         html = template.html_env.get_template(HTML).render(names)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from PIL import Image
 
@@ -20,8 +20,9 @@ from bannergen.render import layers
 from bannergen.render.fonts import Chain
 from bannergen.render.text import FittedText, draw_text, fit_text, warnings_for
 from bannergen.templating.checks import resolve_asset
-from bannergen.templating.layout import PRODUCT, Element, Layout
+from bannergen.templating.layout import PRODUCT, PRODUCT_SOURCES, Element, Layout
 from bannergen.templating.template import Template
+from bannergen.types import BannerContext
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,23 @@ class Composition:
     image: Image.Image
     fitted: dict[str, FittedText] = field(default_factory=dict)
     visible: list[Element] = field(default_factory=list)
-    product: Image.Image | None = None  # the fitted product image (RGBA), None for a placeholder
+    product: Image.Image | None = None  # the first fitted product image (RGBA), None for a placeholder
+    products: dict[str, Image.Image] = field(default_factory=dict)  # element name -> fitted image (no placeholders)
     baked: set[str] = field(default_factory=set)  # names of visible elements already in the background
     warnings: list[str] = field(default_factory=list)
+
+
+def image_sources(context: BannerContext) -> dict[str, Path | None]:
+    """The image path of every context image source (layout ``source``): ``product`` is the item
+    (or the first of ``items``), ``product2``/``product3`` the next items, ``antecedent`` the
+    cross-sell trigger. A source the context does not fill is None (a placeholder is drawn)."""
+    items = context.items or (context,)
+    return {
+        PRODUCT: items[0].image,
+        "product2": items[1].image if len(items) > 1 else None,
+        "product3": items[2].image if len(items) > 2 else None,
+        "antecedent": context.antecedent_image,
+    }
 
 
 def _overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
@@ -96,7 +111,11 @@ class Compositor:
         else:
             layers.draw_shape(image, element.kind, element.box, element.fill, element.radius, element.outline, element.outline_width)
 
-    def compose(self, template: Template, size: tuple[int, int], variables: dict[str, Any], image_path: Path | None) -> Composition:
+    def compose(self, template: Template, size: tuple[int, int], variables: dict[str, Any],
+                images: Mapping[str, Path | None] | Path | None) -> Composition:
+        """``images``: image_sources(context), or just the product image path."""
+        if images is None or isinstance(images, (str, Path)):
+            images = {PRODUCT: Path(images) if images is not None else None}
         layout = template.layout(size)
         result = Composition(self.background(template, size).copy())
         skip = baked(layout)
@@ -108,12 +127,15 @@ class Compositor:
                 result.baked.add(element.name)
                 continue
             x, y, w, h = element.box
-            if element.kind == "image" and element.source == PRODUCT:
+            if element.kind == "image" and element.source in PRODUCT_SOURCES:
+                image_path = images.get(element.source)
                 img, warning = layers.product_image(image_path, w, h, element.fit, element.radius)
                 if warning:
                     result.warnings.append(warning)
-                else:
-                    result.product = img if image_path is not None else None
+                elif image_path is not None:
+                    result.products[element.name] = img
+                    if result.product is None and element.source == PRODUCT:
+                        result.product = img
                 result.image.paste(img, (x, y), img)
             elif element.kind == "text":
                 assert element.text is not None and element.style is not None

@@ -61,13 +61,22 @@ class Digests:
 
 
 def context_payload(context: BannerContext, digests: Digests) -> dict[str, Any]:
+    """Every field, images by the sha256 of their bytes, ``items`` recursively. Fields still at
+    their default are left out, so adding an optional field never changes existing ids."""
     payload: dict[str, Any] = {}
     for f in fields(context):
         value = getattr(context, f.name)
-        if f.name == "image":
+        if f.name in _OPTIONAL and value == f.default:
+            continue
+        if f.name in ("image", "antecedent_image"):
             value = None if value is None else {"sha256": digests.file(Path(value)) or "unreadable"}
+        elif f.name == "items":
+            value = [context_payload(item, digests) for item in value]
         payload[f.name] = value
     return payload
+
+
+_OPTIONAL = ("antecedent_id", "antecedent_image", "items")
 
 
 def variant_id(payload: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from bannergen.config import read_toml, reject_unknown_keys
 from bannergen.errors import ConfigError
 from bannergen.types import EVENT_TYPES
 
-POLICIES = ("softmax", "greedy")
+POLICIES = ("softmax", "greedy", "thompson")
 
 
 @dataclass(frozen=True)

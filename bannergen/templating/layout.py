@@ -10,7 +10,7 @@ See docs/templates.md for every key.
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -28,6 +28,7 @@ from bannergen.templating.checks import (
     require,
     typed,
 )
+from bannergen.templating.names import TEXT_NAMES
 from bannergen.templating.sandbox import Condition, TextExpression
 
 BACKGROUND_KINDS = ("solid", "gradient", "image")
@@ -37,6 +38,9 @@ ALIGNS = ("left", "center", "right")
 VALIGNS = ("top", "middle", "bottom")
 FITS = ("contain", "cover")
 PRODUCT = "product"  # the image source meaning "the item's own image"
+# Image sources that come from the banner context rather than assets/: the item (or the first of
+# ``items``), the second and third of ``items`` (the carousel), and the cross-sell antecedent.
+PRODUCT_SOURCES: tuple[str, ...] = (PRODUCT, "product2", "product3", "antecedent")
 
 _COMMON_KEYS = ("kind", "name", "box", "when")
 _KEYS = {
@@ -92,7 +96,7 @@ class Element:
         """Drawn identically for every item: can be baked into the cached background layer."""
         if self.when is not None:
             return False
-        return self.kind in ("rect", "ellipse") or (self.kind == "image" and self.source != PRODUCT)
+        return self.kind in ("rect", "ellipse") or (self.kind == "image" and self.source not in PRODUCT_SOURCES)
 
     def visible(self, variables: dict[str, Any]) -> bool:
         return self.when is None or self.when(variables)
@@ -106,8 +110,22 @@ class Layout:
 
     def asset_paths(self) -> tuple[str, ...]:
         paths = [self.background.image] if self.background.image else []
-        paths += [e.source for e in self.elements if e.kind == "image" and e.source != PRODUCT]
+        paths += [e.source for e in self.elements if e.kind == "image" and e.source not in PRODUCT_SOURCES]
         return tuple(paths)
+
+    def scaled(self, k: int) -> "Layout":
+        """This layout at ``k`` times the pixels (the @2x version): every box, font size, radius
+        and outline multiplied by ``k``, so text wraps the same way at the higher density."""
+        def box(b: Box) -> Box:
+            return b[0] * k, b[1] * k, b[2] * k, b[3] * k
+
+        elements = []
+        for e in self.elements:
+            style = e.style
+            if style is not None:
+                style = replace(style, max_size=style.max_size * k, min_size=style.min_size * k, step=style.step * k)
+            elements.append(replace(e, box=box(e.box), style=style, radius=e.radius * k, outline_width=e.outline_width * k))
+        return Layout((self.size[0] * k, self.size[1] * k), self.background, tuple(elements))
 
 
 def _background(raw: Any, colours: Mapping[str, str], where: str) -> Background:
@@ -177,14 +195,15 @@ def _element(raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, 
     where = f"{where} ({name})"
     box = parse_box(require(raw, "box", list, where), size, where)
     when_src = typed(raw, "when", str, where, None)
-    when = Condition(env, when_src, f"{where}.when") if when_src else None
+    when = Condition(env, when_src, f"{where}.when", TEXT_NAMES) if when_src else None
     outline = raw.get("outline")
     common: dict[str, Any] = {"kind": kind, "name": name, "box": box, "when": when}
     if kind == "text":
-        return Element(**common, text=TextExpression(env, require(raw, "text", str, where), f"{where}.text"), style=_text_style(raw, colours, where))
+        return Element(**common, text=TextExpression(env, require(raw, "text", str, where), f"{where}.text", TEXT_NAMES),
+                       style=_text_style(raw, colours, where))
     if kind == "image":
         source = typed(raw, "source", str, where, PRODUCT)
-        if source != PRODUCT:
+        if source not in PRODUCT_SOURCES:
             source = check_asset_path(source, f"{where}.source")
         fit = typed(raw, "fit", str, where, "contain")
         if fit not in FITS:
@@ -199,8 +218,12 @@ def _element(raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, 
     )
 
 
-def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mapping[str, str], env: SandboxedEnvironment) -> dict[tuple[int, int], Layout]:
-    """Parse ``path`` (layout.toml); it must have exactly one [sizes."WxH"] section per manifest size."""
+def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mapping[str, str], env: SandboxedEnvironment,
+                 scales: tuple[int, ...] = (1,)) -> dict[tuple[int, int], Layout]:
+    """Parse ``path`` (layout.toml); it must have one [sizes."WxH"] section per manifest size.
+
+    For every scale k > 1 the k-times layout is derived from the 1x section (``Layout.scaled``)
+    unless layout.toml has its own section for that pixel size (e.g. [sizes."2400x800"])."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -212,10 +235,12 @@ def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mappin
     if not isinstance(sections, dict):
         raise TemplateError(f"{path}: 'sizes' must be a table of [sizes.\"WxH\"] sections")
     wanted = {f"{w}x{h}": (w, h) for w, h in sizes}
+    derived = {f"{w * k}x{h * k}": ((w, h), k) for w, h in sizes for k in scales if k > 1}
     for label in sections:
         parse_size(label, str(path))
-        if label not in wanted:
-            raise TemplateError(f"{path}: section sizes.\"{label}\" is not one of the manifest sizes {list(wanted)}")
+        if label not in wanted and label not in derived:
+            raise TemplateError(f"{path}: section sizes.\"{label}\" is not one of the manifest sizes {list(wanted) + list(derived)}")
+    wanted.update({label: parse_size(label, str(path)) for label in derived if label in sections})
     layouts: dict[tuple[int, int], Layout] = {}
     for label, size in wanted.items():
         section = sections.get(label)
@@ -232,4 +257,8 @@ def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mappin
         if dupes:
             raise TemplateError(f"{where}: element names must be unique; repeated: {dupes}")
         layouts[size] = Layout(size, _background(section.get("background"), colours, f"{where}.background"), parsed)
+    for label, (base, k) in derived.items():
+        size = (base[0] * k, base[1] * k)
+        if size not in layouts:
+            layouts[size] = layouts[base].scaled(k)
     return layouts

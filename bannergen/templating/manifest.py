@@ -15,16 +15,17 @@ import re
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
-from jinja2 import meta
 
 from bannergen.config import FORMATS
 from bannergen.errors import TemplateError
 from bannergen.templating.checks import check_keys, parse_colour, parse_size, require, resolve_asset, typed
+from bannergen.templating.htmlcheck import hint_for, html_problems
 from bannergen.templating.layout import load_layouts
-from bannergen.templating.sandbox import TextExpression, describe, make_environment
+from bannergen.templating.names import HTML_NAMES, SLOT_NAMES, TEXT_NAMES
+from bannergen.templating.sandbox import TextExpression, describe, make_environment, name_hint
 from bannergen.templating.template import FontSet, Template
 from bannergen.types import BannerContext
 
@@ -35,22 +36,26 @@ LAYOUT = "layout.toml"
 HTML = "banner.html.j2"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
-_TOP_KEYS = ("id", "version", "description", "sizes", "slots", "suits", "priority", "headline", "cta", "fonts", "colours", "formats")
-_SUITS_KEYS = ("categories", "requires_discount", "min_discount_pct", "requires_antecedent")
+_TOP_KEYS = ("id", "version", "description", "sizes", "scales", "slots", "suits", "priority", "headline", "cta", "fonts",
+             "colours", "formats")
+_SUITS_KEYS = ("categories", "requires_discount", "min_discount_pct", "requires_antecedent", "requires_items")
+MAX_ITEMS = 3
 _FONT_KEYS = ("regular", "bold", "fallbacks")
 
-# Names a template can use. Slots are BannerContext fields; the rest are added by the renderer.
-SLOT_NAMES: tuple[str, ...] = tuple(BannerContext(item_id="", title="", brand="", category="", price="", price_value=0.0).as_template_vars()) + ("image",)
-HTML_NAMES: frozenset[str] = frozenset(SLOT_NAMES) | {
-    "size", "width", "height", "headline", "colours", "image_url", "background_url", "fitted", "boxes",
-}
+__all__ = ["HTML_NAMES", "SLOT_NAMES", "TEXT_NAMES", "load_template", "load_templates"]
 
-# Dry-run contexts: one discounted, one not, so both branches of every `when` are evaluated.
+# Dry-run contexts: one discounted, one not, one cross-sell carousel of three, so both branches of
+# every `when` are evaluated.
+_THIRD = BannerContext(item_id="sample-3", title="示例配件 Accessory", brand="示例品牌", category="相机",
+                       price="¥199", price_value=199.0)
 SAMPLE_CONTEXTS = (
     BannerContext(item_id="sample-1", title="示例商品 Sample Product 2025", brand="示例品牌", category="相机",
                   price="¥4,999", price_value=4999.0, list_price="¥5,999", discount_pct=17,
                   discount_text="省¥1,000", url="https://shop.example.com/p/1"),
     BannerContext(item_id="sample-2", title="示例商品", brand="示例品牌", category="手机", price="¥1,999", price_value=1999.0),
+    BannerContext(item_id="sample-3", title="示例配件 Accessory", brand="示例品牌", category="相机", price="¥199",
+                  price_value=199.0, antecedent="示例商品 Sample Product", antecedent_id="sample-1",
+                  items=(_THIRD, _THIRD, _THIRD)),
 )
 
 
@@ -63,7 +68,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise TemplateError(f"{path}: not valid TOML: {exc}") from exc
 
 
-def _suits(raw: Any, where: str) -> tuple[tuple[str, ...] | None, bool, int, bool]:
+def _suits(raw: Any, where: str) -> tuple[tuple[str, ...] | None, bool, int, bool, int]:
     if not isinstance(raw, dict):
         raise TemplateError(f"{where}: missing [suits] table")
     check_keys(raw, _SUITS_KEYS, where)
@@ -77,7 +82,10 @@ def _suits(raw: Any, where: str) -> tuple[tuple[str, ...] | None, bool, int, boo
     min_pct = typed(raw, "min_discount_pct", int, where, 0)
     if not 0 <= min_pct < 100:
         raise TemplateError(f"{where}: min_discount_pct must be within 0..99; got {min_pct}")
-    return cats, typed(raw, "requires_discount", bool, where, False), min_pct, typed(raw, "requires_antecedent", bool, where, False)
+    items = typed(raw, "requires_items", int, where, 1)
+    if not 1 <= items <= MAX_ITEMS:
+        raise TemplateError(f"{where}: requires_items must be within 1..{MAX_ITEMS}; got {items}")
+    return cats, typed(raw, "requires_discount", bool, where, False), min_pct, typed(raw, "requires_antecedent", bool, where, False), items
 
 
 def _fonts(raw: Any, where: str) -> FontSet:
@@ -115,11 +123,15 @@ def _check_html(template: Template) -> None:
         ast = template.html_env.parse(source)
     except FileNotFoundError as exc:
         raise TemplateError(f"{where}: not found", hint="every template folder needs a banner.html.j2") from exc
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{where}: not UTF-8 text: {exc}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: {describe(exc)}") from exc
-    unknown = sorted(meta.find_undeclared_variables(ast) - HTML_NAMES)
-    if unknown:
-        raise TemplateError(f"{where}: unknown names {unknown}", hint=f"known names: {sorted(HTML_NAMES)}")
+    problems = html_problems(ast, source, template.folder)
+    if problems:
+        line, problem = problems[0]
+        hint = name_hint(problem, HTML_NAMES) if problem.startswith("unknown name") else hint_for(problem)
+        raise TemplateError(f"{where}: line {line}: {problem}", hint=hint)
 
 
 def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
@@ -143,7 +155,14 @@ def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
     bad_slots = [s for s in slots if s not in SLOT_NAMES]
     if bad_slots:
         raise TemplateError(f"{where}: unknown slots {bad_slots}", hint=f"slots are BannerContext fields: {list(SLOT_NAMES)}")
-    categories, requires_discount, min_pct, requires_antecedent = _suits(raw.get("suits"), f"{where}: [suits]")
+    scales = typed(raw, "scales", list, where, [1])
+    if not scales or any(not isinstance(k, int) or isinstance(k, bool) or k not in (1, 2, 3) for k in scales) or 1 not in scales:
+        raise TemplateError(f"{where}: scales must list pixel densities from 1, 2, 3 and include 1; got {scales!r}")
+    scales = sorted(set(scales))
+    all_sizes = tuple(dict.fromkeys((w * k, h * k) for k in scales for w, h in sizes))
+    if len(all_sizes) != len(sizes) * len(scales):
+        raise TemplateError(f"{where}: a size at scale 2 or 3 equals another size; got sizes {labels} x scales {scales}")
+    categories, requires_discount, min_pct, requires_antecedent, requires_items = _suits(raw.get("suits"), f"{where}: [suits]")
     colours = typed(raw, "colours", dict, where, {})
     for name, value in colours.items():
         parse_colour(value, {}, f"{where}: colours.{name}")
@@ -158,11 +177,14 @@ def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
         version=str(require(raw, "version", (str, int), where)),
         description=typed(raw, "description", str, where, ""),
         folder=folder,
-        sizes=sizes,
+        sizes=all_sizes,
+        base_sizes=sizes,
+        scales=tuple(scales),
         categories=categories,
         requires_discount=requires_discount,
         min_discount_pct=min_pct,
         requires_antecedent=requires_antecedent,
+        requires_items=requires_items,
         priority=typed(raw, "priority", float, where, 0.0),
         headline_source=headline_src,
         cta=typed(raw, "cta", str, where, ""),
@@ -170,10 +192,10 @@ def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
         fonts=_fonts(raw.get("fonts"), f"{where}: [fonts]"),
         colours=MappingProxyType(dict(colours)),
         formats=tuple(formats) if formats is not None else None,
-        layouts=MappingProxyType(load_layouts(folder / LAYOUT, sizes, colours, text_env)),
+        layouts=MappingProxyType(load_layouts(folder / LAYOUT, sizes, colours, text_env, tuple(scales))),
         text_env=text_env,
         html_env=html_env,
-        _headline=TextExpression(text_env, headline_src, f"{where}: headline"),
+        _headline=TextExpression(text_env, headline_src, f"{where}: headline", TEXT_NAMES - {"headline"}),
     )
     _dry_run(template)
     _check_html(template)
@@ -185,15 +207,23 @@ def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
     return template
 
 
-def load_templates(templates_dir: Path, *, assets_dir: Path | None = None) -> dict[str, Template]:
+def load_templates(templates_dir: Path, *, assets_dir: Path | None = None,
+                   on_error: Callable[[TemplateError], None] | None = None) -> dict[str, Template]:
     """Every template folder under ``templates_dir`` (a folder with a template.toml), by id,
-    sorted by id. Raises TemplateError("file: problem") on the first bad template."""
+    sorted by id. Raises TemplateError("file: problem") on the first bad template, unless
+    ``on_error`` is given: then a bad template is passed to it and skipped, and the others load."""
     templates_dir = Path(templates_dir)
     if not templates_dir.is_dir():
         raise TemplateError(f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml")
     templates: dict[str, Template] = {}
     for folder in sorted(p for p in templates_dir.iterdir() if (p / MANIFEST).is_file()):
-        template = load_template(folder, assets_dir)
+        try:
+            template = load_template(folder, assets_dir)
+        except TemplateError as error:
+            if on_error is None:
+                raise
+            on_error(error)
+            continue
         templates[template.id] = template
     if not templates:
         raise TemplateError(f"{templates_dir}: no template folders (each needs a {MANIFEST})")

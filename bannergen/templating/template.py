@@ -39,8 +39,11 @@ class FontSet:
 
 @dataclass(frozen=True)
 class Template:
-    """One campaign template. ``sizes`` are (width, height) pixels; ``categories`` None means every
-    category; ``priority`` is a score bonus added by the selection stage."""
+    """One campaign template. ``sizes`` are (width, height) pixels of every version it renders:
+    the manifest's ``base_sizes`` at each of its ``scales`` (1x first, then 2x: (1200, 400), ...,
+    (2400, 800), ...); ``categories`` None means every category; ``priority`` is a score bonus
+    added by the selection stage; ``requires_antecedent`` / ``requires_items`` > 1 mean the
+    template needs banner context the catalog cannot give (see ``suits``)."""
 
     id: str
     version: str
@@ -52,6 +55,9 @@ class Template:
     min_discount_pct: int
     requires_antecedent: bool
     priority: float
+    requires_items: int = 1
+    base_sizes: tuple[tuple[int, int], ...] = ()
+    scales: tuple[int, ...] = (1,)
     headline_source: str = ""
     cta: str = DEFAULT_CTA
     slots: tuple[str, ...] = ()
@@ -71,8 +77,27 @@ class Template:
             names["cta"] = self.cta
         names["colours"] = dict(self.colours)
         if size is not None:
-            names.update(size=f"{size[0]}x{size[1]}", width=size[0], height=size[1])
+            names.update(size=f"{size[0]}x{size[1]}", width=size[0], height=size[1], scale=self.scale_of(size)[1])
         return names
+
+    def scale_of(self, size: tuple[int, int]) -> tuple[tuple[int, int], int]:
+        """(1x size, scale) of one of ``sizes``: ((1200, 400), 2) for (2400, 800)."""
+        for k in self.scales:
+            for w, h in self.base_sizes or self.sizes:
+                if (w * k, h * k) == tuple(size):
+                    return (w, h), k
+        return (int(size[0]), int(size[1])), 1
+
+    def size_label(self, size: tuple[int, int]) -> str:
+        """"1200x400" for a 1x size, "1200x400@2x" for its 2x version (2400x800 pixels)."""
+        (w, h), k = self.scale_of(size)
+        return f"{w}x{h}" if k == 1 else f"{w}x{h}@{k}x"
+
+    @property
+    def needs_context(self) -> bool:
+        """True when the template needs ``antecedent`` or several ``items``, which a catalog row
+        alone does not give: plain (item, template) pairing must not select it."""
+        return self.requires_antecedent or self.requires_items > 1
 
     def headline(self, context: BannerContext) -> str:
         """The headline for ``context``, rendered in the sandbox, e.g. "相机新品上市"."""
@@ -81,12 +106,25 @@ class Template:
         return " ".join(self._headline.render(self.variables(context)).split())
 
     def suits(self, catalog: "pd.DataFrame") -> "np.ndarray":
-        """Boolean mask, shape (n_items,), of the catalog rows this template can show.
+        """Boolean mask, shape (n_items,), of the catalog rows this template can show on their own.
+
+        ``catalog_mask(catalog)``, except that a template that ``needs_context`` (cross-sell,
+        carousel) suits no row: a catalog row cannot supply an antecedent or three items, so
+        selection that pairs one item with one template never picks it. A stage that does fill
+        that context uses ``catalog_mask`` for the items themselves.
+        """
+        import numpy as np
+
+        if self.needs_context:
+            return np.zeros(len(catalog), dtype=bool)
+        return self.catalog_mask(catalog)
+
+    def catalog_mask(self, catalog: "pd.DataFrame") -> "np.ndarray":
+        """Boolean mask, shape (n_items,): the rows whose category and discount fit ``[suits]``.
 
         Vectorized over the catalog frame (see bannergen.types): category in ``categories``
         (unless "*"), and when a discount is required, ``(list_price - price) / list_price``
         of at least ``min_discount_pct`` percent (NaN list_price means no discount).
-        ``requires_antecedent`` cannot be decided from the catalog: the selection stage applies it.
         """
         import numpy as np
 

@@ -1,0 +1,232 @@
+"""Scorers that learn from the whole shop's user x item matrix.
+
+- ``PopularityScorer``        distinct buyers per item: the baseline and cold-start fallback
+- ``RecentPopularityScorer``  buyers in the last ``days`` before the reference time
+- ``HistoryScorer``           "buy again": the user's own purchases, more and more recent first
+- ``ItemKNNScorer``           item-item collaborative filtering (cosine or BM25, top-k neighbours)
+- ``SVDScorer``               matrix factorisation: truncated SVD of the implicit matrix (PureSVD)
+- ``EASEScorer``              Steck (2019), "Embarrassingly Shallow Autoencoders": closed-form
+                              item-item weights B = I - P diagMat(1 / diag(P)), P = (X'X + l2 I)^-1
+
+All follow bannergen.scorers.base: fit(data) -> self, score(data, rows) -> (len(rows), n_items).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from bannergen.scorers.base import Interactions, Scorer, check_rows, implicit_matrix
+
+
+def _dense(block) -> np.ndarray:
+    return np.asarray(block.toarray() if sp.issparse(block) else block, dtype=np.float32)
+
+
+class PopularityScorer(Scorer):
+    """Items ranked by how many distinct users bought them (all time, or decayed with a
+    ``half_life_days`` > 0). The same row for every user."""
+
+    name = "popularity"
+    normalize = False
+
+    def __init__(self, half_life_days: float = 0.0) -> None:
+        self.half_life_days = half_life_days
+
+    def fit(self, data: Interactions) -> PopularityScorer:
+        bought = data.bought()
+        if self.half_life_days > 0:
+            age = (data.last_purchase if data.purchases.nnz else data.last_seen).copy()
+            age.data = np.power(0.5, (age.data - 1.0) / self.half_life_days)
+            counts = np.asarray(age.sum(axis=0)).ravel()
+        else:
+            counts = np.asarray(bought.sum(axis=0)).ravel()
+        top = counts.max() if len(counts) else 0.0
+        self.item_scores_ = (counts / top if top > 0 else counts).astype(np.float32)
+        return self
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        return np.broadcast_to(self.item_scores_, (len(rows), len(self.item_scores_))).copy()
+
+
+class RecentPopularityScorer(PopularityScorer):
+    """Distinct buyers in the last ``days`` days before the reference time (seasonal shops:
+    what sells now). Items nobody bought recently keep a tiny all-time share to break ties."""
+
+    name = "popularity_recent"
+
+    def __init__(self, days: float = 30.0) -> None:
+        self.days = days
+
+    def fit(self, data: Interactions) -> RecentPopularityScorer:
+        age = data.last_purchase if data.purchases.nnz else data.last_seen
+        recent = age.copy()
+        recent.data = (recent.data <= self.days + 1.0).astype(np.float32)
+        counts = np.asarray(recent.sum(axis=0)).ravel()
+        ever = np.asarray(data.bought().sum(axis=0)).ravel()
+        mix = counts + 1e-3 * ever / max(ever.max(), 1.0) if len(ever) else counts
+        top = mix.max() if len(mix) else 0.0
+        self.item_scores_ = (mix / top if top > 0 else mix).astype(np.float32)
+        return self
+
+
+class HistoryScorer(Scorer):
+    """Buy again: s_ij = log1p(purchases_ij) * 0.5 ** (days since the last purchase / half-life).
+    Items the user never bought score 0. Only useful when repeat purchases are allowed."""
+
+    name = "history"
+
+    def __init__(self, half_life_days: float = 60.0) -> None:
+        self.half_life_days = half_life_days
+
+    def fit(self, data: Interactions) -> HistoryScorer:
+        self.n_items_ = np.int64(data.n_items)  # nothing item-side to learn
+        return self
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        use_buys = data.purchases.nnz > 0
+        count = (data.purchases if use_buys else data.weights)[rows].tocsr()
+        age = (data.last_purchase if use_buys else data.last_seen)[rows].tocsr()
+        decay = age.copy()
+        decay.data = np.power(0.5, (decay.data - 1.0) / self.half_life_days).astype(np.float32)
+        return _dense(count.log1p().multiply(decay))
+
+
+class ItemKNNScorer(Scorer):
+    """Item-item collaborative filtering: s_i = x_i S, with S the item-item cosine similarity of
+    the (optionally BM25-weighted) implicit matrix, keeping each item's ``neighbours`` nearest.
+
+    Computed in column chunks so memory stays O(n_items x chunk) while fitting.
+    """
+
+    name = "item_knn"
+
+    def __init__(self, neighbours: int = 100, weighting: str = "cosine", transform: str = "binary",
+                 shrink: float = 10.0, k1: float = 1.2, b: float = 0.75) -> None:
+        self.neighbours = neighbours
+        self.weighting = weighting
+        self.transform = transform
+        self.shrink = shrink
+        self.k1 = k1
+        self.b = b
+
+    def _weighted(self, x: sp.csr_matrix) -> sp.csr_matrix:
+        if self.weighting == "cosine":
+            return x
+        if self.weighting != "bm25":
+            raise ValueError(f"weighting must be cosine or bm25; got {self.weighting!r}")
+        # BM25 over items as documents and users as terms (as in benfred/implicit)
+        x = x.tocoo()
+        n_items = x.shape[1]
+        item_df = np.bincount(x.row, minlength=x.shape[0]).astype(np.float64)
+        idf = np.log(n_items) - np.log1p(item_df)
+        length = np.asarray(sp.csr_matrix(x).sum(axis=0)).ravel()
+        avg = length.mean() if length.size else 1.0
+        norm = (1.0 - self.b) + self.b * length / max(avg, 1e-9)
+        data = x.data * (self.k1 + 1.0) / (self.k1 * norm[x.col] + x.data) * idf[x.row]
+        return sp.csr_matrix((data.astype(np.float32), (x.row, x.col)), shape=x.shape)
+
+    def fit(self, data: Interactions) -> ItemKNNScorer:
+        x = self._weighted(implicit_matrix(data, self.transform)).tocsc()
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+        xt = x.T.tocsr()
+        n = data.n_items
+        k = max(1, min(self.neighbours, n - 1)) if n > 1 else 1
+        chunk = max(1, min(n, 8_000_000 // max(n, 1)))
+        rows, cols, vals = [], [], []
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            sim = _dense(xt @ x[:, start:stop])  # (n, stop-start) co-occurrence dot products
+            denom = np.outer(norms, norms[start:stop]) + self.shrink
+            sim = np.divide(sim, denom, out=np.zeros_like(sim), where=denom > 0)
+            sim[np.arange(start, stop), np.arange(stop - start)] = 0.0
+            if n > k:
+                top = np.argpartition(-sim, k - 1, axis=0)[:k]
+            else:
+                top = np.broadcast_to(np.arange(n)[:, None], (n, stop - start))
+            v = np.take_along_axis(sim, top, axis=0)
+            c = np.broadcast_to(np.arange(start, stop)[None, :], top.shape)
+            keep = v > 0
+            rows.append(top[keep])
+            cols.append(c[keep])
+            vals.append(v[keep])
+        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        v = np.concatenate(vals) if vals else np.zeros(0, np.float32)
+        self.similarity_ = sp.csr_matrix((v.astype(np.float32), (r, c)), shape=(n, n))
+        return self
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        return _dense(implicit_matrix(data, self.transform)[rows] @ self.similarity_)
+
+
+class SVDScorer(Scorer):
+    """PureSVD (Cremonesi et al., 2010): s_i = x_i V V', V the top ``factors`` right singular
+    vectors of the implicit matrix (randomized SVD with ``random_state``)."""
+
+    name = "svd"
+
+    def __init__(self, factors: int = 64, transform: str = "binary", random_state: int = 0) -> None:
+        self.factors = factors
+        self.transform = transform
+        self.random_state = random_state
+
+    def fit(self, data: Interactions) -> SVDScorer:
+        from sklearn.utils.extmath import randomized_svd
+
+        x = implicit_matrix(data, self.transform).astype(np.float64)
+        k = max(1, min(self.factors, min(x.shape) - 1)) if min(x.shape) > 1 else 1
+        if x.nnz == 0:
+            self.item_factors_ = np.zeros((data.n_items, k), dtype=np.float32)
+            return self
+        _, _, vt = randomized_svd(x, n_components=k, n_iter=5, random_state=self.random_state)
+        # randomized_svd fixes signs deterministically (svd_flip); keep float32 for scoring speed
+        self.item_factors_ = np.ascontiguousarray(vt.T, dtype=np.float32)
+        return self
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        x = implicit_matrix(data, self.transform)[rows]
+        return _dense((x @ self.item_factors_) @ self.item_factors_.T)
+
+
+class EASEScorer(Scorer):
+    """EASE (Steck, 2019): s_i = x_i B with B = I - P / diag(P), P = (X'X + l2 I)^-1, diag(B) = 0.
+
+    Dense in items: fitting costs O(n_items^3), about a second for 4,000 items. Items outside
+    the ``max_items`` most popular get no weights (they still score 0, never NaN).
+    """
+
+    name = "ease"
+
+    def __init__(self, l2: float = 250.0, transform: str = "binary", max_items: int = 12_000) -> None:
+        self.l2 = l2
+        self.transform = transform
+        self.max_items = max_items
+
+    def fit(self, data: Interactions) -> EASEScorer:
+        x = implicit_matrix(data, self.transform)
+        counts = np.asarray((x > 0).sum(axis=0)).ravel()
+        keep = np.flatnonzero(counts > 0)
+        if len(keep) > self.max_items:
+            keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
+        xk = x[:, keep].astype(np.float64)
+        gram = np.asarray((xk.T @ xk).toarray(), dtype=np.float64)
+        gram[np.diag_indices_from(gram)] += self.l2
+        p = np.linalg.inv(gram) if len(keep) else gram
+        b = -p / np.diag(p)[None, :] if len(keep) else p
+        b[np.diag_indices_from(b)] = 0.0
+        self.items_ = keep.astype(np.int64)
+        self.weights_ = b.astype(np.float32)
+        return self
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        x = implicit_matrix(data, self.transform)[rows][:, self.items_]
+        out = np.zeros((len(rows), data.n_items), dtype=np.float32)
+        if len(self.items_):
+            out[:, self.items_] = np.asarray(x @ self.weights_, dtype=np.float32)
+        return out

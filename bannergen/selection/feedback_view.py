@@ -1,0 +1,98 @@
+"""What feedback says about candidate banners, keyed by (item_id, template).
+
+A banner's sizes and placements share their evidence (the feedback store counts per variant, and
+a variant is one banner at one size), so Thompson sampling learns a banner's CTR from all of its
+variants. Counts are filtered (invalid clicks out) and exclude holdout traffic. The view updates
+in place as the store commits new events (real time: the next decision sees a click without a
+refit), and keeps today's impressions per user for the frequency cap.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+DAY_US = 86_400 * 1_000_000
+KEY = ["item_id", "template"]
+
+
+@dataclass
+class FeedbackView:
+    variants: pd.DataFrame  # variant_id, template, item_id (from the manifests)
+    counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (item, template) -> [impr, clicks]
+    today: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (user, item, template) -> impressions
+    day: int = 0  # the UTC day (us // DAY_US) ``today`` is about
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def empty(cls) -> "FeedbackView":
+        return cls(pd.DataFrame(columns=["variant_id", "template", "item_id"]))
+
+    @classmethod
+    def load(cls, store, variants: pd.DataFrame, now_us: int) -> "FeedbackView":
+        """Counts from ``store`` (a FeedbackStore) credited through ``variants`` (variant_index())."""
+        view = cls(variants[["variant_id", "template", "item_id"]].drop_duplicates("variant_id"))
+        counts = store.counts_by(["variant_id"])
+        counts = counts[~counts["holdout"]].merge(view.variants, on="variant_id")
+        per_banner = counts.groupby(KEY)[["impressions", "clicks"]].sum()
+        view.counts = {k: [int(i), int(c)] for k, (i, c) in zip(per_banner.index, per_banner.to_numpy())}
+        view.day = now_us // DAY_US
+        shown = store.events_frame(["ts", "user_id", "variant_id"], events=["impression"])
+        shown = shown[shown["ts"] // DAY_US == view.day].merge(view.variants, on="variant_id")
+        per_user = shown.groupby(["user_id", *KEY]).size()
+        view.today = {k: int(n) for k, n in per_user.items()}
+        return view
+
+    def add_variants(self, variants: pd.DataFrame) -> None:
+        """Credit feedback on these variants (variant_id, template, item_id) too, e.g. after a render."""
+        with self._lock:
+            merged = pd.concat([self.variants, variants[["variant_id", "template", "item_id"]]])
+            self.variants = merged.drop_duplicates("variant_id").reset_index(drop=True)
+
+    def on_commit(self, delta: pd.DataFrame) -> None:
+        """A FeedbackStore listener: ``delta`` has variant_id, placement, impressions, clicks of
+        newly committed rows (duplicates already excluded by the store)."""
+        merged = delta.merge(self.variants, on="variant_id")
+        with self._lock:
+            for item, template, impressions, clicks in merged[[*KEY, "impressions", "clicks"]].itertuples(index=False):
+                slot = self.counts.setdefault((item, template), [0, 0])
+                slot[0] += int(impressions)
+                slot[1] += int(clicks)
+
+    def note_impressions(self, frame: pd.DataFrame, now_us: int) -> None:
+        """Count impressions (user_id, variant_id, event, ts) toward today's frequency cap."""
+        day = now_us // DAY_US
+        shown = frame[(frame["event"] == "impression")].merge(self.variants, on="variant_id")
+        with self._lock:
+            if day != self.day:
+                self.today, self.day = {}, day
+            for user, item, template, ts in shown[["user_id", *KEY, "ts"]].itertuples(index=False):
+                if int(ts) // DAY_US == day:
+                    self.today[(user, item, template)] = self.today.get((user, item, template), 0) + 1
+
+    def lookup(self, items: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(clicks, impressions) for arrays of item ids and template ids of the same shape."""
+        with self._lock:
+            known = dict(self.counts)
+        if not known:
+            return np.zeros(items.shape, dtype=np.int64), np.zeros(items.shape, dtype=np.int64)
+        table = pd.DataFrame(list(known.values()), index=pd.MultiIndex.from_tuples(list(known)), columns=["i", "c"])
+        wanted = pd.MultiIndex.from_arrays([items.ravel().astype(object), templates.ravel().astype(object)])
+        found = table.reindex(wanted, fill_value=0).to_numpy(dtype=np.int64)
+        return found[:, 1].reshape(items.shape), found[:, 0].reshape(items.shape)
+
+    def shown_today(self, user_ids: np.ndarray, items: np.ndarray, templates: np.ndarray) -> np.ndarray:
+        """Impressions today per (user, candidate): int (n, k)."""
+        with self._lock:
+            known = dict(self.today)
+        if not known:
+            return np.zeros(items.shape, dtype=np.int64)
+        n, k = items.shape
+        table = pd.Series(list(known.values()), index=pd.MultiIndex.from_tuples(list(known)))
+        wanted = pd.MultiIndex.from_arrays(
+            [np.repeat(np.asarray(user_ids, dtype=object), k), items.ravel().astype(object), templates.ravel().astype(object)]
+        )
+        return table.reindex(wanted, fill_value=0).to_numpy(dtype=np.int64).reshape(n, k)
