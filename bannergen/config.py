@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -38,8 +38,44 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("select.seed", 20261129, "seed of the selection RNG: the same seed gives the same assignment"),
     ("feedback.store", ".bannergen/feedback.sqlite", "the feedback store (SQLite file)"),
     ("paths.models", ".bannergen/models", "fitted models (.npz/JSON, no pickle)"),
+    ("mapping.table", "", "a foreign order-line table (CSV, gzip CSV, Parquet); when set, the catalog and purchase events are derived from it (docs: bannergen/data/mapping.py)"),
+    ("mapping.user", "user_id", "mapping: the column holding the user id (rows without one feed baskets only)"),
+    ("mapping.item", "item_id", "mapping: the column holding the item id"),
+    ("mapping.time", "ts", "mapping: the column holding the order time"),
+    ("mapping.basket", "", "mapping: the column holding the order (basket) id; empty: one basket per user and day"),
+    ("mapping.title", "", "mapping: the column holding the item title (most frequent value per item)"),
+    ("mapping.price", "", "mapping: the column holding the unit price (median per item)"),
+    ("mapping.quantity", "", "mapping: the column holding the quantity; rows with quantity <= 0 are returns and skipped"),
+    ("mapping.category", "", "mapping: the column holding the category (empty: one category for all)"),
+    ("mapping.brand", "", "mapping: the column holding the brand (empty: one brand for all)"),
+    ("mapping.cancel_prefix", "C", "mapping: orders whose id starts with this are cancellations and skipped"),
+    ("serve.api_key", "", "key for the service's write endpoints (Bearer); env BANNERGEN_API_KEY overrides"),
+    ("serve.sign_assets", False, "asset URLs carry an HMAC signature and an expiry; unsigned asset requests get 403"),
+    ("serve.signing_key", "", "HMAC key for signed asset URLs; env BANNERGEN_SIGNING_KEY overrides"),
+    ("serve.signed_url_ttl_s", 86400, "lifetime of a signed asset URL in seconds"),
+    ("serve.decision_budget_ms", 20, "a decision that takes longer falls back to the default banner"),
+    ("serve.render_budget_ms", 150, "wait this long for a chosen variant to render, else serve the best cached one"),
+    ("serve.max_body_bytes", 1048576, "request bodies above this get 413 before being read"),
+    ("serve.max_events", 500, "events per POST /v1/events batch"),
+    ("serve.behaviour_store", ".bannergen/behaviour.sqlite", "real-time behaviour events (SQLite WAL), replayed at start-up"),
 )
 _DEFAULTS = {key: default for key, default, _ in SETTINGS}
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """The serve.* rows of SETTINGS (the HTTP service); keys and environment overrides are applied
+    by bannergen.service, so a key never has to be written into bannergen.toml."""
+
+    api_key: str = ""
+    sign_assets: bool = False
+    signing_key: str = ""
+    signed_url_ttl_s: int = 86400
+    decision_budget_ms: int = 20
+    render_budget_ms: int = 150
+    max_body_bytes: int = 1048576
+    max_events: int = 500
+    behaviour_store: Path = Path(".bannergen/behaviour.sqlite")
 
 
 @dataclass(frozen=True)
@@ -65,6 +101,9 @@ class Project:
     seed: int
     feedback_store: Path
     models: Path
+    mapping_table: Path | None = None
+    mapping: tuple[tuple[str, str], ...] = ()  # (field, column) pairs of the [mapping] section
+    serve: ServeSettings = field(default_factory=lambda: ServeSettings())
 
     def out_for(self, segment: str) -> Path:
         return self.out / segment
@@ -169,4 +208,14 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         seed=_typed(flat, "select.seed", int, source),
         feedback_store=path("feedback.store"),
         models=path("paths.models"),
+        mapping_table=path("mapping.table") if _typed(flat, "mapping.table", str, source) else None,
+        mapping=tuple((key.split(".", 1)[1], _typed(flat, key, str, source))
+                      for key in _DEFAULTS if key.startswith("mapping.") and key != "mapping.table"),
+        serve=ServeSettings(**{
+            key[len("serve."):]: path(key) if kind is Path else _typed(flat, key, kind, source)
+            for key, kind in (("serve.api_key", str), ("serve.sign_assets", bool), ("serve.signing_key", str),
+                              ("serve.signed_url_ttl_s", int), ("serve.decision_budget_ms", int),
+                              ("serve.render_budget_ms", int), ("serve.max_body_bytes", int),
+                              ("serve.max_events", int), ("serve.behaviour_store", Path))
+        }),
     )

@@ -1,16 +1,23 @@
 """The fitted state of one run: item features, user profiles, the scorer, compiled rules,
 template eligibility and segment facts. Built once from a loaded shop; read by selection,
-explanations and segment sizing."""
+explanations and segment sizing.
+
+``Model.scores`` is the single place final item scores come from: the blend of scoring/blend.toml
+(content interest + collaborative filtering + association rules + popularity; the content scorer
+alone when there is no blend.toml), then the business rules, then the template bonus."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bannergen.features import ItemFeatures, build_item_features
 from bannergen.profile import Profiles, build_profiles, resolve_as_of
+from bannergen.scorers.base import Interactions, build_interactions
+from bannergen.scorers.blend import Blend
 from bannergen.scorers.content import ContentScorer
 from bannergen.scorers.rules import CompiledRules, apply_rules, compile_rules
 from bannergen.scorers.settings import ScoringSettings
@@ -33,6 +40,8 @@ class Model:
     template_choice: TemplateChoice
     categories: CategoryIndex
     summary: ProfileSummary
+    blend: Blend | None = None  # None: the content scorer alone (no scoring/blend.toml)
+    interactions: Interactions | None = None  # the user side the blend scores, rows = profile rows
 
     def members(self, segment: Segment) -> np.ndarray:
         """Profile rows of the users in ``segment``, in user id order."""
@@ -42,7 +51,10 @@ class Model:
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
         """Final item scores for ``rows`` (len(rows), n_items): model + rules + template bonus."""
-        block = self.scorer.score(rows)
+        if self.blend is not None and self.interactions is not None:
+            block = self.blend.score(self.interactions, rows)
+        else:
+            block = self.scorer.score(rows)
         apply_rules(block, rows, self.profiles, self.rules)
         block += self.template_choice.bonus[None, :]
         return block
@@ -61,13 +73,38 @@ class Model:
         return items, scores
 
 
-def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSettings, templates: list, as_of: str = "") -> Model:
-    """Fit every stage on a loaded shop. ``templates`` is the list of loaded Template objects."""
+def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSettings, templates: list, as_of: str = "",
+                baskets: pd.DataFrame | None = None, blend: Blend | None = None, models: Path | None = None,
+                fingerprint: str | None = None) -> Model:
+    """Fit every stage on a loaded shop. ``templates`` is the list of loaded Template objects.
+
+    The blend is ``blend`` when given, else the saved model in ``models`` when its fingerprint
+    equals ``fingerprint``, else fitted here from ``settings.blend`` (scoring/blend.toml).
+    ``baskets`` (basket, item_id) are the orders for association rules (default: sessions)."""
     features = build_item_features(catalog, settings.weights)
     profiles = build_profiles(events, features, settings.weights, resolve_as_of(events, as_of))
     scorer = ContentScorer(settings.weights).fit(profiles, features)
     suits = np.stack([t.suits(catalog) for t in templates], axis=1) if templates else np.zeros((len(catalog), 0), bool)
     choice = TemplateChoice.build(suits, [t.priority for t in templates])
+    interactions = None
+    if blend is not None or settings.blend is not None:
+        interactions = build_interactions(
+            events, features.item_ids, profiles.as_of, baskets=baskets, user_ids=profiles.user_ids
+        ).with_content(profiles, features)
+        if blend is None and models is not None and fingerprint is not None:
+            from bannergen.scorers.store import StaleModelError, load_blend
+
+            try:
+                blend = load_blend(models, fingerprint, settings.weights)
+            except StaleModelError as error:
+                import logging
+
+                logging.getLogger(__name__).warning("%s; refitting", error)
+        if blend is None:
+            assert settings.blend is not None
+            blend = Blend.from_settings(settings.blend, settings.weights).fit(interactions)
+        if "content" in blend.scorers:
+            blend.scorers["content"] = scorer  # the same fitted content model explain() reads
     return Model(
         catalog=catalog,
         settings=settings,
@@ -79,4 +116,6 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
         template_choice=choice,
         categories=CategoryIndex.build(features.codes["category"]),
         summary=ProfileSummary.of(profiles, features),
+        blend=blend,
+        interactions=interactions,
     )

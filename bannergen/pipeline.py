@@ -134,9 +134,9 @@ class Engine:
         current by every later commit in this process (real time, no refit)."""
         variants = variant_index(self.project.out)
         if not self.project.feedback_store.exists():
-            return FeedbackView(variants)
+            return FeedbackView(variants, scope=self.policy.scope)
         with self._timed("feedback"):
-            view = FeedbackView.load(self.store, variants, time.time_ns() // 1000)
+            view = FeedbackView.load(self.store, variants, time.time_ns() // 1000, self.policy.scope)
         self.store.subscribe(view.on_commit)
         self._subscribed = True
         return view

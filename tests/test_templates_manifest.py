@@ -18,7 +18,7 @@ from conftest_render import ASSETS, camera_context, copy_template, load_shipped
 
 def test_shipped_templates_load_sorted_with_their_rules():
     templates = load_shipped()
-    assert list(templates) == ["category-launch", "price-drop", "product-spotlight"]
+    assert list(templates) == ["brand-showcase", "carousel", "category-launch", "cross-sell", "price-drop", "product-spotlight"]
     launch = templates["category-launch"]
     assert launch.priority == pytest.approx(0.05)
     assert launch.categories == ("相机", "手机", "笔记本电脑", "平板电脑", "耳机", "智能手表")
@@ -26,7 +26,10 @@ def test_shipped_templates_load_sorted_with_their_rules():
     drop = templates["price-drop"]
     assert (drop.requires_discount, drop.min_discount_pct) == (True, 5)
     for template in templates.values():
-        assert template.sizes == ((1200, 400), (750, 300))
+        assert template.base_sizes == ((1200, 400), (750, 300), (300, 250))
+        assert template.sizes == ((1200, 400), (750, 300), (300, 250), (2400, 800), (1500, 600), (600, 500))
+        assert template.size_label((1500, 600)) == "750x300@2x" and template.size_label((750, 300)) == "750x300"
+    assert (templates["cross-sell"].requires_antecedent, templates["carousel"].requires_items) == (True, 3)
 
 
 def test_headlines_render_in_the_sandbox():
@@ -49,6 +52,10 @@ def test_suits_is_a_vectorized_mask_over_the_catalog():
     # 3: 4% off is under the 5% minimum; 2 and 4: not discounted
     assert templates["price-drop"].suits(catalog).tolist() == [True, False, False, False]
     assert templates["product-spotlight"].suits(catalog).dtype == bool
+    # cross-sell and carousel need context a catalog row cannot give: plain pairing never picks them
+    assert templates["cross-sell"].suits(catalog).tolist() == [False] * 4
+    assert templates["carousel"].suits(catalog).tolist() == [False] * 4
+    assert templates["carousel"].catalog_mask(catalog).tolist() == [True] * 4
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -60,9 +67,11 @@ def _edit(path: Path, old: str, new: str) -> None:
 BAD_MANIFESTS = [
     ("template.toml", "priority = 0.0", "priorty = 0.0", r"template\.toml: unknown key 'priorty' \(hint: did you mean 'priority'\?\)"),
     ("template.toml", 'headline = "{{ brand }} 精选好物"', "headline = \"{{ ''.__class__ }}\"", r"template\.toml: headline: sandbox refused"),
-    ("template.toml", 'headline = "{{ brand }} 精选好物"', 'headline = "{{ colour }}"', r"template\.toml: headline: unknown name: 'colour' is undefined"),
-    ("template.toml", 'sizes = ["1200x400", "750x300"]', 'sizes = ["1200x400", "750x300", "300x250"]', r'layout\.toml: sizes\."300x250": missing'),
-    ("template.toml", 'sizes = ["1200x400", "750x300"]', 'sizes = ["1200by400"]', r"size must look like '1200x400'; got '1200by400'"),
+    ("template.toml", 'headline = "{{ brand }} 精选好物"', 'headline = "{{ colour }}"', r"template\.toml: headline: unknown name 'colour' \(hint: did you mean 'colours'\?\)"),
+    ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200x400", "750x300", "320x50"]', r'layout\.toml: sizes\."320x50": missing'),
+    ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200by400"]', r"size must look like '1200x400'; got '1200by400'"),
+    ("template.toml", "scales = [1, 2]", "scales = [2]", r"scales must list pixel densities from 1, 2, 3 and include 1; got \[2\]"),
+    ("template.toml", "requires_antecedent = false", "requires_antecedent = false\nrequires_items = 4", r"requires_items must be within 1\.\.3; got 4"),
     ("template.toml", 'categories = "*"', "categories = []", r'\[suits\]: categories must be "\*" or a non-empty list'),
     ("template.toml", 'slots = ["brand"', 'slots = ["brandname"', r"unknown slots \['brandname'\]"),
     ("layout.toml", 'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]',
@@ -85,10 +94,19 @@ def test_bad_template_is_rejected_with_the_file_and_the_problem(tmp_path, file, 
 def test_html_cannot_include_files_outside_its_folder(tmp_path):
     folder = copy_template(tmp_path)
     _edit(folder / "banner.html.j2", "<title>", '{% include "../price-drop/banner.html.j2" %}<title>')
-    templates = load_templates(folder.parent, assets_dir=ASSETS)
-    renderer = Renderer(templates, ASSETS, formats=("html",))
-    with pytest.raises(TemplateError, match=r"banner\.html\.j2: TemplateNotFound"):
-        renderer.render(RenderSpec("product-spotlight", (1200, 400), camera_context(None)))
+    with pytest.raises(TemplateError, match=r"banner\.html\.j2: line 10: include '\.\./price-drop/banner\.html\.j2' escapes the template folder"):
+        load_templates(folder.parent, assets_dir=ASSETS)
+
+
+def test_a_bad_template_can_be_skipped_so_the_others_keep_working(tmp_path):
+    folder = copy_template(tmp_path)
+    copy_template(tmp_path, "price-drop")
+    _edit(folder / "template.toml", "priority = 0.0", "priorty = 0.0")
+    errors: list[TemplateError] = []
+    templates = load_templates(folder.parent, assets_dir=ASSETS, on_error=errors.append)
+    assert list(templates) == ["price-drop"]
+    assert "unknown key 'priorty'" in str(errors[0])
+    Renderer(templates, ASSETS, formats=("png",)).render(RenderSpec("price-drop", (300, 250), camera_context(None)))
 
 
 def test_asset_symlink_escaping_assets_is_rejected(tmp_path):

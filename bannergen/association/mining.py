@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 RULE_COLUMNS = ("antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction",
                 "antecedent_support", "consequent_support")
 ALGORITHMS = ("fpgrowth", "apriori")
-MAX_ITEMSETS = 2_000_000
+MAX_ITEMSETS = 500_000
 SEP = "|"
 
 

@@ -18,10 +18,10 @@ import io
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from bannergen.data.readers import RawTable
 from bannergen.errors import DataError
 from bannergen.feedback.schema import COLUMNS, REQUIRED_COLUMNS
 from bannergen.types import Reject
@@ -40,24 +40,8 @@ CUT_OFF = ("row", "row cut off mid-line (the file does not end with a line break
            "a complete row ending with a line break")
 
 
-@dataclass(frozen=True)
-class RawChunk:
-    """Rows of one chunk before validation.
-
-    frame     the known columns present in the file
-    lines     int64 array, shape (len(frame),): line of each row (header = line 1; Parquet: row from 1)
-    bad_rows  rows that could not be split into fields (counted as rejected)
-    display   the file name as shown in messages
-    """
-
-    frame: pd.DataFrame
-    lines: np.ndarray
-    bad_rows: tuple[Reject, ...]
-    display: str
-
-    @property
-    def rows_read(self) -> int:
-        return len(self.frame) + len(self.bad_rows)
+# A chunk of a feedback file before validation has the catalog/events loader's record shape.
+RawChunk = RawTable
 
 
 def file_kind(path: Path) -> str:

@@ -71,6 +71,7 @@ class ScoringSettings:
     weights: InterestWeights
     selection: SelectionSettings
     rules: Rules = field(default_factory=Rules)
+    blend: "BlendSettings | None" = None  # scoring/blend.toml; None: the content scorer alone
 
 
 def _number(table: dict[str, Any], key: str, where: str, default: float | None = None, *, lo: float = 0.0) -> float:
@@ -202,4 +203,78 @@ def load_rules(path: Path) -> Rules:
 def load_scoring(scoring_dir: Path) -> ScoringSettings:
     """Read weights.toml and rules.toml from a project's scoring/ folder."""
     weights, selection = load_weights(scoring_dir / "weights.toml")
-    return ScoringSettings(weights=weights, selection=selection, rules=load_rules(scoring_dir / "rules.toml"))
+    blend = load_blend(scoring_dir / "blend.toml") if (scoring_dir / "blend.toml").is_file() else None
+    return ScoringSettings(weights=weights, selection=selection, rules=load_rules(scoring_dir / "rules.toml"), blend=blend)
+
+
+# -- scoring/blend.toml ----------------------------------------------------------------------------
+
+SCORER_NAMES = ("content", "popularity", "popularity_recent", "history", "item_knn", "svd", "ease", "rules")
+
+
+@dataclass(frozen=True)
+class BlendSettings:
+    """scoring/blend.toml: how scorers are combined.
+
+    weights:          scorer name -> weight of its (row-normalised) scores; 0 leaves it out
+    params:           scorer name -> hyperparameters (keyword arguments of the scorer class)
+    cold_start:       the scorer a user with no item history falls back to
+    validation_days:  length of the validation window carved from the end of the training data
+    tune:             whether ``bannergen fit`` tunes the weights on that window
+    k:                the cut-off tuning optimises (NDCG@k)
+    """
+
+    weights: dict[str, float]
+    params: dict[str, dict[str, Any]]
+    cold_start: str = "popularity_recent"
+    validation_days: float = 30.0
+    tune: bool = False
+    k: int = 10
+
+
+DEFAULT_BLEND = BlendSettings(weights={"content": 1.0}, params={})
+
+
+def load_blend(path: Path) -> BlendSettings:
+    """Read scoring/blend.toml; a missing file means the content scorer alone (the engine's default)."""
+    if not path.is_file():
+        return DEFAULT_BLEND
+    from bannergen.scorers.blend import SCORERS
+
+    raw = read_toml(path)
+    where = str(path)
+    reject_unknown_keys(raw, ["weights", "scorers", "cold_start", "tune"], where)
+    weights_raw = _table(raw, "weights", where)
+    reject_unknown_keys(weights_raw, SCORER_NAMES, f"{where} [weights]")
+    weights = {k: _number(weights_raw, k, f"{where} [weights]") for k in weights_raw}
+    params: dict[str, dict[str, Any]] = {}
+    scorers = _table(raw, "scorers", where)
+    reject_unknown_keys(scorers, [n for n in SCORER_NAMES if n != "content"], f"{where} [scorers]")
+    for name, table in scorers.items():
+        at = f"{where} [scorers.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{at}: must be a table")
+        allowed = SCORERS[name]._param_names()
+        reject_unknown_keys(table, allowed, at)
+        params[name] = dict(table)
+        try:
+            SCORERS[name](**table)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{at}: {exc}") from exc
+    cold = _table(raw, "cold_start", where)
+    reject_unknown_keys(cold, ["fallback"], f"{where} [cold_start]")
+    fallback = cold.get("fallback", "popularity_recent")
+    if fallback not in ("popularity", "popularity_recent"):
+        raise ConfigError(f"{where} [cold_start]: 'fallback' must be popularity or popularity_recent; got {fallback!r}")
+    tune = _table(raw, "tune", where)
+    reject_unknown_keys(tune, ["enabled", "validation_days", "k"], f"{where} [tune]")
+    enabled = tune.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise ConfigError(f"{where} [tune]: 'enabled' must be true or false; got {enabled!r}")
+    days = _number(tune, "validation_days", f"{where} [tune]", 30.0)
+    if days <= 0:
+        raise ConfigError(f"{where} [tune]: 'validation_days' must be > 0; got {days}")
+    k = tune.get("k", 10)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ConfigError(f"{where} [tune]: 'k' must be an integer >= 1; got {k!r}")
+    return BlendSettings(weights, params, fallback, days, enabled, k)

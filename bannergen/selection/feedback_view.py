@@ -25,6 +25,7 @@ class FeedbackView:
     counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (item, template) -> [impr, clicks]
     today: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (user, item, template) -> impressions
     day: int = 0  # the UTC day (us // DAY_US) ``today`` is about
+    scope: str = "all"  # "all" placements pooled, or one placement's feedback only
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
@@ -32,10 +33,13 @@ class FeedbackView:
         return cls(pd.DataFrame(columns=["variant_id", "template", "item_id"]))
 
     @classmethod
-    def load(cls, store, variants: pd.DataFrame, now_us: int) -> "FeedbackView":
-        """Counts from ``store`` (a FeedbackStore) credited through ``variants`` (variant_index())."""
-        view = cls(variants[["variant_id", "template", "item_id"]].drop_duplicates("variant_id"))
-        counts = store.counts_by(["variant_id"])
+    def load(cls, store, variants: pd.DataFrame, now_us: int, scope: str = "all") -> "FeedbackView":
+        """Counts from ``store`` (a FeedbackStore) credited through ``variants`` (variant_index()).
+        ``scope``: "all" pools every placement; a placement name keeps only its feedback."""
+        view = cls(variants[["variant_id", "template", "item_id"]].drop_duplicates("variant_id"), scope=scope)
+        counts = store.counts_by(["variant_id", "placement"])
+        if scope != "all":
+            counts = counts[counts["placement"] == scope]
         counts = counts[~counts["holdout"]].merge(view.variants, on="variant_id")
         per_banner = counts.groupby(KEY)[["impressions", "clicks"]].sum()
         view.counts = {k: [int(i), int(c)] for k, (i, c) in zip(per_banner.index, per_banner.to_numpy())}
@@ -55,6 +59,8 @@ class FeedbackView:
     def on_commit(self, delta: pd.DataFrame) -> None:
         """A FeedbackStore listener: ``delta`` has variant_id, placement, impressions, clicks of
         newly committed rows (duplicates already excluded by the store)."""
+        if self.scope != "all":
+            delta = delta[delta["placement"] == self.scope]
         merged = delta.merge(self.variants, on="variant_id")
         with self._lock:
             for item, template, impressions, clicks in merged[[*KEY, "impressions", "clicks"]].itertuples(index=False):

@@ -1,0 +1,177 @@
+"""`bannergen fit | evaluate | recommend USER | rules mine`: flags in, library calls, one result out.
+
+Wiring (in cli/main.py): ``from bannergen.cli.scoring import register; register(app)``.
+"""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bannergen.cli.main import fail, shown, state
+from bannergen.errors import BannergenError
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Protocol(str, Enum):
+    new_items = "new-items"
+    repeat = "repeat"
+
+
+class Algorithm(str, Enum):
+    fpgrowth = "fpgrowth"
+    apriori = "apriori"
+
+
+def _project():
+    from bannergen.config import load_project
+
+    overrides = {
+        "data.catalog": str(state.catalog.resolve()) if state.catalog else None,
+        "data.events": str(state.events.resolve()) if state.events else None,
+    }
+    return load_project(state.project, overrides)
+
+
+def rules_app() -> typer.Typer:
+    app = typer.Typer(help="Association rules: mine baskets for 'people who bought X also bought Y'.", no_args_is_help=True)
+
+    @app.command("mine")
+    def mine(
+        baskets: Annotated[Path, typer.Option("--baskets", help="one basket per line (comma separated), or a table with --basket-col/--item-col (CSV, gzip CSV, Parquet)")],
+        min_support: Annotated[float, typer.Option("--min-support", help="minimum share of baskets holding the itemset, in (0, 1]")],
+        min_confidence: Annotated[float, typer.Option("--min-confidence", help="minimum P(consequent | antecedent), in (0, 1]")],
+        basket_col: Annotated[Optional[str], typer.Option("--basket-col", help="basket (order) id column of a table")] = None,
+        item_col: Annotated[Optional[str], typer.Option("--item-col", help="item column of a table")] = None,
+        max_len: Annotated[Optional[int], typer.Option("--max-len", help="longest itemset (antecedent + consequent)")] = None,
+        algorithm: Annotated[Algorithm, typer.Option("--algorithm", help="fpgrowth (default) or apriori")] = Algorithm.fpgrowth,
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write rules to .csv or .json (default: print the top 10)")] = None,
+    ) -> None:
+        """Mine association rules from baskets (cancelled orders and empty baskets are skipped and counted).
+
+        Example: bannergen rules mine --baskets ../shared/data/groceries/groceries.csv --min-support 0.006 --min-confidence 0.25 --out rules.csv
+        """
+        import time
+
+        from bannergen.association import mine_rules, read_baskets, write_rules
+        from bannergen.association.mining import check_threshold, rules_frame_for_output
+
+        try:
+            check_threshold("--min-support", min_support)
+            check_threshold("--min-confidence", min_confidence)
+            start = time.perf_counter()
+            bs = read_baskets(baskets, basket_col, item_col)
+            typer.echo(bs.summary(), err=True)
+            rules = mine_rules(bs, min_support, min_confidence, max_len=max_len, algorithm=algorithm.value)
+            seconds = time.perf_counter() - start
+            if out is not None:
+                write_rules(rules, out)
+        except BannergenError as error:
+            fail(error)
+            return
+        typer.echo(f"{len(rules):,} rules ({algorithm.value}, min-support {min_support:g}, min-confidence "
+                   f"{min_confidence:g}) in {seconds:.1f}s" + (f": {shown(out)}" if out else ""))
+        if out is None and len(rules):
+            top = rules_frame_for_output(rules).head(10)
+            for r in top.itertuples(index=False):
+                typer.echo(f"  {r.antecedents} -> {r.consequents}  support {r.support:.4f}  "
+                           f"confidence {r.confidence:.3f}  lift {r.lift:.2f}")
+
+    return app
+
+
+def register(app: typer.Typer) -> None:
+    """Add fit, evaluate, recommend and the rules group to the main app."""
+    app.add_typer(rules_app(), name="rules")
+
+    @app.command()
+    def fit(
+        tune: Annotated[Optional[bool], typer.Option("--tune/--no-tune", help="tune the blend weights on the last validation_days of data (default: blend.toml [tune] enabled)")] = None,
+    ) -> None:
+        """Fit every scorer of scoring/blend.toml on the project's data; save the model (.npz + JSON) with a fingerprint.
+
+        Example: bannergen fit --tune
+        """
+        from bannergen.scorers.fitting import fit_project
+
+        try:
+            s = fit_project(_project(), tune)
+        except BannergenError as error:
+            fail(error)
+            return
+        times = " ".join(f"{k}={v:.2f}s" for k, v in s.timings.items())
+        typer.echo(f"fitted {', '.join(s.scorers)} on {s.users:,} users x {s.items:,} items ({times})")
+        typer.echo("weights" + (" (tuned)" if s.tuned else "") + ": " + ", ".join(f"{k}={v:g}" for k, v in s.weights.items()))
+        typer.echo(f"model: {shown(s.folder / 'model.json')}  fingerprint {s.fingerprint}")
+
+    @app.command()
+    def evaluate(
+        k: Annotated[int, typer.Option("--k", min=1, help="cut-off of the top-K metrics")] = 10,
+        split_date: Annotated[Optional[str], typer.Option("--split-date", help="hold out purchases from this date (default: last date - 30 days)")] = None,
+        protocol: Annotated[Protocol, typer.Option("--protocol", help="new-items (only items not bought before) or repeat")] = Protocol.new_items,
+        fmt: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+    ) -> None:
+        """Offline metrics (HR, NDCG, precision, recall @K, coverage) of every scorer and the blend on a time split.
+
+        Example: bannergen --project examples/online-retail evaluate --k 10 --format json
+        """
+        from bannergen.data.mapping import load_shop
+        from bannergen.evaluation.offline import evaluate as run, parse_date
+        from bannergen.scorers.settings import DEFAULT_BLEND, load_scoring
+
+        try:
+            project = _project()
+            cut = parse_date(split_date) if split_date else None
+            settings = load_scoring(project.scoring)
+            shop = load_shop(project)
+            mapped = getattr(project, "mapping_table", None)
+            label = shown(mapped) if mapped else f"{shown(project.catalog)} + {shown(project.events)}"
+            result = run(shop.catalog, shop.events, baskets=shop.baskets, k=k, split_date=cut, protocol=protocol.value,
+                         settings=settings.blend or DEFAULT_BLEND, interest=None if mapped else settings.weights,
+                         data_label=label)
+        except BannergenError as error:
+            fail(error)
+            return
+        if fmt is Format.json:
+            typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
+            return
+        typer.echo(f"{result.data}: protocol {result.protocol}, split {result.split_date} (tuned on "
+                   f"{result.validation_split_date} .. {result.split_date}), {result.users:,} users, {result.seconds:.1f}s")
+        typer.echo(f"{'scorer':<18} {'HR@' + str(k):>8} {'NDCG@' + str(k):>8} {'P@' + str(k):>8} {'R@' + str(k):>8} {'coverage':>9}")
+        for r in result.results:
+            typer.echo(f"{r['scorer']:<18} {r['hr']:8.4f} {r['ndcg']:8.4f} {r['precision']:8.4f} {r['recall']:8.4f} {r['coverage']:9.4f}")
+        typer.echo("blend weights: " + ", ".join(f"{n}={w:g}" for n, w in result.weights.items()))
+        for r in result.ratios:
+            typer.echo(f"{r['metric']} blend / {r['blend_vs']}: {r['ratio']:.3f} (95% paired bootstrap {r['low']:.3f} .. {r['high']:.3f})")
+
+    @app.command()
+    def recommend(
+        user_id: Annotated[str, typer.Argument(help="the user id as it appears in the events")],
+        k: Annotated[int, typer.Option("--k", min=1, help="how many items")] = 5,
+    ) -> None:
+        """Top items for a user through the blend, with each scorer's share of the score and the rule that fired.
+
+        Example: bannergen recommend zhangsan --k 5
+        """
+        from bannergen.scorers.fitting import recommend as run
+
+        try:
+            recs, note = run(_project(), user_id, k)
+        except BannergenError as error:
+            fail(error)
+            return
+        typer.echo(f"user {user_id} ({note})")
+        for n, r in enumerate(recs, start=1):
+            total = sum(abs(v) for v in r.shares.values()) or 1.0
+            parts = ", ".join(f"{name} {abs(v) / total:.0%}" for name, v in sorted(r.shares.items(), key=lambda x: -abs(x[1])) if v)
+            typer.echo(f"{n:>2}. {r.item_id}  {r.title}  s={r.score:.3f}  [{parts}]")
+            if r.rule:
+                typer.echo(f"      {r.rule}")

@@ -1,0 +1,74 @@
+"""`bannergen serve` (the HTTP API for the CMS) and `bannergen publish` (copy to a CDN origin).
+
+The lead wires ``register(app)`` into bannergen.cli.main. Heavy imports (the service, uvicorn,
+fsspec) happen inside the commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bannergen.cli.main import engine, fail, shown, state
+from bannergen.errors import BannergenError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.command("publish")(publish)
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="port to listen on")] = 8000,
+    open_: Annotated[bool, typer.Option("--open", help="run without an API key (loopback hosts only)")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "warning",
+    access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="log every request")] = False,
+) -> None:
+    """Serve decisions, events and assets to the CMS (OpenAPI at /openapi.json).
+
+    Example: BANNERGEN_API_KEY=secret bannergen serve --port 8000
+    """
+    import time
+
+    try:
+        import uvicorn
+
+        from bannergen.service import Service, create_app
+        from bannergen.service.keys import api_keys, check_exposure
+
+        eng = engine()
+        check_exposure(host, api_keys(eng.project.serve.api_key), open_)
+        started = time.perf_counter()
+        service = Service(eng.project, engine=eng)
+    except BannergenError as error:
+        fail(error)
+        return
+    keyed = "key required for POST /v1/*" if service.keys else "OPEN: no key (loopback only)"
+    typer.echo(f"bannergen serve: {len(service.state.users):,} users, {len(service.assets.known):,} variants on disk, "
+               f"ready in {time.perf_counter() - started:.1f}s; {keyed}")
+    typer.echo(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, health: /healthz, metrics: /metrics)")
+    loop = "auto"
+    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=access_log, loop=loop,
+                lifespan="on", server_header=False)
+
+
+def publish(
+    to: Annotated[str, typer.Option("--to", help="a folder, or an fsspec URL such as s3://bucket/prefix")],
+    segment: Annotated[Optional[list[str]], typer.Option("--segment", "-s", help="only this segment (repeatable)")] = None,
+    with_assignments: Annotated[bool, typer.Option("--with-assignments", help="also copy the assignment tables (they hold user ids)")] = False,
+) -> None:
+    """Copy rendered assets to a CDN origin, then the manifests last (atomically where possible).
+
+    Example: bannergen publish --to /var/www/banners
+    """
+    from bannergen.publish import publish as run
+
+    try:
+        summary = run(engine().project.out, to, segment or None, with_assignments)
+    except BannergenError as error:
+        fail(error)
+        return
+    typer.echo(summary.line().replace(to, shown(Path(to)) if "://" not in to else to))

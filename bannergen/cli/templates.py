@@ -1,0 +1,243 @@
+"""`bannergen templates new|validate|preview|lint|list`: campaign templates, checked before they ship.
+
+Wiring (in cli/main.py): ``from bannergen.cli.templates import register; register(app)``.
+Each command turns flags into one library call (bannergen.templating / bannergen.render) and
+prints the result; a BannergenError is one line and its exit code (2: input rejected).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from bannergen.cli.main import fail, shown, state
+from bannergen.errors import BannergenError, InputError
+
+templates_app = typer.Typer(
+    help="Campaign templates: create, validate, preview, lint against the catalog, list.\n\n"
+    "Example: bannergen templates validate",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``templates`` command group to ``app``."""
+    app.add_typer(templates_app, name="templates")
+
+
+def _project():
+    from bannergen.config import load_project
+
+    overrides = {"data.catalog": str(state.catalog.resolve()) if state.catalog else None}
+    return load_project(state.project, overrides)
+
+
+def _templates(project, ids: list[str] | None = None) -> dict:
+    from bannergen.templating import load_templates
+
+    templates = load_templates(project.templates, assets_dir=project.assets)
+    if ids:
+        unknown = [i for i in ids if i not in templates]
+        if unknown:
+            raise InputError(f"unknown template '{unknown[0]}'", hint=f"templates: {sorted(templates)}")
+        templates = {i: templates[i] for i in ids}
+    return templates
+
+
+@templates_app.command("new")
+def new(
+    template_id: Annotated[str, typer.Argument(help="id of the new template (= its folder name), e.g. double-eleven")],
+    source: Annotated[str, typer.Option("--from", help="the template to copy")] = "product-spotlight",
+) -> None:
+    """Copy a template into a new folder with its id and version set; never overwrites.
+
+    Example: bannergen templates new double-eleven --from price-drop
+    """
+    from bannergen.templating.scaffold import new_template
+
+    try:
+        dest = new_template(_project().templates, template_id, source)
+    except BannergenError as error:
+        fail(error)
+        return
+    typer.echo(f"created {shown(dest)}/ from {source} (id {template_id}, version 1)")
+    typer.echo(f"edit template.toml, layout.toml and banner.html.j2, then: bannergen templates validate {template_id}")
+
+
+@templates_app.command("validate")
+def validate(
+    ids: Annotated[Optional[list[str]], typer.Argument(help="template ids (default: every template)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print findings as JSON")] = False,
+) -> None:
+    """Check every template on its own: schema, Jinja and sandbox, HTML rules, fonts, assets, boxes.
+
+    Prints `file:line: problem (hint: ...)` per finding; exits 2 if there is any.
+
+    Example: bannergen templates validate price-drop
+    """
+    from bannergen.templating.validate import validate_templates
+
+    try:
+        project = _project()
+        results = validate_templates(project.templates, project.assets, tuple(ids or ()))
+    except BannergenError as error:
+        fail(error)
+        return
+    bad = {tid: fs for tid, fs in results.items() if fs}
+    if json_out:
+        typer.echo(json.dumps({tid: [f.as_dict() for f in fs] for tid, fs in results.items()}, ensure_ascii=False))
+    else:
+        for tid, findings in results.items():
+            for finding in findings:
+                typer.echo(_relative(str(finding)), err=False)
+        count = sum(len(fs) for fs in bad.values())
+        typer.echo(f"{len(results)} templates: {len(results) - len(bad)} valid, {len(bad)} with {count} findings"
+                   if bad else f"{len(results)} templates: all valid")
+    if bad:
+        raise typer.Exit(2)
+
+
+def _relative(line: str) -> str:
+    cwd = str(Path.cwd().resolve()) + "/"
+    return line[len(cwd):] if line.startswith(cwd) else line
+
+
+@templates_app.command("preview")
+def preview(
+    template_id: Annotated[str, typer.Argument(help="the template to preview")],
+    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: <paths.out>/preview)")] = None,
+    samples: Annotated[int, typer.Option("--samples", min=1, max=12, help="how many sample items")] = 6,
+    open_: Annotated[bool, typer.Option("--open", help="open the contact sheet in a browser when one is available")] = False,
+) -> None:
+    """Write a contact sheet (HTML and PNG): every size over sample items, image beside HTML.
+
+    Samples: the shortest and longest titles, the most Chinese and most English, the highest and
+    lowest price among the catalog items the template suits.
+
+    Example: bannergen templates preview price-drop --open
+    """
+    from bannergen.data import load_catalog
+    from bannergen.render import Renderer
+    from bannergen.render.preview import write_preview
+    from bannergen.render.samples import contexts_for, sample_rows
+    from bannergen.templating.manifest import SAMPLE_CONTEXTS
+
+    try:
+        project = _project()
+        template = _templates(project, [template_id])[template_id]
+        catalog = load_catalog(project.catalog).frame
+        rows = sample_rows(template, catalog, samples)
+        by_row = dict(contexts_for(template, catalog, project.catalog.parent, [r for r, _ in rows]))
+        picked = [(why, by_row[row]) for row, why in rows] or [("built-in sample", c) for c in SAMPLE_CONTEXTS]
+        renderer = Renderer({template.id: template}, project.assets, formats=("png", "html"), font_base_url="../fonts")
+        result = write_preview(renderer, template, picked, out or project.out / "preview")
+    except BannergenError as error:
+        fail(error)
+        return
+    typer.echo(f"{template_id}: {result.banners} banners ({len(picked)} items x {len(template.sizes)} sizes), "
+               f"{len(result.warnings)} text-fitting warnings")
+    typer.echo(f"contact sheet: {shown(result.html)}")
+    typer.echo(f"png sheet: {shown(result.png)}")
+    if open_:
+        import webbrowser
+
+        if not webbrowser.open(result.html.resolve().as_uri()):
+            typer.echo("no browser available; open the contact sheet yourself", err=True)
+
+
+@templates_app.command("lint")
+def lint(
+    catalog: Annotated[bool, typer.Option("--catalog", help="every item of the project's catalog each template suits")] = False,
+    sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="only N random suited items per template")] = None,
+    ids: Annotated[Optional[list[str]], typer.Option("--template", "-t", help="only this template (repeatable)")] = None,
+    sizes: Annotated[Optional[list[str]], typer.Option("--size", help="only this size, e.g. 300x250 or 1200x400@2x (repeatable)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON (for CI)")] = False,
+    fail_on: Annotated[str, typer.Option("--fail-on", help="comma-separated kinds that make the exit code 2, e.g. contrast,no_fit")] = "",
+    show: Annotated[int, typer.Option("--show", min=0, help="list at most N issues after the table")] = 20,
+) -> None:
+    """Fit every template to every item it suits, at every size, and report text needing the
+    minimum size, ellipsis, no fit, missing glyphs, WCAG AA contrast and upscaled images.
+
+    Example: bannergen templates lint --catalog --json > lint.json
+    """
+    from bannergen.render.lint import KINDS, lint_catalog
+
+    kinds = [k for k in fail_on.split(",") if k]
+    try:
+        bad = [k for k in kinds if k not in KINDS]
+        if bad:
+            raise InputError(f"--fail-on: unknown kind '{bad[0]}'", hint=f"kinds: {', '.join(KINDS)}")
+        project = _project()
+        templates = _templates(project, ids)
+        if catalog or sample:
+            from bannergen.data import load_catalog
+
+            frame, folder = load_catalog(project.catalog).frame, project.catalog.parent
+        else:
+            frame, folder = _sample_catalog(), project.root
+        report = lint_catalog(templates, project.assets, frame, folder, sample=sample, sizes=tuple(sizes or ()))
+    except BannergenError as error:
+        fail(error)
+        return
+    if json_out:
+        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        _print_lint(report, show)
+    if kinds and any(i.kind in kinds for i in report.issues):
+        raise typer.Exit(2)
+
+
+def _sample_catalog():
+    """Without --catalog: the built-in sample items (a short and a long title, discounted or not)."""
+    import pandas as pd
+
+    from bannergen.templating.manifest import SAMPLE_CONTEXTS
+
+    rows = [{"item_id": c.item_id, "title": c.title, "brand": c.brand, "category": c.category, "price": c.price_value,
+             "list_price": float(c.list_price.strip("¥").replace(",", "")) if c.list_price else float("nan"),
+             "image": "", "stock": 1, "url": c.url} for c in SAMPLE_CONTEXTS]
+    return pd.DataFrame(rows)
+
+
+def _print_lint(report, show: int) -> None:
+    from bannergen.render.lint import KINDS
+
+    rows = report.summary()
+    head = ["template", "items", "banners", *KINDS]
+    widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in head]
+    typer.echo("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for r in rows:
+        typer.echo("  ".join(str(r[h]).ljust(w) if i == 0 else str(r[h]).rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    total = sum(r["banners"] for r in rows)
+    typer.echo(f"{total:,} banners checked in {report.seconds:.1f}s; {len(report.issues):,} issues")
+    for issue in report.issues[:show]:
+        typer.echo(f"  {issue}")
+    if len(report.issues) > show:
+        typer.echo(f"  ... {len(report.issues) - show:,} more (--json for all)")
+
+
+@templates_app.command("list")
+def list_() -> None:
+    """Every template: id, version, sizes, what it suits, priority, what context it needs.
+
+    Example: bannergen templates list
+    """
+    try:
+        templates = _templates(_project())
+    except BannergenError as error:
+        fail(error)
+        return
+    for t in templates.values():
+        base = ", ".join(f"{w}x{h}" for w, h in (t.base_sizes or t.sizes))
+        scales = "/".join(f"{k}x" for k in t.scales)
+        suits = "all categories" if t.categories is None else "/".join(t.categories)
+        if t.requires_discount or t.min_discount_pct:
+            suits += f", discount >= {max(t.min_discount_pct, 1)}%"
+        needs = [n for n, on in (("antecedent", t.requires_antecedent), (f"{t.requires_items} items", t.requires_items > 1)) if on]
+        typer.echo(f"{t.id:<18} v{t.version:<3} {base} @ {scales:<6} priority {t.priority:+.2f}  {suits}"
+                   + (f"  [needs {', '.join(needs)}]" if needs else ""))
+        typer.echo(f"{'':<18} {t.description}")

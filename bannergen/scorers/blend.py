@@ -1,0 +1,138 @@
+"""The blend: s_ij = sum_b weight_b * norm_b(s_b)_ij over the scorers of scoring/blend.toml.
+
+norm_b divides each user's row by its maximum for scorers whose scale means nothing across users
+(collaborative filtering, rules, history); the content score and the popularity scores are used
+as they are. Users with no item history get the cold-start scorer (recent or global popularity)
+in place of the collaborative terms. Business rules are applied after blending, by the caller
+(``bannergen.model.Model.scores``).
+
+    >>> blend = Blend.from_settings(load_blend(Path("scoring/blend.toml")), weights).fit(data)
+    >>> scores = blend.score(data, np.arange(100))          # (100, n_items) float32
+    >>> shares = blend.contributions(data, rows, items)      # scorer -> (len(rows),) contribution
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from bannergen.association.scorer import RuleScorer
+from bannergen.scorers.base import Interactions, Scorer, check_rows
+from bannergen.scorers.collaborative import (
+    EASEScorer,
+    HistoryScorer,
+    ItemKNNScorer,
+    PopularityScorer,
+    RecentPopularityScorer,
+    SVDScorer,
+)
+from bannergen.scorers.content import ContentScorer
+from bannergen.scorers.settings import BlendSettings, InterestWeights
+
+SCORERS: dict[str, type[Scorer]] = {
+    "content": ContentScorer,
+    "popularity": PopularityScorer,
+    "popularity_recent": RecentPopularityScorer,
+    "history": HistoryScorer,
+    "item_knn": ItemKNNScorer,
+    "svd": SVDScorer,
+    "ease": EASEScorer,
+    "rules": RuleScorer,
+}
+
+
+def make_scorer(name: str, params: dict[str, Any] | None = None, interest: InterestWeights | None = None) -> Scorer:
+    """A scorer by name with hyperparameters (the content scorer takes the interest weights)."""
+    if name == "content":
+        if interest is None:
+            raise ValueError("the content scorer needs the interest weights of scoring/weights.toml")
+        return ContentScorer(interest)
+    return SCORERS[name](**(params or {}))
+
+
+def normalise_rows(block: np.ndarray) -> np.ndarray:
+    """Divide each row by its maximum (rows with max <= 0 become 0), in place; returns it."""
+    top = block.max(axis=1, keepdims=True) if block.shape[1] else np.zeros((len(block), 1), np.float32)
+    np.divide(block, top, out=block, where=top > 0)
+    block[(top <= 0).ravel()] = 0.0
+    return block
+
+
+class Blend:
+    """A weighted sum of scorers. ``fit`` fits every scorer with a non-zero weight, plus the
+    cold-start scorer; ``score`` returns (len(rows), n_items) float32."""
+
+    def __init__(self, scorers: dict[str, Scorer], weights: dict[str, float], cold_start: str = "popularity_recent") -> None:
+        self.scorers = scorers
+        self.weights = weights
+        self.cold_start = cold_start
+
+    @classmethod
+    def from_settings(cls, settings: BlendSettings, interest: InterestWeights | None = None,
+                      weights: dict[str, float] | None = None, names: list[str] | None = None) -> Blend:
+        weights = dict(settings.weights if weights is None else weights)
+        wanted = set(names or []) | {n for n, w in weights.items() if w != 0} | {settings.cold_start}
+        if interest is None:
+            wanted.discard("content")
+            weights.pop("content", None)
+        scorers = {n: make_scorer(n, settings.params.get(n), interest) for n in sorted(wanted, key=list(SCORERS).index)}
+        return cls(scorers, weights, settings.cold_start)
+
+    def fit(self, data: Interactions) -> Blend:
+        for scorer in self.scorers.values():
+            scorer.fit(data)
+        return self
+
+    def components(self, data: Interactions, rows: np.ndarray, names: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Each scorer's normalised block for ``rows``: name -> (len(rows), n_items) float32."""
+        rows = check_rows(data, rows)
+        out = {}
+        for name in names or [n for n in self.scorers if self.weights.get(n, 0.0) != 0.0]:
+            block = np.asarray(self.scorers[name].score(data, rows), dtype=np.float32)
+            out[name] = normalise_rows(block) if self.scorers[name].normalize else block
+        return out
+
+    def combine(self, parts: dict[str, np.ndarray], cold: np.ndarray, weights: dict[str, float] | None = None) -> np.ndarray:
+        """sum_b w_b * parts[b]; rows where ``cold`` is True get the cold-start scorer's part."""
+        weights = self.weights if weights is None else weights
+        first = next(iter(parts.values()))
+        total = np.zeros_like(first)
+        for name, block in parts.items():
+            w = weights.get(name, 0.0)
+            if w:
+                total += np.float32(w) * block
+        if cold.any() and self.cold_start in parts:
+            content = parts.get("content")
+            fallback = parts[self.cold_start][cold]
+            total[cold] = fallback + (np.float32(weights.get("content", 0.0)) * content[cold] if content is not None else 0.0)
+        return total
+
+    def cold_rows(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        """bool (len(rows),): users with no item interaction at all."""
+        return np.diff(data.weights.indptr)[rows] == 0
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        names = [n for n in self.scorers if self.weights.get(n, 0.0) != 0.0 or n == self.cold_start]
+        return self.combine(self.components(data, rows, names), self.cold_rows(data, rows))
+
+    def contributions(self, data: Interactions, rows: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
+        """Each weighted scorer's contribution to the score of ``items[k]`` for user ``rows[k]``:
+        name -> ndarray (len(rows),). They sum to the blended score (cold rows: the fallback)."""
+        rows = check_rows(data, rows)
+        items = np.asarray(items, dtype=np.int64)
+        names = [n for n in self.scorers if self.weights.get(n, 0.0) != 0.0 or n == self.cold_start]
+        parts = self.components(data, rows, names)
+        cold = self.cold_rows(data, rows)
+        idx = np.arange(len(rows))
+        out = {}
+        for name, block in parts.items():
+            w = self.weights.get(name, 0.0)
+            value = np.float32(w) * block[idx, items]
+            if name == self.cold_start:
+                value = np.where(cold, block[idx, items], value)
+            elif name != "content":
+                value = np.where(cold, 0.0, value)
+            out[name] = value.astype(np.float64)
+        return out

@@ -1,0 +1,341 @@
+"""The service's state and operations, independent of HTTP: decide, take events, render on demand.
+
+    >>> service = Service.start(load_project(Path(".")), keys=("k",))
+    >>> service.decide_now("zhangsan", "1200x400")          # a Choice, no I/O
+
+Threads: the event loop decides (reads only); one writer thread owns every SQLite connection
+(behaviour log, decision log, feedback store) and recomputes users; one render thread owns the
+Renderer that draws variants nobody has rendered yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import math
+import os
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bannergen.config import Project
+from bannergen.service.assets import AssetFiles
+from bannergen.service.keys import Signer, api_keys, signing_key
+from bannergen.service.metrics import Metrics
+from bannergen.service.problems import Problem
+from bannergen.service.realtime import BehaviourEvent, BehaviourLog, UserRescorer
+from bannergen.service.schemas import BEHAVIOUR, DecisionRequest, Event
+from bannergen.service.state import Choice, DecisionState
+
+log = logging.getLogger(__name__)
+
+LIVE_FOLDER = "_live"  # OUT/_live/assets: variants the service rendered on demand
+MIN_TS_US = 946_684_800_000_000  # 2000-01-01
+FUTURE_SKEW_US = 300_000_000
+RECENT_DECISIONS = 200_000
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def parse_ts(value: str | float | None, field: str) -> int:
+    """Microseconds since the epoch from ISO 8601 text or unix seconds; Problem 422 naming ``field``."""
+    if value is None:
+        return _now_us()
+    if isinstance(value, (int, float)):
+        if not math.isfinite(value):
+            raise Problem(422, f"{field}: not a finite number", [{"field": field, "message": "not a finite number"}])
+        us = int(value * 1_000_000)
+    else:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise Problem(422, f"{field}: not a timestamp; got {value[:40]!r}; expected ISO 8601, e.g. 2026-11-29T08:00:00Z",
+                          [{"field": field, "message": "not an ISO 8601 timestamp"}]) from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        us = int(parsed.timestamp() * 1_000_000)
+    if not MIN_TS_US <= us <= _now_us() + FUTURE_SKEW_US:
+        raise Problem(422, f"{field}: outside 2000-01-01 .. now + 5 minutes", [{"field": field, "message": "out of range"}])
+    return us
+
+
+class Service:
+    """Everything the HTTP app needs, built once at start-up (a few seconds on the example shop)."""
+
+    def __init__(self, project: Project, *, keys: tuple[str, ...] | None = None, signer: Signer | None = None,
+                 engine=None) -> None:
+        from bannergen.pipeline import Engine
+
+        self.project = project
+        self.settings = project.serve
+        self.keys = api_keys(self.settings.api_key) if keys is None else keys
+        if signer is None and self.settings.sign_assets:
+            signer = Signer(signing_key(self.settings.signing_key), self.settings.signed_url_ttl_s)
+        self.signer = signer
+        self.engine = engine or Engine(project)
+        self.metrics = Metrics()
+        self.writer = ThreadPoolExecutor(1, thread_name_prefix="bannergen-writer")
+        self.render_pool = ThreadPoolExecutor(1, thread_name_prefix="bannergen-render")
+        self.live_out = project.out / LIVE_FOLDER
+        self.rendering: dict[str, Future] = {}
+        self.recent: OrderedDict[str, tuple] = OrderedDict()  # decision id -> (user, placement, variant, policy, p)
+        self.pending_log: list[tuple] = []
+        self.last_fault: tuple[float, str] | None = None
+        self._render_ctx = threading.local()
+        self.writer.submit(self._load).result()
+
+    @classmethod
+    def start(cls, project: Project, **kwargs) -> Service:
+        return cls(project, **kwargs)
+
+    def _load(self) -> None:
+        """Runs on the writer thread, so the SQLite connections it opens belong to that thread."""
+        engine = self.engine
+        started = time.perf_counter()
+        self.state = DecisionState.build(engine)
+        engine.feedback  # noqa: B018 - load the view (and open the store) on this thread
+        self.behaviour = BehaviourLog(self.settings.behaviour_store)
+        self.rescorer = UserRescorer(engine.model, engine.shop.events, engine.project.seed, engine.policy)
+        replay = self.behaviour.all()
+        if replay:
+            touched = self.rescorer.add_live(replay)
+            self.state.update_users(self.rescorer.rescore(touched))
+        self.assets = AssetFiles(self.project.out, extra=(self.live_out / "assets",))
+        self.formats = {t: engine.renderer.formats_for(self.state.model.templates[t]) for t in range(len(self.state.template_ids))}
+        log.info("service ready: %d users, %d variant ids, %d replayed events, %.1fs", len(self.state.users),
+                 len(self.state.variants), len(replay), time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.flush_decisions()
+        self.writer.submit(self.behaviour.close).result()
+        self.writer.shutdown(wait=True)
+        self.render_pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- decisions ---------------------------------------------------------------------------------
+    def fault(self, reason: str, exc: BaseException | None = None) -> None:
+        self.metrics.fallbacks[reason] += 1
+        self.last_fault = (time.time(), reason)
+        if exc is not None:
+            log.error("decision fault (%s): %s", reason, exc, exc_info=exc)
+
+    def decide_now(self, user_id: str, size: str) -> Choice | None:
+        """The policy's choice, or the default when scoring fails or overruns its budget."""
+        start = time.perf_counter()
+        try:
+            choice = self.state.decide(user_id, size)
+        except Exception as exc:  # never an error page for the CMS
+            self.fault("error", exc)
+            return self.state.default_choice(user_id, "default", "热门推荐", user_id in self.state.users)
+        if (time.perf_counter() - start) * 1000 > self.settings.decision_budget_ms:
+            self.fault("budget")
+            return self.state.default_choice(user_id, "default", "热门推荐", user_id in self.state.users)
+        return choice
+
+    async def decide(self, request: DecisionRequest) -> dict:
+        if request.size not in self.state.sizes:
+            raise Problem(422, f"body.size: no template renders {request.size}; sizes: {', '.join(self.state.sizes)}",
+                          [{"field": "body.size", "message": f"expected one of {self.state.sizes}"}])
+        choice = self.decide_now(request.user_id, request.size)
+        fallback = None
+        if choice is None:
+            raise Problem(503, "no banner can be shown: no item is allowed by the rules")
+        if not choice.known:
+            fallback = "unknown-user"
+            self.metrics.fallbacks["unknown-user"] += 1
+        elif choice.policy == "default":
+            fallback = "no-candidate"
+        variant_id = self.state.variants.get((choice.item, choice.template, request.size))
+        if variant_id is None:  # a pair not precomputed (cannot happen for candidates; defensive)
+            self.state.variant_ids_for({(choice.item, choice.template)})
+            variant_id = self.state.variants[(choice.item, choice.template, request.size)]
+        rendered = self.assets.has(variant_id)
+        if not rendered:
+            rendered = await self._render_within_budget(choice, request.size, variant_id)
+            if not rendered:
+                stand_in = self._best_cached(choice, request.size)
+                if stand_in is not None:
+                    choice, variant_id, rendered, fallback = stand_in[0], stand_in[1], True, "not-rendered"
+                    self.metrics.fallbacks["not-rendered"] += 1
+        self.metrics.decisions[choice.policy] += 1
+        decision_id = "d" + os.urandom(10).hex()
+        size2 = self.state.double(choice.template, request.size)
+        variant2 = self.state.variants.get((choice.item, choice.template, size2)) if size2 else None
+        if variant2 and not self.assets.has(variant2):
+            self._render_async(choice.item, choice.template, size2, variant2)
+        formats = self.formats[choice.template]
+        images = [f for f in formats if f != "html"]
+        self._log_decision(decision_id, choice, request, variant_id)
+        return {
+            "decision_id": decision_id,
+            "variant_id": variant_id,
+            "item_id": choice.item_id,
+            "template": choice.template_id,
+            "size": request.size,
+            "placement": request.placement,
+            "assets": {f: self.url(f"/assets/{variant_id}.{f}") for f in images},
+            "assets_2x": {f: self.url(f"/assets/{variant2}.{f}") for f in images} if variant2 else None,
+            "html": self.url(f"/assets/{variant_id}.html") if "html" in formats else None,
+            "policy": choice.policy,
+            "propensity": round(choice.propensity, 6),
+            "score": None if math.isnan(choice.score) else round(choice.score, 6),
+            "explanation": choice.explanation,
+            "rendered": rendered,
+            "fallback": fallback,
+        }
+
+    def url(self, path: str) -> str:
+        return self.signer.sign(path) if self.signer else path
+
+    def _best_cached(self, choice: Choice, size: str) -> tuple[Choice, str] | None:
+        """The best other candidate whose variant is on disk, else the default banner if it is."""
+        options = [(i, t, r, "fallback") for i, t, r in choice.ranked]
+        if self.state.default is not None:
+            options.append((*self.state.default, "热门推荐", "fallback"))
+        for item, t, reason, policy in options:
+            vid = self.state.variants.get((item, t, size))
+            if vid and self.assets.has(vid):
+                # Deterministic given the cache: logged with propensity 1 and its own policy name.
+                stand_in = replace(choice, item=item, template=t, item_id=str(self.state.item_ids[item]),
+                                   template_id=self.state.template_ids[t], score=math.nan, propensity=1.0,
+                                   policy=policy, explanation=reason, ranked=())
+                return stand_in, vid
+        return None
+
+    def _log_decision(self, decision_id: str, choice: Choice, request: DecisionRequest, variant_id: str) -> None:
+        self.recent[decision_id] = (choice.user_id, request.placement, variant_id, choice.policy, choice.propensity)
+        if len(self.recent) > RECENT_DECISIONS:
+            self.recent.popitem(last=False)
+        self.pending_log.append((decision_id, _now_us(), choice.user_id, request.placement, request.size, variant_id,
+                                 choice.item_id, choice.template_id, choice.policy, choice.propensity))
+
+    def flush_decisions(self) -> Future | None:
+        rows, self.pending_log = self.pending_log, []
+        if rows:
+            return self.writer.submit(self.behaviour.log_decisions, rows)
+        return None
+
+    # -- rendering on demand -----------------------------------------------------------------------
+    def _render_async(self, item: int, template: int, size: str, variant_id: str) -> Future:
+        fut = self.rendering.get(variant_id)
+        if fut is None:
+            fut = self.rendering[variant_id] = self.render_pool.submit(self._render, item, template, size, variant_id)
+            fut.add_done_callback(lambda _f: self.rendering.pop(variant_id, None))
+        return fut
+
+    def _render(self, item: int, template: int, size: str, variant_id: str) -> bool:
+        from bannergen.cache import AssetStore
+
+        try:
+            renderer = getattr(self._render_ctx, "renderer", None)
+            if renderer is None:
+                renderer = self._render_ctx.renderer = self.engine.renderer_options().build()
+            result = renderer.render(self.state.spec(item, template, size))
+            AssetStore(self.live_out).put(variant_id, result.files, result.sidecars)
+            self.assets.note(variant_id)
+            return True
+        except Exception as exc:
+            self.fault("render-error", exc)
+            return False
+
+    async def _render_within_budget(self, choice: Choice, size: str, variant_id: str) -> bool:
+        fut = self._render_async(choice.item, choice.template, size, variant_id)
+        try:
+            return bool(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)),
+                                               self.settings.render_budget_ms / 1000))
+        except (asyncio.TimeoutError, TimeoutError):
+            return False
+
+    # -- events ------------------------------------------------------------------------------------
+    def check_events(self, events: list[Event]) -> tuple[list[BehaviourEvent], list[tuple[int, Event, int]]]:
+        """Split and check a batch; Problem 422 naming the first bad field. Nothing is stored."""
+        behaviour: list[BehaviourEvent] = []
+        feedback: list[tuple[int, Event, int]] = []
+        known_items = self.state.model.features.item_ids
+        for n, e in enumerate(events):
+            where = f"body.events.{n}"
+            ts = parse_ts(e.ts, f"{where}.ts")
+            if e.type in BEHAVIOUR:
+                if e.type == "search":
+                    if not (e.query or "").strip():
+                        raise Problem(422, f"{where}.query: a search needs its query text",
+                                      [{"field": f"{where}.query", "message": "required for a search"}])
+                    item = ""
+                else:
+                    item = e.item_id or ""
+                    if not item or known_items.get_indexer([item])[0] < 0:
+                        raise Problem(422, f"{where}.item_id: not in the catalog; got {item[:40]!r}",
+                                      [{"field": f"{where}.item_id", "message": "not in the catalog"}])
+                event_id = e.event_id or "h:" + hashlib.sha256(
+                    "\x1f".join((e.user_id, e.type, item, e.query or "", str(ts))).encode()).hexdigest()[:32]
+                behaviour.append(BehaviourEvent(event_id, ts, e.user_id, e.type, item, (e.query or "").strip() if e.type == "search" else ""))
+            else:
+                if not e.variant_id and not e.decision_id:
+                    raise Problem(422, f"{where}.variant_id: a {e.type} needs variant_id or decision_id",
+                                  [{"field": f"{where}.variant_id", "message": "variant_id or decision_id required"}])
+                feedback.append((n, e, ts))
+        return behaviour, feedback
+
+    def take_events(self, behaviour: list[BehaviourEvent], feedback: list[tuple[int, Event, int]]) -> dict:
+        """Commit a checked batch (writer thread): behaviour durably then rescoring, feedback through
+        the Engine (its view updates in process). Returns the counts for the 202 answer."""
+        import pandas as pd
+
+        from bannergen.feedback.schema import COLUMNS
+
+        new = self.behaviour.add(behaviour) if behaviour else []
+        touched = self.rescorer.add_live(new)
+        if touched:
+            self.state.update_users(self.rescorer.rescore(touched))
+        accepted, duplicate, rejected, rejects = len(new), len(behaviour) - len(new), 0, []
+        if feedback:
+            rows = []
+            for n, e, ts in feedback:
+                logged = self.recent.get(e.decision_id or "") if e.decision_id else None
+                if e.decision_id and logged is None:
+                    stored = self.behaviour.decision(e.decision_id)
+                    logged = stored and (stored[0], stored[1], stored[2], stored[3], stored[4])
+                if logged is None and not e.variant_id:
+                    raise Problem(422, f"body.events.{n}.decision_id: unknown decision; send variant_id",
+                                  [{"field": f"body.events.{n}.decision_id", "message": "unknown decision"}])
+                user, placement, variant, policy, propensity = logged or (e.user_id, "", e.variant_id, "", math.nan)
+                rows.append({
+                    "event_id": e.event_id or "", "ts": datetime.fromtimestamp(ts / 1e6, timezone.utc).isoformat(), "user_id": e.user_id, "variant_id": e.variant_id or variant,
+                    "event": e.type, "value": e.value or 0.0, "cost": 0.0,
+                    "placement": e.placement if e.placement is not None else placement,
+                    "propensity": e.propensity if e.propensity is not None else propensity,
+                    "policy": e.policy if e.policy is not None else policy,
+                })
+            frame = pd.DataFrame(rows, columns=list(COLUMNS))
+            counts, bad = self.engine.record_feedback(frame, source="<POST /v1/events>")
+            accepted += counts.accepted
+            duplicate += counts.duplicate
+            rejected += len(bad)
+            rejects = [str(r) for r in bad]
+        for kind, n in (("behaviour", len(new)), ("feedback", accepted - len(new))):
+            self.metrics.events[(kind, "accepted")] += n
+        self.metrics.events[("all", "duplicate")] += duplicate
+        self.metrics.events[("all", "rejected")] += rejected
+        return {"accepted": accepted, "duplicate": duplicate, "rejected": rejected, "users_updated": len(touched),
+                "rejects": rejects}
+
+    # -- health ------------------------------------------------------------------------------------
+    def health(self) -> dict:
+        checks = {}
+        manifests = list(self.project.out.glob("*/manifest.json")) if self.project.out.is_dir() else []
+        checks["manifests"] = f"ok ({len(manifests)})" if manifests else "degraded: no manifest under the out folder; run bannergen render"
+        checks["assets"] = f"ok ({len(self.assets.known)} variants)" if self.assets.known else "degraded: no rendered variant"
+        queue = len(self.rendering)
+        checks["render_queue"] = "ok" if queue < 50 else f"degraded: {queue} variants waiting to render"
+        recent = self.last_fault is not None and time.time() - self.last_fault[0] < 60
+        checks["faults"] = f"degraded: {self.last_fault[1]} in the last minute" if recent else "ok"
+        checks["writer"] = "ok" if self.writer._work_queue.qsize() < 100 else "degraded: event backlog"
+        status = "ok" if all(v.startswith("ok") for v in checks.values()) else "degraded"
+        return {"status": status, "checks": checks, "users": len(self.state.users),
+                "variants_rendered": len(self.assets.known), "render_queue": queue}

@@ -1,0 +1,90 @@
+"""The request and response records of the HTTP API (pydantic, so they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+BEHAVIOUR = ("view", "search", "cart", "purchase")
+FEEDBACK = ("impression", "click", "conversion")
+
+
+class DecisionRequest(BaseModel):
+    """Which banner should this user see now? The user id travels in the body, never in a URL."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"user_id": "zhangsan", "placement": "home_top", "size": "1200x400"}]})
+
+    user_id: str = Field(min_length=1, max_length=256, description="the shop's user id")
+    placement: str = Field(default="", max_length=128, description="where the banner goes, e.g. home_top")
+    size: str = Field(default="1200x400", pattern=r"^[0-9]{1,5}x[0-9]{1,5}$", description="WIDTHxHEIGHT at 1x")
+
+
+class DecisionResponse(BaseModel):
+    decision_id: str = Field(description="send it back with the impression and click events")
+    variant_id: str
+    item_id: str
+    template: str
+    size: str
+    placement: str
+    assets: dict[str, str] = Field(description="image URL per format at 1x")
+    assets_2x: Optional[dict[str, str]] = Field(description="image URL per format at 2x, when the template has it")
+    html: Optional[str]
+    policy: str = Field(description="softmax, greedy, thompson, pin, holdout, default or fallback")
+    propensity: float = Field(description="probability the policy chose this banner")
+    score: Optional[float]
+    explanation: str
+    rendered: bool = Field(description="false when the files are still being rendered")
+    fallback: Optional[str] = Field(description="why a default or cached stand-in was served, else null")
+
+
+class Event(BaseModel):
+    """One event. Behaviour (view, search, cart, purchase) needs item_id (query for a search);
+    feedback (impression, click, conversion) needs variant_id or the decision_id it answers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["view", "search", "cart", "purchase", "impression", "click", "conversion"]
+    user_id: str = Field(min_length=1, max_length=256)
+    event_id: Optional[str] = Field(default=None, min_length=1, max_length=128,
+                                    description="dedupe key: a retried event with the same id is counted once")
+    ts: Optional[str | float] = Field(default=None, description="ISO 8601 (naive = UTC) or unix seconds; default now")
+    item_id: Optional[str] = Field(default=None, max_length=64)
+    query: Optional[str] = Field(default=None, max_length=256)
+    variant_id: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{24}$")
+    decision_id: Optional[str] = Field(default=None, max_length=64)
+    placement: Optional[str] = Field(default=None, max_length=128)
+    propensity: Optional[float] = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    policy: Optional[str] = Field(default=None, max_length=32)
+    value: Optional[float] = Field(default=None, ge=0, le=10_000_000, allow_inf_nan=False)
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[Event] = Field(min_length=1, description="at most serve.max_events (500) per request")
+
+
+class EventsAccepted(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    users_updated: int
+    rejects: list[str]
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: Optional[list[dict[str, str]]] = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+    users: int
+    variants_rendered: int
+    render_queue: int
