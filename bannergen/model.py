@@ -99,7 +99,8 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
             except StaleModelError as error:
                 import logging
 
-                logging.getLogger(__name__).warning("%s; refitting", error)
+                # the usual case before the first `bannergen fit`: fitting here takes seconds
+                logging.getLogger(__name__).info("%s; refitting", error)
         if blend is None:
             assert settings.blend is not None
             blend = Blend.from_settings(settings.blend, settings.weights).fit(interactions)

@@ -29,6 +29,7 @@ from bannergen.errors import UnknownUserError
 from bannergen.manifest import build_manifest, variant_index, write_assignments, write_manifest
 from bannergen.model import Model, build_model
 from bannergen.profile import VERB_BY_RANK
+from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
 from bannergen.selection.decide import decide
@@ -49,6 +50,7 @@ class Shop:
     events: pd.DataFrame
     rejects: tuple[Reject, ...]
     rows_read: int
+    baskets: pd.DataFrame | None = None  # (basket, item_id) orders for association rules, when known
 
 
 @dataclass(frozen=True)
@@ -179,24 +181,22 @@ class Engine:
 
     @cached_property
     def shop(self) -> Shop:
-        from bannergen.data import check_reject_rate, load_catalog, load_events, write_rejects
+        from bannergen.data.mapping import load_shop
 
         with self._timed("load"):
-            catalog = load_catalog(self.project.catalog)
-            events = load_events(self.project.events, pd.Index(catalog.frame["item_id"]))
-            rejects = catalog.rejects + events.rejects
-            write_rejects(self.project.rejects, rejects)
-            check_reject_rate(catalog, self.project.catalog, self.project.max_reject_rate, rejects_path=self.project.rejects)
-            check_reject_rate(events, self.project.events, self.project.max_reject_rate, rejects_path=self.project.rejects)
-            if rejects:
-                log.warning("%d rows rejected; see %s", len(rejects), self.project.rejects)
-        return Shop(catalog.frame, events.frame, rejects, catalog.rows_read + events.rows_read)
+            shop = load_shop(self.project, rejects_path=self.project.rejects)
+            if shop.rejects:
+                log.warning("%d rows rejected; see %s", len(shop.rejects), self.project.rejects)
+        return Shop(shop.catalog, shop.events, shop.rejects, shop.rows_read, shop.baskets)
 
     @cached_property
     def model(self) -> Model:
         shop, settings, templates = self.shop, self.scoring, list(self.templates.values())
         with self._timed("profile"):
-            model = build_model(shop.catalog, shop.events, settings, templates, self.project.as_of)
+            model = build_model(
+                shop.catalog, shop.events, settings, templates, self.project.as_of,
+                baskets=shop.baskets, models=self.project.models, fingerprint=project_fingerprint(self.project),
+            )
         return model
 
     def renderer_options(self) -> RendererOptions:

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 from PIL import Image, ImageDraw
 
 from bannergen.render import Renderer
@@ -41,6 +42,34 @@ def camera_context(image: Path | None, **changes: object) -> BannerContext:
     return BannerContext(**base)  # type: ignore[arg-type]
 
 
+SHIPPED = ("brand-showcase", "carousel", "category-launch", "cross-sell", "price-drop", "product-spotlight")
+BASE_SIZES = ((1200, 400), (750, 300), (300, 250))
+
+
+def product_image_2(path: Path, colour: str = "#2F7D5B") -> Path:
+    """A second fixed product (a bottle), for the carousel and the cross-sell antecedent."""
+    img = Image.new("RGB", (480, 480), "white")
+    d = ImageDraw.Draw(img)
+    d.rectangle((205, 60, 275, 130), fill="#23262B")
+    d.rounded_rectangle((150, 130, 330, 420), 30, fill=colour)
+    d.rectangle((180, 230, 300, 320), fill="#F1F3F5")
+    img.save(path, "PNG")
+    return path
+
+
+def golden_context(template_id: str, image: Path, other: Path) -> BannerContext:
+    """The fixed sample each template's golden images show: the camera, with a lens (antecedent)
+    for cross-sell and three items for the carousel."""
+    ctx = camera_context(image)
+    if template_id == "cross-sell":
+        return camera_context(image, antecedent="索尼 SEL50F18F 定焦镜头", antecedent_id="B200", antecedent_image=other)
+    if template_id == "carousel":
+        second = camera_context(other, item_id="B200", title="索尼 SEL50F18F 定焦镜头 大光圈人像", price="¥1,299", price_value=1299.0)
+        third = camera_context(None, item_id="C300", title="闪迪 128GB SD 存储卡 V30", price="¥99", price_value=99.0)
+        return camera_context(image, items=(ctx, second, third))
+    return ctx
+
+
 def load_shipped() -> dict[str, Template]:
     return load_templates(TEMPLATES, assets_dir=ASSETS)
 
@@ -64,3 +93,20 @@ def ink_bbox(image: Image.Image, background: tuple[int, int, int]) -> tuple[int,
     if len(xs) == 0:
         return None
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+# Structural similarity (Wang et al. 2004) on grayscale with numpy and scipy only: Gaussian window
+# sigma 1.5, K1 0.01, K2 0.03, L 255, the mean of the SSIM map (scikit-image's gaussian_weights
+# definition, without the extra dependency).
+
+
+def ssim(a: Image.Image, b: Image.Image) -> float:
+    x = np.asarray(a.convert("L"), dtype=np.float64)
+    y = np.asarray(b.convert("L"), dtype=np.float64)
+    assert x.shape == y.shape, (x.shape, y.shape)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    blur = lambda z: gaussian_filter(z, 1.5, truncate=3.5)  # noqa: E731
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
+    s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
+    return float(s.mean())

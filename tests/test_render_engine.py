@@ -114,8 +114,8 @@ def test_unknown_template_or_size_is_a_template_error(shipped, image):
     r = Renderer(shipped, ASSETS)
     with pytest.raises(TemplateError, match="unknown template 'nope'"):
         r.render(RenderSpec("nope", (1200, 400), camera_context(image)))
-    with pytest.raises(TemplateError, match="template 'price-drop': no layout for size 300x250"):
-        r.variant_id(RenderSpec("price-drop", (300, 250), camera_context(image)))
+    with pytest.raises(TemplateError, match="template 'price-drop': no layout for size 320x50"):
+        r.variant_id(RenderSpec("price-drop", (320, 50), camera_context(image)))
 
 
 _SCRIPT = textwrap.dedent("""

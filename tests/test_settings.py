@@ -69,7 +69,7 @@ def test_shipped_scoring_loads():
         ("weights.toml", "[event]\nview = 1\n", "unknown setting 'event' (hint: did you mean 'events'?)"),
         ("weights.toml", "[events]\nveiw = 1\n", "[events]: unknown setting 'veiw' (hint: did you mean 'view'?)"),
         ("weights.toml", "[events]\nview = -1\n", "'view' must be >= 0.0; got -1"),
-        ("weights.toml", "[selection]\npolicy = 'best'\n", "'policy' must be one of ['softmax', 'greedy']; got 'best'"),
+        ("weights.toml", "[selection]\npolicy = 'best'\n", "'policy' must be one of ['softmax', 'greedy', 'thompson']; got 'best'"),
         ("weights.toml", "[selection]\ntemperature = 0\n", "'temperature' must be > 0; got 0.0"),
         ("weights.toml", "[price_bands]\nedges = [100, 50]\n", "'edges' must be increasing numbers; got [100, 50]"),
         ("rules.toml", "[filters]\nexclude_out_of_stok = true\n", "did you mean 'exclude_out_of_stock'?"),

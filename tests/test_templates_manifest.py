@@ -68,7 +68,7 @@ BAD_MANIFESTS = [
     ("template.toml", "priority = 0.0", "priorty = 0.0", r"template\.toml: unknown key 'priorty' \(hint: did you mean 'priority'\?\)"),
     ("template.toml", 'headline = "{{ brand }} 精选好物"', "headline = \"{{ ''.__class__ }}\"", r"template\.toml: headline: sandbox refused"),
     ("template.toml", 'headline = "{{ brand }} 精选好物"', 'headline = "{{ colour }}"', r"template\.toml: headline: unknown name 'colour' \(hint: did you mean 'colours'\?\)"),
-    ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200x400", "750x300", "320x50"]', r'layout\.toml: sizes\."320x50": missing'),
+    ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200x400", "750x300", "300x250", "320x50"]', r'layout\.toml: sizes\."320x50": missing'),
     ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200by400"]', r"size must look like '1200x400'; got '1200by400'"),
     ("template.toml", "scales = [1, 2]", "scales = [2]", r"scales must list pixel densities from 1, 2, 3 and include 1; got \[2\]"),
     ("template.toml", "requires_antecedent = false", "requires_antecedent = false\nrequires_items = 4", r"requires_items must be within 1\.\.3; got 4"),

@@ -180,9 +180,10 @@ def segments() -> None:
 
 def _register_groups() -> None:
     """Command groups live in their own modules; each adds itself to the app."""
-    from bannergen.cli import feedback
+    from bannergen.cli import feedback, scoring
 
     feedback.register(app)
+    scoring.register(app)
 
 
 def main() -> None:

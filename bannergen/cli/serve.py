@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.main import engine, fail, shown, state
+from bannergen.cli.main import engine, fail, shown
 from bannergen.errors import BannergenError
 
 

@@ -37,9 +37,18 @@ def _project():
 
 
 def _templates(project, ids: list[str] | None = None) -> dict:
+    """The loadable templates; a broken one is named on stderr and skipped, so the others keep
+    working (unless it is one of ``ids``: then its error is the command's error)."""
+    from bannergen.errors import TemplateError
     from bannergen.templating import load_templates
 
-    templates = load_templates(project.templates, assets_dir=project.assets)
+    broken: list[TemplateError] = []
+    templates = load_templates(project.templates, assets_dir=project.assets, on_error=broken.append)
+    for error in broken:
+        folder = Path(str(error.message).split(": ", 1)[0]).parent.name
+        if ids and folder in ids:
+            raise error
+        typer.echo(f"skipped template {folder}: {_relative(str(error))}", err=True)
     if ids:
         unknown = [i for i in ids if i not in templates]
         if unknown:

@@ -156,24 +156,30 @@ def load_mapped(path: Path, mapping: dict[str, str]) -> MappedShop:
     return MappedShop(catalog, events, baskets, rejects, raw.rows_read, n_cancelled, int(returns.sum()))
 
 
-def load_shop(project: Project) -> MappedShop:
+def load_shop(project: Project, rejects_path: Path | None = None) -> MappedShop:
     """The project's shop: through ``[mapping]`` when ``mapping.table`` is set, else the native
-    catalog and events files (validated by load_catalog / load_events; the reject-rate limit
-    applies to both ways)."""
+    catalog and events files (validated by load_catalog / load_events). Every rejected row is
+    written to ``rejects_path`` (when given) before the reject-rate limit is checked, so a run that
+    fails closed still says which rows were wrong."""
     import pandas as pd
 
     from bannergen.data.catalog import load_catalog
     from bannergen.data.events import load_events
-    from bannergen.data.rejects import check_reject_rate
+    from bannergen.data.rejects import check_reject_rate, write_rejects
 
     table = getattr(project, "mapping_table", None)
     if table is not None:
         shop = load_mapped(table, dict(getattr(project, "mapping", ())))
-        check_reject_rate(LoadResult(shop.events, shop.rejects, shop.rows_read), table, project.max_reject_rate)
+        if rejects_path is not None:
+            write_rejects(rejects_path, shop.rejects)
+        check_reject_rate(LoadResult(shop.events, shop.rejects, shop.rows_read), table, project.max_reject_rate,
+                          rejects_path=rejects_path)
         return shop
     catalog = load_catalog(project.catalog)
     events = load_events(project.events, pd.Index(catalog.frame["item_id"]))
-    check_reject_rate(catalog, project.catalog, project.max_reject_rate)
-    check_reject_rate(events, project.events, project.max_reject_rate)
+    if rejects_path is not None:
+        write_rejects(rejects_path, catalog.rejects + events.rejects)
+    check_reject_rate(catalog, project.catalog, project.max_reject_rate, rejects_path=rejects_path)
+    check_reject_rate(events, project.events, project.max_reject_rate, rejects_path=rejects_path)
     return MappedShop(catalog.frame, events.frame, None, catalog.rejects + events.rejects,
                       catalog.rows_read + events.rows_read)

@@ -81,5 +81,6 @@ def bootstrap_ratio(a: np.ndarray, b: np.ndarray, n_boot: int = 1000, seed: int 
     idx = rng.integers(0, len(a), size=(n_boot, len(a)))
     ma, mb = a[idx].mean(axis=1), b[idx].mean(axis=1)
     ratios = np.divide(ma, mb, out=np.full(n_boot, np.inf), where=mb > 0)
-    lo, hi = np.quantile(ratios, [(1 - level) / 2, 1 - (1 - level) / 2])
+    with np.errstate(invalid="ignore"):  # an infinite ratio (baseline mean 0) sorts last
+        lo, hi = np.quantile(ratios, [(1 - level) / 2, 1 - (1 - level) / 2])
     return float(ratio), float(lo), float(hi)

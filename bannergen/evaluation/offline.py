@@ -70,8 +70,13 @@ class EvaluationResult:
 
 
 def default_split(events: pd.DataFrame, days: float = 30.0) -> pd.Timestamp:
-    """The last event's day (midnight UTC) minus ``days``."""
-    return events["ts"].max().normalize() - pd.Timedelta(days=days)
+    """The last event's day (midnight UTC) minus ``days``; for data spanning less than twice
+    that (the 30-day example shop), the last quarter of the span, in whole days."""
+    first, last = events["ts"].min(), events["ts"].max().normalize()
+    span_days = (last - first).total_seconds() / 86400.0
+    if span_days < 2 * days:
+        days = max(1.0, float(np.floor(span_days / 4)))
+    return last - pd.Timedelta(days=days)
 
 
 def parse_date(text: str) -> pd.Timestamp:

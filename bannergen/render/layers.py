@@ -20,6 +20,7 @@ from bannergen.templating.layout import Background
 
 log = logging.getLogger(__name__)
 
+MAX_ASSET_PIXELS = 4096 * 4096  # the same limit `templates validate` enforces
 SUPERSAMPLE = 4  # masks are drawn 4x and reduced, for anti-aliased rounded corners
 PLACEHOLDER_FILL = (233, 236, 239, 255)
 PLACEHOLDER_MARK = (173, 181, 189, 255)
@@ -147,9 +148,11 @@ def placeholder(w: int, h: int, radius: int) -> Image.Image:
 def asset_image(path: str, mtime_ns: int, w: int, h: int, fit: str, radius: int) -> Image.Image:
     try:
         with Image.open(path) as img:
+            if img.width * img.height > MAX_ASSET_PIXELS:  # refuse a decompression bomb before decoding it
+                raise Image.DecompressionBombError(f"{img.width}x{img.height} pixels is above the limit of {MAX_ASSET_PIXELS:,}")
             img = img.convert("RGBA")
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise TemplateError(f"{path}: cannot read asset image: {exc}") from exc
+        raise TemplateError(f"{path}: cannot read asset image: {exc}", hint="run: bannergen templates validate") from exc
     return _round(_fit_image(img, w, h, fit), radius)
 
 

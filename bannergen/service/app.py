@@ -64,7 +64,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
             else:
                 service.flush_decisions()
 
-    app = FastAPI(title="bannergen", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+    app = FastAPI(title="bannergen", version="1", lifespan=lifespan, docs_url=None, redoc_url=None, redirect_slashes=False,
                   description="Personalized banners for the CMS: decisions, real-time events, immutable assets.")
     bearer = HTTPBearer(auto_error=False, description="BANNERGEN_API_KEY")
 

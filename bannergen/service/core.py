@@ -49,18 +49,18 @@ def parse_ts(value: str | float | None, field: str) -> int:
     if value is None:
         return _now_us()
     if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise Problem(422, f"{field}: not a finite number", [{"field": field, "message": "not a finite number"}])
+        if not math.isfinite(value) or abs(value) > 1e11:
+            raise Problem(422, f"{field}: not a unix time in seconds; got {value!r}", [{"field": field, "message": "not a unix time"}])
         us = int(value * 1_000_000)
     else:
         try:
             parsed = datetime.fromisoformat(value.strip())
-        except ValueError:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=timezone.utc)
+            us = int(parsed.timestamp() * 1_000_000)
+        except (ValueError, OverflowError):
             raise Problem(422, f"{field}: not a timestamp; got {value[:40]!r}; expected ISO 8601, e.g. 2026-11-29T08:00:00Z",
                           [{"field": field, "message": "not an ISO 8601 timestamp"}]) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        us = int(parsed.timestamp() * 1_000_000)
     if not MIN_TS_US <= us <= _now_us() + FUTURE_SKEW_US:
         raise Problem(422, f"{field}: outside 2000-01-01 .. now + 5 minutes", [{"field": field, "message": "out of range"}])
     return us
@@ -88,6 +88,7 @@ class Service:
         self.recent: OrderedDict[str, tuple] = OrderedDict()  # decision id -> (user, placement, variant, policy, p)
         self.pending_log: list[tuple] = []
         self.last_fault: tuple[float, str] | None = None
+        self.render_budget_s = self.settings.render_budget_ms / 1000
         self._render_ctx = threading.local()
         self.writer.submit(self._load).result()
 
@@ -108,9 +109,20 @@ class Service:
             touched = self.rescorer.add_live(replay)
             self.state.update_users(self.rescorer.rescore(touched))
         self.assets = AssetFiles(self.project.out, extra=(self.live_out / "assets",))
+        self._credit_variants()
         self.formats = {t: engine.renderer.formats_for(self.state.model.templates[t]) for t in range(len(self.state.template_ids))}
         log.info("service ready: %d users, %d variant ids, %d replayed events, %.1fs", len(self.state.users),
                  len(self.state.variants), len(replay), time.perf_counter() - started)
+
+    def _credit_variants(self) -> None:
+        """Feedback on any variant the service may serve (rendered by it or not) counts for its banner."""
+        import pandas as pd
+
+        known = set(self.engine.feedback.variants["variant_id"])
+        rows = [(vid, self.state.template_ids[t], str(self.state.item_ids[i]))
+                for (i, t, _size), vid in list(self.state.variants.items()) if vid not in known]
+        if rows:
+            self.engine.feedback.add_variants(pd.DataFrame(rows, columns=["variant_id", "template", "item_id"]))
 
     def close(self) -> None:
         self.flush_decisions()
@@ -248,7 +260,7 @@ class Service:
         fut = self._render_async(choice.item, choice.template, size, variant_id)
         try:
             return bool(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)),
-                                               self.settings.render_budget_ms / 1000))
+                                               self.render_budget_s))
         except (asyncio.TimeoutError, TimeoutError):
             return False
 
@@ -293,6 +305,7 @@ class Service:
         touched = self.rescorer.add_live(new)
         if touched:
             self.state.update_users(self.rescorer.rescore(touched))
+            self._credit_variants()
         accepted, duplicate, rejected, rejects = len(new), len(behaviour) - len(new), 0, []
         if feedback:
             rows = []

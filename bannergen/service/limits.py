@@ -33,16 +33,23 @@ class ServiceMiddleware:
         start = time.perf_counter()
         status = 500
         started = False
+        too_large = False
 
         async def send_wrapper(message) -> None:
             nonlocal status, started
+            if too_large:  # the app caught BodyTooLarge as a parse error: answer 413 instead, once
+                if message["type"] == "http.response.start" and not started:
+                    await reject(413, f"the body is above the limit of {limit} bytes")
+                return
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
             await send(message)
 
         async def reject(code: int, detail: str) -> None:
+            nonlocal status, started
+            status, started = code, True
             body = problem_body(code, detail)
-            await send_wrapper({"type": "http.response.start", "status": code, "headers": [
+            await send({"type": "http.response.start", "status": code, "headers": [
                 (b"content-type", PROBLEM_TYPE.encode()), (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": body})
@@ -64,11 +71,12 @@ class ServiceMiddleware:
                 seen = 0
 
                 async def receive_limited():
-                    nonlocal seen
+                    nonlocal seen, too_large
                     message = await receive()
                     if message["type"] == "http.request":
                         seen += len(message.get("body", b""))
                         if seen > limit:
+                            too_large = True
                             raise BodyTooLarge
                     return message
 

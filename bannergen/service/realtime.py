@@ -187,5 +187,17 @@ class UserRescorer:
         profiles = replace(profiles, popularity=m.profiles.popularity)
         scorer = ContentScorer(m.settings.weights).fit(profiles, m.features)
         small = replace(m, profiles=profiles, scorer=scorer, summary=ProfileSummary.of(profiles, m.features))
+        blend = getattr(m, "blend", None)
+        if blend is not None and getattr(m, "interactions", None) is not None:
+            # The blend reads the user side from its Interactions: build them for these users, and give
+            # the blend its own content scorer (the shared one must not rebind to these few users).
+            from bannergen.scorers.base import build_interactions
+
+            data = build_interactions(frame, m.features.item_ids, m.profiles.as_of, user_ids=profiles.user_ids)
+            scorers = dict(blend.scorers)
+            if "content" in scorers:
+                scorers["content"] = scorer
+            small = replace(small, interactions=data.with_content(profiles, m.features),
+                            blend=type(blend)(scorers, blend.weights, blend.cold_start))
         rows = np.arange(profiles.n_users)
         return candidate_block(small, rows, np.asarray(profiles.user_ids, dtype=object), self.seed, self.policy)

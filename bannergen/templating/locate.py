@@ -19,7 +19,7 @@ _PART = re.compile(r'"((?:[^"\\]|\\.)*)"|([A-Za-z0-9_-]+)')
 _FILE = re.compile(r"^(?P<file>.+?\.(?:toml|j2|otf|ttf|png|jpe?g|webp|gif)): (?P<rest>.*)$", re.S)
 _SEGMENT = re.compile(r'^(?:\[\w+\]|[\w-]+|"[^"]*")(?:\.[\w-]+|\."[^"]*"|\[\d+\])*(?: \([^)]*\))?(?:\.[\w-]+)*$')
 _TOKEN = re.compile(r'\[(\d+)\]|\[(\w+)\]|"([^"]*)"|([\w-]+)|\s\([^)]*\)')
-_KEY_IN_PROBLEM = re.compile(r"(?:unknown key|missing key) '([^']+)'|^'([^']+)' must")
+_KEY_IN_PROBLEM = re.compile(r"(?:unknown key|missing key) '([^']+)'|^'([^']+)' must|^(box) ")
 _JINJA_LINE = re.compile(r"(?:syntax error on line|^line) (\d+)")
 
 
@@ -96,11 +96,14 @@ def locate(message: str) -> tuple[str | None, int, str]:
         return file, int(jl.group(1)) if jl else 1, re.sub(r"^line \d+: ", "", rest)
     if not file.endswith(".toml"):
         return file, 1, rest
+    toml_line = re.search(r"not valid TOML: .*\(at line (\d+)", rest)
+    if toml_line:
+        return file, int(toml_line.group(1)), rest
     segments = rest.split(": ")
     path: list = []
     while len(segments) > 1 and _SEGMENT.match(segments[0]):
         path += _chain(segments.pop(0))
     key = _KEY_IN_PROBLEM.search(": ".join(segments))
     if key:
-        path.append(key.group(1) or key.group(2))
+        path.append(key.group(1) or key.group(2) or key.group(3))
     return file, line_of(Path(file), tuple(path)), rest

@@ -138,17 +138,24 @@ def check_image_file(path: Path) -> tuple[str, str] | None:
             if fmt not in ASSET_FORMATS:
                 return (f"{path.name} is a {fmt} image, not one of PNG, JPEG, WebP", "re-export it as PNG or WebP")
             if w * h > MAX_ASSET_PIXELS:
-                return (f"{path.name} is {w}x{h} pixels ({w * h:,}), above the limit of {MAX_ASSET_PIXELS:,}",
-                        "resize it: assets are at most 4096x4096 (a decompression bomb is refused unread)")
+                return _too_big(path, w * h)
             if path.suffix.lower() not in ASSET_FORMATS[fmt]:
                 return (f"{path.name} is a {fmt} image but its name says {path.suffix or 'nothing'}",
                         f"rename it to {path.stem}{ASSET_FORMATS[fmt][0]} or re-export it")
             img.load()
-    except Image.DecompressionBombError as exc:
-        return (f"{path.name}: {exc}", "resize it: assets are at most 4096x4096")
+    except Image.DecompressionBombError as exc:  # Pillow's own limit, hit while reading the header
+        import re
+
+        count = re.search(r"\((\d+) pixels\)", str(exc))
+        return _too_big(path, int(count.group(1)) if count else MAX_ASSET_PIXELS + 1)
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         return (f"{path.name} is not a readable image: {type(exc).__name__}: {exc}", "re-export it as PNG or WebP")
     return None
+
+
+def _too_big(path: Path, pixels: int) -> tuple[str, str]:
+    return (f"{path.name} has {pixels:,} pixels, above the limit of {MAX_ASSET_PIXELS:,} (4096x4096)",
+            "resize it; an image this large is refused before it is decoded (decompression bomb)")
 
 
 def _assets(template: Template, assets_dir: Path) -> list[Finding]:

@@ -1,0 +1,144 @@
+"""One conformance suite for every scorer, on a tiny shop whose right answer is obvious.
+
+Two clusters of items: {A, B, C} are bought together, {D, E} are bought together, F is bought by
+everyone (popular). User "ab" bought A and B, so C is the item a recommender should add; user
+"d" bought D, so E should come before A, B, C.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bannergen.features import build_item_features
+from bannergen.profile import build_profiles
+from bannergen.scorers.base import build_interactions
+from bannergen.scorers.blend import SCORERS, Blend, make_scorer
+from bannergen.scorers.settings import BlendSettings, load_scoring
+from bannergen.scorers.store import StaleModelError, load_blend, save_blend
+
+ROOT = Path(__file__).resolve().parents[1]
+INTEREST = load_scoring(ROOT / "scoring").weights
+ITEMS = list("ABCDEF")
+END = pd.Timestamp("2026-11-28T00:00:00Z")
+
+
+def catalog() -> pd.DataFrame:
+    return pd.DataFrame({
+        "item_id": ITEMS, "title": [f"item {i}" for i in ITEMS], "brand": ["b1"] * 3 + ["b2"] * 2 + ["b3"],
+        "category": ["c1"] * 3 + ["c2"] * 2 + ["c3"], "price": [10.0] * 6, "list_price": [np.nan] * 6,
+        "image": [""] * 6, "stock": [1] * 6, "url": [""] * 6,
+    })
+
+
+def events() -> pd.DataFrame:
+    rows = []
+    day = pd.Timedelta(days=1)
+    for n in range(8):  # eight users buy the whole first cluster, in one order each
+        for item in "ABC":
+            rows.append((f"x{n}", item, "purchase", END - (n + 2) * day, ""))
+        rows.append((f"x{n}", "F", "purchase", END - 3 * day, ""))
+    for n in range(6):
+        for item in "DE":
+            rows.append((f"y{n}", item, "purchase", END - (n + 2) * day, ""))
+        rows.append((f"y{n}", "F", "purchase", END - 3 * day, ""))
+    rows += [("ab", "A", "purchase", END - day, ""), ("ab", "B", "purchase", END - day, ""),
+             ("d", "D", "purchase", END - day, ""), ("ab", "A", "purchase", END - 2 * day, "")]
+    return pd.DataFrame(rows, columns=["user_id", "item_id", "event", "ts", "query"])
+
+
+@pytest.fixture(scope="module")
+def data():
+    ev = events()
+    features = build_item_features(catalog(), INTEREST)
+    profiles = build_profiles(ev, features, INTEREST, END)
+    return build_interactions(ev, catalog()["item_id"], END).with_content(profiles, features)
+
+
+PARAMS = {"rules": {"min_support": 0.05, "min_confidence": 0.1}, "svd": {"factors": 2}, "ease": {"l2": 1.0}}
+LEARNERS = ["item_knn", "svd", "ease", "rules"]
+
+
+def scorer(name):
+    return make_scorer(name, PARAMS.get(name), INTEREST)
+
+
+@pytest.mark.parametrize("name", list(SCORERS))
+def test_shape_dtype_and_fit_returns_self(data, name):
+    s = scorer(name)
+    assert s.fit(data) is s
+    assert s.is_fitted()
+    out = s.score(data, np.arange(data.n_users))
+    assert out.shape == (data.n_users, data.n_items) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+    assert s.score(data, np.asarray([], dtype=np.int64)).shape == (0, data.n_items)
+
+
+@pytest.mark.parametrize("name", list(SCORERS))
+def test_same_random_state_same_result(data, name):
+    a = scorer(name).fit(data).score(data, np.arange(data.n_users))
+    b = scorer(name).fit(data).score(data, np.arange(data.n_users))
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("name", list(SCORERS))
+def test_hyperparameters_only_in_init_fitted_state_ends_in_underscore(name):
+    s = scorer(name)
+    assert not s.is_fitted()
+    assert all(hasattr(s, p) for p in type(s)._param_names())
+
+
+@pytest.mark.parametrize("name", LEARNERS)
+def test_completes_the_cluster(data, name):
+    s = scorer(name).fit(data)
+    ab, d = data.user_ids.get_indexer(["ab", "d"])
+    out = s.score(data, np.asarray([ab, d]))
+    col = {i: k for k, i in enumerate(ITEMS)}
+    # "ab" should get C above the other cluster's items; "d" should get E above A, B, C
+    assert out[0, col["C"]] > max(out[0, col["D"]], out[0, col["E"]]), out[0]
+    assert out[1, col["E"]] > max(out[1, col["A"]], out[1, col["B"]], out[1, col["C"]]), out[1]
+
+
+def test_popularity_ranks_the_item_everyone_bought_first(data):
+    out = scorer("popularity").fit(data).score(data, np.arange(2))
+    assert ITEMS[int(out[0].argmax())] == "F" and (out[0] == out[1]).all()
+
+
+def test_history_scores_only_what_the_user_bought(data):
+    ab = data.user_ids.get_indexer(["ab"])
+    out = scorer("history").fit(data).score(data, ab)[0]
+    assert set(np.flatnonzero(out > 0)) == {0, 1} and out[0] > out[1]  # A bought twice
+
+
+@pytest.mark.parametrize("name", LEARNERS + ["popularity", "popularity_recent", "history"])
+def test_save_and_load_give_the_same_scores(data, tmp_path, name):
+    blend = Blend({name: scorer(name)}, {name: 1.0}, cold_start=name).fit(data)
+    save_blend(blend, tmp_path, "fp1")
+    again = load_blend(tmp_path, "fp1", INTEREST)
+    rows = np.arange(data.n_users)
+    np.testing.assert_array_equal(blend.score(data, rows), again.score(data, rows))
+    with pytest.raises(StaleModelError, match="fitted on other data or settings"):
+        load_blend(tmp_path, "fp2", INTEREST)
+    assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_blend_contributions_sum_to_the_score(data):
+    settings = BlendSettings(weights={"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}, params=PARAMS)
+    blend = Blend.from_settings(settings, INTEREST).fit(data)
+    rows = np.arange(data.n_users)
+    scores = blend.score(data, rows)
+    items = scores.argmax(axis=1)
+    parts = blend.contributions(data, rows, items)
+    np.testing.assert_allclose(sum(parts.values()), scores[rows, items], rtol=1e-5, atol=1e-6)
+
+
+def test_cold_start_users_get_recent_popularity(data):
+    ev = pd.concat([events(), pd.DataFrame([("new", "", "search", END, "c1")], columns=events().columns)])
+    d = build_interactions(ev, catalog()["item_id"], END)
+    blend = Blend.from_settings(BlendSettings(weights={"ease": 1.0}, params=PARAMS), None).fit(d)
+    row = d.user_ids.get_indexer(["new"])
+    out = blend.score(d, row)[0]
+    assert ITEMS[int(out.argmax())] == "F"

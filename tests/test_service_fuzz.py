@@ -1,0 +1,52 @@
+"""OpenAPI-driven fuzzing of the service (schemathesis, bounded): no input makes it answer 5xx,
+and every error is problem+json."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+
+from bannergen.config import load_project  # noqa: E402
+from bannergen.service import Service, create_app  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "fuzz-key"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    project = load_project(ROOT)
+    project = dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
+                                  serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite"))
+    service = Service(project, keys=(KEY,))
+    service.render_budget_s = 0.0  # fuzzing measures the API, not the renderer
+    yield create_app(service, close_on_shutdown=False)
+    service.close()
+
+
+def test_no_input_gives_5xx(app):
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    failures = []
+    for operation in schema.get_all_operations():
+        op = operation.ok()
+
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(case=op.as_strategy())
+        def check(case):
+            for headers in ({"authorization": f"Bearer {KEY}"}, {}):
+                response = case.call(headers=headers)
+                if response.status_code >= 500:
+                    failures.append((case.method, case.path, case.body, response.status_code, response.text[:200]))
+                elif response.status_code >= 400:
+                    ctype = response.headers.get("content-type")
+                    ctype = ctype[0] if isinstance(ctype, list) else ctype
+                    assert ctype == "application/problem+json", response.text
+
+        check()
+    assert not failures, failures[:5]

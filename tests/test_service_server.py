@@ -1,0 +1,106 @@
+"""The real server: `bannergen serve` in a subprocess on a free loopback port, over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("uvicorn")
+httpx = pytest.importorskip("httpx")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The CLI with the serve/publish group registered (the lead wires it into main.py).
+CLI = textwrap.dedent("""
+    import sys
+    from bannergen.cli.main import app
+    from bannergen.cli.serve import register
+    register(app)
+    sys.argv[0] = "bannergen"
+    app()
+""")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def project_copy(tmp: Path) -> Path:
+    """A project folder that reuses the repository's data and templates but writes into tmp."""
+    (tmp / "bannergen.toml").write_text(textwrap.dedent(f"""
+        [data]
+        catalog = "{ROOT / 'examples/shop/catalog.csv'}"
+        events = "{ROOT / 'examples/shop/events.parquet'}"
+        [paths]
+        templates = "{ROOT / 'templates'}"
+        assets = "{ROOT / 'assets'}"
+        scoring = "{ROOT / 'scoring'}"
+        out = "out"
+        rejects = "out/rejects.txt"
+    """), encoding="utf-8")
+    return tmp
+
+
+def run_cli(project: Path, *args: str, env: dict | None = None, **kwargs):
+    return subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), *args],
+                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kwargs)
+
+
+def test_serve_refuses_to_start_without_a_key(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "BANNERGEN_API_KEY"}
+    proc = subprocess.run([sys.executable, "-c", CLI, "--project", str(project_copy(tmp_path)), "serve", "--port", "0"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: no API key") and "--open" in proc.stderr
+    proc = subprocess.run([sys.executable, "-c", CLI, "--project", str(tmp_path), "serve", "--open", "--host", "0.0.0.0"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "loopback" in proc.stderr
+
+
+def test_real_server_on_loopback(tmp_path):
+    project = project_copy(tmp_path)
+    port = free_port()
+    proc = run_cli(project, "serve", "--port", str(port), env={"BANNERGEN_API_KEY": "k1,k2"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.time() < deadline, "server did not start"
+            time.sleep(0.2)
+        with httpx.Client(base_url=base, timeout=10) as client:
+            r = client.post("/v1/decisions", json={"user_id": "zhangsan", "placement": "home_top", "size": "1200x400"},
+                            headers={"authorization": "Bearer k2"})
+            assert r.status_code == 200 and r.json()["item_id"] == "000103"
+            assert r.headers["cache-control"] == "private, no-store" and "server" not in r.headers
+            assert client.post("/v1/decisions", json={"user_id": "x"}).status_code == 401
+            asset = r.json()["assets"]["webp"]
+            deadline = time.time() + 20
+            while (got := client.get(asset)).status_code == 404 and time.time() < deadline:
+                time.sleep(0.2)  # rendered in the background when it missed the budget
+            assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
+            assert client.get(asset, headers={"if-none-match": got.headers["etag"]}).status_code == 304
+            raw = client.get("/assets/..%2F..%2Fbannergen.toml")
+            assert raw.status_code == 404 and raw.headers["content-type"] == "application/problem+json"
+            assert "paths" in client.get("/openapi.json").json()
+            assert "bannergen_http_requests_total" in client.get("/metrics").text
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert "bannergen serve: 3,001 users" in out, (out, err)
+    assert (project / ".bannergen" / "behaviour.sqlite").is_file()

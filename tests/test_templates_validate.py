@@ -1,0 +1,140 @@
+"""`templates validate`: each bad input is one finding `file:line: problem (hint: ...)`, and the
+other templates keep validating (and loading) as if nothing happened."""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from bannergen.templating import load_templates
+from bannergen.templating.validate import validate_templates
+from conftest_render import ASSETS, TEMPLATES
+
+
+@pytest.fixture(scope="module")
+def assets(tmp_path_factory) -> Path:
+    """A copy of assets/ plus bad files: a corrupt font, a TIFF named .png, a decompression bomb."""
+    root = tmp_path_factory.mktemp("assets") / "assets"
+    shutil.copytree(ASSETS, root)
+    (root / "fonts" / "Broken.otf").write_bytes(b"OTTO" + b"\0" * 200)
+    img = root / "img"
+    img.mkdir()
+    Image.new("RGB", (40, 40), "red").save(img / "logo.png", "PNG")
+    Image.new("RGB", (40, 40), "red").save(img / "disguised.png", "TIFF")
+    (img / "bomb.png").write_bytes(_png_header_only(60000, 60000))
+    return root
+
+
+def _png_header_only(w: int, h: int) -> bytes:
+    """A tiny PNG that claims w x h pixels (decoding it would need gigabytes)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 1, 0, 0, 0, 0)) + \
+        chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """templates/ with product-spotlight (edited by each test) and an untouched price-drop."""
+    for tid in ("product-spotlight", "price-drop"):
+        shutil.copytree(TEMPLATES / tid, tmp_path / "templates" / tid)
+    return tmp_path / "templates"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def _line(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
+
+
+HALO = 'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]\nfill = "halo"'
+TITLE_TEXT = 'sizes."1200x400".elements[4] (title).text: '
+HEADLINE = 'headline = "{{ brand }} 精选好物"'
+TITLE_HTML = "<title>{{ headline }} · {{ title }}</title>"
+FIRST_BOX = "box = [740, 0, 420, 400]"
+PRIVATE = " (names starting with '_' are private)"
+
+
+def _image(source: str) -> str:
+    return f'kind = "image"\nname = "halo"\nbox = [740, 0, 420, 400]\nsource = "{source}"'
+
+
+# (file, old, new, text on the reported line, the finding after "file:line: "; {line}/{assets} filled in)
+CASES = [
+    ("template.toml", "priority = 0.0", "priority = 0.0\nbroken = ]", "broken = ]",
+     "not valid TOML: "),
+    ("template.toml", "priority = 0.0", "priorty = 0.0", "priorty",
+     "unknown key 'priorty' (hint: did you mean 'priority'?)"),
+    ("template.toml", HEADLINE, "headline = \"{{ ''.__class__.__mro__ }}\"", "headline =",
+     "headline: sandbox refused attribute '__class__'" + PRIVATE),
+    ("template.toml", HEADLINE, "headline = \"{{ cycler.__init__.__globals__.os.popen('id').read() }}\"", "headline =",
+     "headline: sandbox refused attribute '__globals__'" + PRIVATE),
+    ("template.toml", HEADLINE, "headline = \"{{ lipsum }}\"", "headline =",
+     "headline: unknown name 'lipsum'"),
+    ("template.toml", 'regular = "NotoSansSC-Regular.otf"', 'regular = "Missing.otf"', "regular =",
+     "font 'Missing.otf' not found under {assets}/fonts/ (hint: put the .otf/.ttf file in assets/fonts/ or name a shipped one)"),
+    ("template.toml", 'regular = "NotoSansSC-Regular.otf"', 'regular = "Broken.otf"', "regular =",
+     "font 'Broken.otf' cannot be read: "),
+    ("template.toml", 'cta = "立即抢购"', 'cta = "立即抢购𠀀"', "cta =",
+     "cta: no font covers '𠀀' (U+20000) (hint: add a [fonts] fallback that has these characters, or change the text)"),
+    ("layout.toml", FIRST_BOX, "box = [980, 30, 340, 340]", "box = [980",
+     'sizes."1200x400".elements[0] (halo): box [980, 30, 340, 340] does not lie inside the 1200x400 banner'),
+    ("layout.toml", 'text = "{{ title }}"', "text = \"{{ self._TemplateReference__context }}\"", "_TemplateReference",
+     TITLE_TEXT + "sandbox refused attribute '_TemplateReference__context'" + PRIVATE),
+    ("layout.toml", 'text = "{{ title }}"', "text = \"{{ ''|attr('__class__') }}\"", "|attr",
+     TITLE_TEXT + "sandbox refused the 'attr' filter"),
+    ("layout.toml", 'text = "{{ title }}"', "text = \"{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}\"",
+     "__subclasses__", TITLE_TEXT + "sandbox refused attribute '__base__'" + PRIVATE),
+    ("layout.toml", HALO, _image("img/disguised.png"), "img/disguised.png",
+     "asset 'img/disguised.png': disguised.png is a TIFF image, not one of PNG, JPEG, WebP (hint: re-export it as PNG or WebP)"),
+    ("layout.toml", HALO, _image("img/bomb.png"), "img/bomb.png",
+     "asset 'img/bomb.png': bomb.png has 3,600,000,000 pixels, above the limit of 16,777,216 (4096x4096)"),
+    ("layout.toml", HALO, _image("../../etc/passwd"), "etc/passwd",
+     'sizes."1200x400".elements[0] (halo).source: asset path \'../../etc/passwd\' escapes assets/'),
+    ("banner.html.j2", TITLE_HTML, "<title>{{ headline }</title>", "<title>",
+     "syntax error on line {line}: unexpected '}'"),
+    ("banner.html.j2", TITLE_HTML, '{% include "../price-drop/banner.html.j2" %}', "include",
+     "include '../price-drop/banner.html.j2' escapes the template folder (hint: include only files inside the template's own folder)"),
+    ("banner.html.j2", TITLE_HTML, "<title>{{ ''.__class__.__mro__[1].__subclasses__() }}</title>", "<title>",
+     "sandbox refused attribute '__class__'" + PRIVATE),
+    ("banner.html.j2", TITLE_HTML, "<title>{{ title|safe }}</title>", "<title>",
+     "'|safe' on catalog field 'title' (catalog text must stay escaped)"),
+    ("banner.html.j2", TITLE_HTML, "<title><a href={{ url }}>x</a></title>", "<title>",
+     'attribute href= holds Jinja output without quotes; write href="{{ url }}"'),
+    ("banner.html.j2", TITLE_HTML, '<title><a href="{{ title }}">x</a></title>', "<title>",
+     "href gets '{{ title }}': URLs must be http(s); use '|safe_url'"),
+    ("banner.html.j2", TITLE_HTML, '<title><a href="javascript:alert(1)">x</a></title>', "<title>",
+     "href 'javascript:alert(1)': only http(s) or relative URLs are allowed"),
+    ("banner.html.j2", TITLE_HTML, "<title>{{ config.items() }}</title>", "<title>",
+     "unknown name 'config'"),
+]
+
+
+@pytest.mark.parametrize(("file", "old", "new", "line_of", "expected"), CASES, ids=[c[4][:48] for c in CASES])
+def test_bad_input_is_one_finding_with_file_and_line(project, assets, file, old, new, line_of, expected):
+    path = project / "product-spotlight" / file
+    _edit(path, old, new)
+    results = validate_templates(project, assets)
+    assert results["price-drop"] == []  # the other template is unaffected
+    findings = results["product-spotlight"]
+    assert len(findings) == 1, [str(f) for f in findings]
+    line = _line(path, line_of)
+    text = str(findings[0])
+    prefix = f"{path}:{line}: "
+    assert text.startswith(prefix), text
+    assert text[len(prefix):].startswith(expected.replace("{line}", str(line)).replace("{assets}", str(assets))), text
+    # loading still works for the healthy template
+    assert list(load_templates(project, assets_dir=assets, on_error=lambda e: None)) in (["price-drop"], ["price-drop", "product-spotlight"])
+
+
+def test_shipped_templates_are_valid():
+    assert validate_templates(TEMPLATES, ASSETS) == {tid.name: [] for tid in sorted(TEMPLATES.iterdir()) if (tid / "template.toml").is_file()}
