@@ -99,6 +99,8 @@ class UserExplanation:
     explanation: str
     segments: list[str]
     temperature: float
+    contributions: list[dict[str, float]] = field(default_factory=list)  # per candidate: scorer -> part of s
+    rules: list[str] = field(default_factory=list)  # per candidate: the association rule that fired, or ""
 
 
 @dataclass
@@ -296,6 +298,7 @@ class Engine:
             template = model.templates[model.template_choice.template[item]]
             ctx = banner_context(catalog.iloc[int(item)], self.project.catalog.parent)
             candidates.append(Candidate(catalog["item_id"].iat[item], template.id, template.headline(ctx), float(score), float(p)))
+        contributions, rules = self._candidate_reasons(model, row, [c.item_id for c in candidates])
         chosen = None
         if len(decision):
             d = decision.iloc[0]
@@ -323,4 +326,21 @@ class Engine:
             explanation=str(decision["explanation"].iat[0]) if len(decision) else "",
             segments=in_segments,
             temperature=model.settings.selection.temperature,
+            contributions=contributions,
+            rules=rules,
         )
+
+    @staticmethod
+    def _candidate_reasons(model: Model, row: int, item_ids: list[str]) -> tuple[list[dict[str, float]], list[str]]:
+        """Each scorer's part of each candidate's score, and the association rule behind it, if any."""
+        if model.blend is None or model.interactions is None or not item_ids:
+            return [], []
+        from bannergen.scorers.fitting import rule_sentence
+
+        items = model.features.item_ids.get_indexer(item_ids)
+        rows = np.full(len(items), row)
+        parts = model.blend.contributions(model.interactions, rows, items)
+        per_item = [{name: float(values[n]) for name, values in parts.items()} for n in range(len(items))]
+        scorer = model.blend.scorers.get("rules")
+        fired = scorer.best_rules(model.interactions, rows, items) if scorer is not None else [None] * len(items)
+        return per_item, [rule_sentence(model.catalog, r) if r is not None else "" for r in fired]

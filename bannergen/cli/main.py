@@ -151,9 +151,16 @@ def explain(
     for r in ex.interests.itertuples(index=False):
         typer.echo(f"  {r.share:6.3f}  {r.feature}")
     typer.echo(f"\ncandidates, P = exp(s/t) / sum exp(s/t) with t = {ex.temperature:g}:")
-    for c in ex.candidates:
+    for n, c in enumerate(ex.candidates):
         mark = "->" if ex.chosen == c else "  "
         typer.echo(f" {mark} P={c.probability:5.3f}  s={c.score:6.3f}  {c.headline}  [{c.template_id}, item {c.item_id}]")
+        if n < len(ex.contributions):
+            parts = sorted(ex.contributions[n].items(), key=lambda kv: -abs(kv[1]))
+            rest = c.score - sum(v for _, v in parts)  # campaign boosts and the template's priority
+            parts.append(("boosts+template", rest))
+            typer.echo("              " + " · ".join(f"{name} {value:+.3f}" for name, value in parts if abs(value) >= 5e-4))
+        if n < len(ex.rules) and ex.rules[n]:
+            typer.echo(f"              {ex.rules[n]}")
     if ex.chosen:
         typer.echo(f"\nchosen: {ex.chosen.headline} (item {ex.chosen.item_id}, template {ex.chosen.template_id}), "
                    f"policy {ex.policy}, propensity {ex.propensity:.3f}")
