@@ -6,6 +6,9 @@ and w_ij = a_ij / sum_j a_ij. Searches add their mass straight onto the category
 features their query names ("佳能 相机" counts toward brand:佳能 and category:相机), as a
 pseudo-item with only those features; U_i is normalised by the user's total mass, items and
 searches together, so each feature block of U_i is a share of the user's interest.
+Short-term intent is mixed in: with S_i the same shares over the user's session (events within
+session_minutes of their latest one) and a_i = session_weight * 0.5 ** (session age / half-life),
+U_i = (1 - a_i) * long-term shares . C + a_i * S_i . C.
 Everything is sparse matrix algebra over all users; there is no per-user Python loop.
 """
 
@@ -143,25 +146,34 @@ def build_profiles(
         {"user": user_codes[is_search], "query": events["query"].to_numpy()[is_search], "mass": mass[is_search]}
     )
     queries = searches.groupby(["user", "query"], as_index=False, sort=True)["mass"].sum()
-    matched = queries.merge(match_queries(queries["query"], features, weights), on="query")
-    query_mass = sp.csr_matrix(
-        (matched["mass"].to_numpy(), (matched["user"].to_numpy(), matched["feature"].to_numpy())),
-        shape=(n_users, n_feats),
-    )
-    query_mass.sum_duplicates()
-    # A query counts once toward the normaliser, however many features it names.
-    matched_queries = matched.drop_duplicates(["user", "query"])
-    query_total = np.bincount(matched_queries["user"], weights=matched_queries["mass"], minlength=n_users)
-
+    query_features = match_queries(queries["query"], features, weights)
+    query_mass, query_total = _query_matrix(queries, query_features, (n_users, n_feats))
     total = np.asarray(item_mass.sum(axis=1)).ravel() + query_total
-    inv = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
-    interest = (sp.diags(inv) @ (item_mass @ features.matrix + query_mass)).tocsr()
+    long_term = _normalise(item_mass @ features.matrix + query_mass, total)
+
+    # Short-term intent: the user's session (events within session_minutes of their latest one),
+    # undecayed inside the window, mixed in with a weight that decays with the session's age. A
+    # phone lover who views five cameras right now is shopping for a camera right now.
+    idle_days = pd.Series(age_days).groupby(user_codes).min().reindex(range(n_users)).to_numpy()
+    in_session = age_days <= idle_days[user_codes] + weights.session_minutes / 1440.0
+    s_item = in_session[on_item][known]
+    session_items = sp.csr_matrix((type_weight[on_item][known][s_item], (u[s_item], j[s_item])), shape=shape)
+    session_searches = pd.DataFrame(
+        {"user": user_codes[is_search & in_session], "query": events["query"].to_numpy()[is_search & in_session],
+         "mass": type_weight[is_search & in_session]}
+    ).groupby(["user", "query"], as_index=False, sort=True)["mass"].sum()
+    session_query, session_query_total = _query_matrix(session_searches, query_features, (n_users, n_feats))
+    session_total = np.asarray(session_items.sum(axis=1)).ravel() + session_query_total
+    session = _normalise(session_items @ features.matrix + session_query, session_total)
+    alpha = np.where(
+        session_total > 0, weights.session_weight * np.power(0.5, idle_days / weights.half_life_days), 0.0
+    )
+    interest = (sp.diags(1.0 - alpha) @ long_term + sp.diags(alpha) @ session).tocsr()
 
     item_popularity = np.log1p(np.asarray(item_mass.sum(axis=0)).ravel())
     top = item_popularity.max() if n_items else 0.0
     popularity = item_popularity / top if top > 0 else np.zeros(n_items)
 
-    last_seen = pd.Series(age_days).groupby(user_codes).min().reindex(range(n_users)).to_numpy()
     purchases = np.bincount(user_codes[event == "purchase"], minlength=n_users)
     return Profiles(
         user_ids=pd.Index(user_ids, name="user_id"),
@@ -172,11 +184,31 @@ def build_profiles(
         strongest=strongest,
         recent_purchase_age=recent_purchase_age,
         purchases=purchases,
-        idle_days=last_seen,
+        idle_days=idle_days,
         queries=queries,
         popularity=popularity,
         as_of=as_of,
     )
+
+
+def _query_matrix(
+    queries: pd.DataFrame, query_features: pd.DataFrame, shape: tuple[int, int]
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """Search mass on the features each query names: (csr (n_users, n_features), mass per user).
+    ``queries`` has user, query, mass; a query counts once toward the user's mass, however many
+    features it names, and a query naming nothing counts not at all."""
+    matched = queries.merge(query_features, on="query")
+    matrix = sp.csr_matrix(
+        (matched["mass"].to_numpy(), (matched["user"].to_numpy(), matched["feature"].to_numpy())), shape=shape
+    )
+    matrix.sum_duplicates()
+    once = matched.drop_duplicates(["user", "query"])
+    return matrix, np.bincount(once["user"], weights=once["mass"], minlength=shape[0])
+
+
+def _normalise(matrix: sp.spmatrix, total: np.ndarray) -> sp.csr_matrix:
+    inv = np.divide(1.0, total, out=np.zeros_like(total), where=total > 0)
+    return (sp.diags(inv) @ matrix).tocsr()
 
 
 def _max_per_cell(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:

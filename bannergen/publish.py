@@ -44,7 +44,7 @@ class PublishSummary:
 
     def line(self) -> str:
         return (f"published {', '.join(self.segments)} to {self.dest}: {self.copied} files copied "
-                f"({self.bytes / 1e6:.1f} MB), {self.skipped} already there, {self.manifests} manifests written last")
+                f"({self.bytes / 1e6:.1f} MB), {self.skipped} already there, {self.manifests} manifest(s) written last")
 
 
 def headers_file(segments: list[str]) -> str:

@@ -94,6 +94,18 @@ def test_price_bands_follow_the_edges():
     assert [labels[c] for c in codes] == ["0-100", "0-100", "100-300", "1000-3000", "3000-8000", "8000+"]
 
 
+def test_a_fresh_session_outweighs_an_old_habit():
+    """A phone lover who views cameras right now leans to cameras now (short-term intent)."""
+    features = build_item_features(catalog(), SETTINGS.weights)
+    habit = [("u", "A", "purchase", END - pd.Timedelta(days=d), "") for d in (3, 5, 9)]
+    habit += [("u", "B", "cart", END - pd.Timedelta(days=d), "") for d in (2, 4)]
+    now = [("u", "C", "view", END - pd.Timedelta(minutes=m), "") for m in range(5)]
+    u = dict(zip(features.names, build_profiles(events(habit + now), features, SETTINGS.weights, END).interest.toarray()[0]))
+    assert u["category:相机"] > u["category:手机"]
+    u_old = dict(zip(features.names, build_profiles(events(habit), features, SETTINGS.weights, END).interest.toarray()[0]))
+    assert u_old["category:手机"] == pytest.approx(1.0)
+
+
 def test_as_of_defaults_to_the_newest_event():
     assert resolve_as_of(zhangsan()) == END
     assert resolve_as_of(zhangsan(), "2026-12-01") == pd.Timestamp("2026-12-01", tz="UTC")
@@ -114,19 +126,24 @@ event_rows = st.lists(
 @settings(max_examples=40, deadline=None)
 @given(event_rows)
 def test_vectorized_profiles_match_a_per_user_reference(rows):
-    """The sparse all-users computation equals the formula evaluated user by user."""
+    """The sparse all-users computation equals the formula evaluated user by user:
+    U = (1 - alpha) * long-term shares @ C + alpha * session shares @ C."""
     cat = catalog()
     features = build_item_features(cat, SETTINGS.weights)
     ev = events([(u, i, e, END - pd.Timedelta(hours=h), "") for u, i, e, h in rows])
     profiles = build_profiles(ev, features, SETTINGS.weights, END)
     C = features.matrix.toarray()
+    w = SETTINGS.weights
     for user, group in ev.groupby("user_id"):
-        a = np.zeros(len(cat))
+        a, s = np.zeros(len(cat)), np.zeros(len(cat))
+        last = group["ts"].max()
         for r in group.itertuples():
             age = (END - r.ts).total_seconds() / 86400
-            a[cat.index[cat.item_id == r.item_id][0]] += SETTINGS.weights.event_weights[r.event] * 0.5 ** (
-                age / SETTINGS.weights.half_life_days
-            )
-        expected_u = (a / a.sum()) @ C
+            j = cat.index[cat.item_id == r.item_id][0]
+            a[j] += w.event_weights[r.event] * 0.5 ** (age / w.half_life_days)
+            if (last - r.ts).total_seconds() <= w.session_minutes * 60:
+                s[j] += w.event_weights[r.event]
+        alpha = w.session_weight * 0.5 ** ((END - last).total_seconds() / 86400 / w.half_life_days)
+        expected_u = (1 - alpha) * (a / a.sum()) @ C + alpha * (s / s.sum()) @ C
         row = profiles.row(user)
         assert profiles.interest.toarray()[row] == pytest.approx(expected_u, rel=1e-9, abs=1e-12)

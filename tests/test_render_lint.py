@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from PIL import Image
 
 from bannergen.render.lint import Linter, lint_catalog

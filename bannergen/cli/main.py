@@ -187,10 +187,12 @@ def segments() -> None:
 
 def _register_groups() -> None:
     """Command groups live in their own modules; each adds itself to the app."""
-    from bannergen.cli import feedback, scoring
+    from bannergen.cli import feedback, scoring, serve, templates
 
     feedback.register(app)
     scoring.register(app)
+    serve.register(app)
+    templates.register(app)
 
 
 def main() -> None:

@@ -28,6 +28,8 @@ class InterestWeights:
     popularity: float
     band_edges: tuple[float, ...]
     aliases: dict[str, str]
+    session_minutes: float = 30.0  # a user's session: their events in this window before their last one
+    session_weight: float = 0.5  # the session's share of U_i while it is fresh (it decays like an event)
 
     def band_labels(self) -> list[str]:
         """Labels for the price bands: "0-100", ..., "8000+"."""
@@ -105,7 +107,7 @@ def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
 def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
     raw = read_toml(path)
     where = str(path)
-    reject_unknown_keys(raw, ["events", "decay", "features", "price_bands", "selection", "search"], where)
+    reject_unknown_keys(raw, ["events", "decay", "session", "features", "price_bands", "selection", "search"], where)
     events = _table(raw, "events", where)
     reject_unknown_keys(events, EVENT_TYPES, f"{where} [events]")
     event_weights = {e: _number(events, e, f"{where} [events]", 0.0) for e in EVENT_TYPES}
@@ -145,9 +147,17 @@ def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
     candidates = sel.get("candidates", 5)
     if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
         raise ConfigError(f"{where} [selection]: 'candidates' must be an integer >= 1; got {candidates!r}")
+    session = _table(raw, "session", where)
+    reject_unknown_keys(session, ["window_minutes", "weight"], f"{where} [session]")
+    session_minutes = _number(session, "window_minutes", f"{where} [session]", 30.0)
+    session_weight = _number(session, "weight", f"{where} [session]", 0.5)
+    if session_weight > 1:
+        raise ConfigError(f"{where} [session]: 'weight' must be within 0..1; got {session_weight}")
     weights = InterestWeights(
         event_weights=event_weights,
         half_life_days=half_life,
+        session_minutes=session_minutes,
+        session_weight=session_weight,
         band_edges=tuple(float(e) for e in edges),
         aliases={k.lower(): v for k, v in aliases.items()},
         **fw,
