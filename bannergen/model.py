@@ -89,7 +89,8 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
     interactions = None
     if blend is not None or settings.blend is not None:
         interactions = build_interactions(
-            events, features.item_ids, profiles.as_of, baskets=baskets, user_ids=profiles.user_ids
+            events, features.item_ids, profiles.as_of, baskets=baskets, user_ids=profiles.user_ids,
+            titles=catalog["title"],
         ).with_content(profiles, features)
         if blend is None and models is not None and fingerprint is not None:
             from bannergen.scorers.store import StaleModelError, load_blend

@@ -23,7 +23,8 @@ def project(tmp_path: Path) -> Path:
     (tmp_path / "assets").symlink_to(ROOT / "assets")
     shutil.copytree(ROOT / "examples/shop", tmp_path / "shop")
     (tmp_path / "bannergen.toml").write_text(
-        '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n', encoding="utf-8"
+        '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
+        '[render]\nsizes = ["1200x400", "750x300", "300x250"]\n', encoding="utf-8"
     )
     return tmp_path
 

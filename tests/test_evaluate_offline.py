@@ -96,3 +96,17 @@ def test_example_shop_json_contract(tmp_path):
 def test_bad_evaluate_flags(args, message):
     r = subprocess.run([*CLI, "--project", str(ROOT), "evaluate", *args], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 2 and message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_logistic_weights_come_from_the_validation_fold_and_may_be_negative():
+    from bannergen.evaluation.offline import Fold, logistic_weights
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 200, 30
+    good = rng.random((n_users, n_items)).astype(np.float32)
+    noise = rng.random((n_users, n_items)).astype(np.float32)
+    targets = sp.csr_matrix((good > 0.9).astype(np.float32))
+    anti = (1.0 - good + 0.05 * noise).astype(np.float32)  # says the opposite of the truth
+    fold = Fold(data=None, rows=np.arange(n_users), targets=targets, exclude=None, cut=pd.Timestamp("2026-01-01", tz="UTC"))
+    w = logistic_weights({"good": good, "noise": noise, "anti": anti}, fold, 5, candidates=30)
+    assert w["good"] > 0 and w.get("anti", 0.0) < 0 and max(abs(v) for v in w.values()) == pytest.approx(1.0)

@@ -26,7 +26,8 @@ def project(tmp_path: Path, policy: str = "softmax", policy_toml: str | None = N
     if policy_toml is not None:
         (tmp_path / "scoring/policy.toml").write_text(policy_toml, encoding="utf-8")
     (tmp_path / "bannergen.toml").write_text(
-        '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n', encoding="utf-8"
+        '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
+        '[render]\nsizes = ["1200x400", "750x300", "300x250"]\n', encoding="utf-8"
     )
     return Engine(load_project(tmp_path))
 

@@ -113,7 +113,7 @@ def test_history_scores_only_what_the_user_bought(data):
     assert set(np.flatnonzero(out > 0)) == {0, 1} and out[0] > out[1]  # A bought twice
 
 
-@pytest.mark.parametrize("name", LEARNERS + ["popularity", "popularity_recent", "history"])
+@pytest.mark.parametrize("name", LEARNERS + ["popularity", "popularity_recent", "popularity_now", "history", "title"])
 def test_save_and_load_give_the_same_scores(data, tmp_path, name):
     blend = Blend({name: scorer(name)}, {name: 1.0}, cold_start=name).fit(data)
     save_blend(blend, tmp_path, "fp1")
@@ -142,3 +142,30 @@ def test_cold_start_users_get_recent_popularity(data):
     row = d.user_ids.get_indexer(["new"])
     out = blend.score(d, row)[0]
     assert ITEMS[int(out.argmax())] == "F"
+
+
+def test_title_scorer_finds_items_whose_titles_share_words():
+    """Titles: A, B, C are "red heart ..." and D, E "blue star ...": "d" (bought D) gets E first."""
+    titles = ["red heart mug", "red heart bag", "red heart tin", "blue star lamp", "blue star lamp large", "plain box"]
+    ev = events()
+    d = build_interactions(ev, catalog()["item_id"], END, titles=titles)
+    s = scorer("title").fit(d)
+    ab, dd = d.user_ids.get_indexer(["ab", "d"])
+    out = s.score(d, np.asarray([ab, dd]))
+    col = {i: k for k, i in enumerate(ITEMS)}
+    assert out[0, col["C"]] > max(out[0, col["D"]], out[0, col["E"]], out[0, col["F"]]), out[0]
+    assert out[1, col["E"]] > max(out[1, col["A"]], out[1, col["B"]], out[1, col["C"]]), out[1]
+    np.testing.assert_array_equal(out, scorer("title").fit(d).score(d, np.asarray([ab, dd])))
+
+
+def test_recency_decay_favours_recent_purchases():
+    """EASE with a user half-life weights "ab"'s items by recency; popularity_now counts only the
+    last days (the tiny shop's F was bought 3 days before the end by everyone)."""
+    ev = events()
+    d = build_interactions(ev, catalog()["item_id"], END)
+    plain = make_scorer("ease", {"l2": 1.0}).fit(d)
+    decayed = make_scorer("ease", {"l2": 1.0, "half_life_days": 2.0, "user_half_life_days": 1.0}).fit(d)
+    rows = np.arange(d.n_users)
+    assert np.isfinite(decayed.score(d, rows)).all() and not np.array_equal(plain.score(d, rows), decayed.score(d, rows))
+    now = make_scorer("popularity_now", {"days": 3}).fit(d).score(d, rows[:1])[0]
+    assert ITEMS[int(now.argmax())] == "F"

@@ -8,7 +8,8 @@ Protocol (issue 3):
 - ``new-items`` ranks only items the user has not bought before and counts only those as hits;
   ``repeat`` ranks everything and counts repeat purchases;
 - the blend's weights are tuned on a validation split carved from the end of the training period
-  (D - validation_days .. D), fitting on what comes before it. The test period is never seen
+  (D - validation_days .. D), fitting on what comes before it (``tune_weights``: a logistic
+  regression over the scorers' normalised scores on each user's candidate items). The test period is never seen
   while tuning; the scorers are then refitted on all the training data.
 """
 
@@ -94,7 +95,8 @@ def make_fold(events: pd.DataFrame, catalog: pd.DataFrame, baskets: pd.DataFrame
     if end is not None:
         test = test[test["ts"] < end]
     train_baskets = baskets[baskets["ts"] < cut] if baskets is not None else None
-    data = build_interactions(train, catalog["item_id"], cut, baskets=train_baskets)
+    titles = catalog["title"] if "title" in catalog else None
+    data = build_interactions(train, catalog["item_id"], cut, baskets=train_baskets, titles=titles)
     if interest is not None:
         from bannergen.features import build_item_features
         from bannergen.profile import build_profiles
@@ -121,7 +123,7 @@ def make_fold(events: pd.DataFrame, catalog: pd.DataFrame, baskets: pd.DataFrame
 
 
 def _scorer_names(protocol: str, interest: InterestWeights | None) -> list[str]:
-    names = ["popularity", "popularity_recent", "item_knn", "svd", "ease", "rules"]
+    names = ["popularity", "popularity_recent", "popularity_now", "item_knn", "svd", "ease", "rules", "title"]
     if protocol == "repeat":
         names.append("history")
     if interest is not None:
@@ -139,7 +141,57 @@ def _metrics(scores: np.ndarray, fold: Fold, k: int) -> UserMetrics:
     return rank_metrics(top_k(scores, k, fold.exclude), fold.targets, k)
 
 
-def tune_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, rounds: int = 3,
+def tune_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, method: str = "logistic",
+                 candidates: int = 150) -> dict[str, float]:
+    """Blend weights from the validation fold: ``logistic`` (the default) fits a logistic regression
+    of "bought in the validation window" on the scorers' normalised scores over each user's
+    ``candidates`` best items by the best single scorer (weights may be negative: all-time
+    popularity against this week's is "rising"); ``grid`` is coordinate ascent on NDCG@k.
+    Falls back to the grid when the fold has no positive or no negative candidate."""
+    if method == "logistic":
+        weights = logistic_weights(parts, fold, k, candidates)
+        if weights:
+            return weights
+    return grid_weights(parts, fold, k)
+
+
+def logistic_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, candidates: int = 150) -> dict[str, float]:
+    """Weights of a logistic regression (L2, C = 1) fitted on (user, candidate item) pairs of the
+    validation fold, scaled so the largest |weight| is 1; {} when it cannot be fitted."""
+    from sklearn.linear_model import LogisticRegression
+
+    names = list(parts)
+    if not names or not len(fold.rows):
+        return {}
+    single = {n: float(_metrics(parts[n], fold, k).ndcg.mean()) for n in names}
+    best_name = max(names, key=lambda n: (single[n], -names.index(n)))
+    base = np.array(parts[best_name], dtype=np.float32, copy=True)
+    if fold.exclude is not None and fold.exclude.nnz:
+        ex = fold.exclude.tocoo()
+        base[ex.row, ex.col] = -np.inf
+    n_cand = min(candidates, base.shape[1])
+    cand = np.argpartition(-base, n_cand - 1, axis=1)[:, :n_cand] if n_cand < base.shape[1] else \
+        np.tile(np.arange(base.shape[1]), (len(base), 1))
+    r = np.repeat(np.arange(len(base)), cand.shape[1])
+    c = cand.ravel()
+    allowed = np.isfinite(base[r, c])
+    r, c = r[allowed], c[allowed]
+    y = np.asarray(fold.targets[r, c]).ravel() > 0
+    if y.all() or not y.any():
+        return {}
+    x = np.column_stack([parts[n][r, c] for n in names]).astype(np.float64)
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(x, y)
+    coef = model.coef_[0]
+    top = np.abs(coef).max()
+    if not np.isfinite(top) or top <= 0:
+        return {}
+    weights = {n: round(float(w / top), 4) for n, w in zip(names, coef)}
+    value = float(_metrics(sum(np.float32(w) * parts[n] for n, w in weights.items() if w), fold, k).ndcg.mean())
+    log.info("logistic weights %s: validation NDCG@%d %.4f (best single %s %.4f)", weights, k, value, best_name, single[best_name])
+    return {n: w for n, w in weights.items() if w}
+
+
+def grid_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, rounds: int = 3,
                  start: dict[str, float] | None = None) -> dict[str, float]:
     """Coordinate ascent on mean NDCG@k over ``GRID``, starting from the best single scorer (weight 1)."""
     names = list(parts)

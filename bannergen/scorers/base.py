@@ -47,6 +47,7 @@ class Interactions:
     basket_ids:    ndarray (n_baskets,) str
     as_of:         the reference time, UTC
     profiles, features: the content model's inputs, when the pipeline has them (else None)
+    titles:        item titles in item order, when known (the title scorer learns from them)
     """
 
     user_ids: pd.Index
@@ -60,6 +61,7 @@ class Interactions:
     as_of: pd.Timestamp
     profiles: Profiles | None = None
     features: ItemFeatures | None = None
+    titles: np.ndarray | None = None  # (n_items,) str item titles, for the title scorer (else None)
 
     @property
     def n_users(self) -> int:
@@ -113,12 +115,14 @@ def build_interactions(
     baskets: pd.DataFrame | None = None,
     event_weights: dict[str, float] | None = None,
     user_ids: pd.Index | None = None,
+    titles: pd.Series | np.ndarray | None = None,
 ) -> Interactions:
     """Interactions from an events frame (schema in bannergen.types) over ``item_ids``.
 
     ``baskets`` (columns basket, item_id) are the orders to mine rules from; without it, the
     purchase and cart events are grouped into sessions (30-minute gaps). ``user_ids`` fixes the
     user index (default: every user in ``events``, sorted, which is the profile order).
+    ``titles`` (one per item of ``item_ids``) feed the title scorer.
     Events on unknown items, searches and events after ``as_of`` are ignored.
     """
     item_index = pd.Index(item_ids)
@@ -162,6 +166,7 @@ def build_interactions(
         baskets=bmat,
         basket_ids=np.asarray(b_ids, dtype=object),
         as_of=as_of,
+        titles=None if titles is None else np.asarray(pd.Series(titles).fillna("").astype(str).to_numpy(), dtype=object),
     )
 
 
@@ -176,6 +181,17 @@ def implicit_matrix(data: Interactions, transform: str) -> sp.csr_matrix:
     elif transform != "raw":
         raise ValueError(f"transform must be binary, log or raw; got {transform!r}")
     return m.tocsr()
+
+
+def recency_weights(data: Interactions, half_life_days: float) -> sp.csr_matrix:
+    """(n_users, n_items) float32: 0.5 ** (days since the user's last purchase of the item / half-life)
+    (last interaction when the shop has no purchases); 1 for every interaction when half-life <= 0."""
+    age = (data.last_purchase if data.purchases.nnz else data.last_seen).astype(np.float32).tocsr(copy=True)
+    if half_life_days > 0:
+        age.data = np.power(0.5, (age.data - 1.0) / half_life_days).astype(np.float32)
+    else:
+        age.data[:] = 1.0
+    return age
 
 
 class Scorer(ABC):

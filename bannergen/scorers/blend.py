@@ -23,9 +23,11 @@ from bannergen.scorers.collaborative import (
     EASEScorer,
     HistoryScorer,
     ItemKNNScorer,
+    NowPopularityScorer,
     PopularityScorer,
     RecentPopularityScorer,
     SVDScorer,
+    TitleScorer,
 )
 from bannergen.scorers.content import ContentScorer
 from bannergen.scorers.settings import BlendSettings, InterestWeights
@@ -34,11 +36,13 @@ SCORERS: dict[str, type[Scorer]] = {
     "content": ContentScorer,
     "popularity": PopularityScorer,
     "popularity_recent": RecentPopularityScorer,
+    "popularity_now": NowPopularityScorer,
     "history": HistoryScorer,
     "item_knn": ItemKNNScorer,
     "svd": SVDScorer,
     "ease": EASEScorer,
     "rules": RuleScorer,
+    "title": TitleScorer,
 }
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from bannergen.scorers.base import Interactions, Scorer, check_rows, implicit_matrix
+from bannergen.scorers.base import Interactions, Scorer, check_rows, implicit_matrix, recency_weights
 
 
 def _dense(block) -> np.ndarray:
@@ -69,6 +69,18 @@ class RecentPopularityScorer(PopularityScorer):
         top = mix.max() if len(mix) else 0.0
         self.item_scores_ = (mix / top if top > 0 else mix).astype(np.float32)
         return self
+
+
+class NowPopularityScorer(RecentPopularityScorer):
+    """Recent popularity over a short window (default the last 7 days): in a seasonal shop what
+    sells this week differs from what sold this month. A blend component beside
+    ``popularity_recent`` (30 days, the baseline); with a negative weight on all-time popularity
+    the blend learns "rising" items."""
+
+    name = "popularity_now"
+
+    def __init__(self, days: float = 7.0) -> None:
+        self.days = days
 
 
 class HistoryScorer(Scorer):
@@ -193,22 +205,37 @@ class SVDScorer(Scorer):
         return _dense((x @ self.item_factors_) @ self.item_factors_.T)
 
 
+def _decayed(data: Interactions, transform: str, half_life_days: float) -> sp.csr_matrix:
+    """The implicit matrix with each cell times 0.5 ** (days since its last purchase / half-life)
+    (unchanged when half-life <= 0): recent purchases count more (seasonal shops)."""
+    x = implicit_matrix(data, transform)
+    if half_life_days <= 0:
+        return x
+    return x.multiply(recency_weights(data, half_life_days)).tocsr().astype(np.float32)
+
+
 class EASEScorer(Scorer):
     """EASE (Steck, 2019): s_i = x_i B with B = I - P / diag(P), P = (X'X + l2 I)^-1, diag(B) = 0.
 
     Dense in items: fitting costs O(n_items^3), about a second for 4,000 items. Items outside
     the ``max_items`` most popular get no weights (they still score 0, never NaN).
+    ``half_life_days`` > 0 decays each interaction in X by its age before B is learned (item
+    relations of this season count more); ``user_half_life_days`` > 0 decays the user's own row
+    x_i when scoring (what they bought lately says more about what they buy next).
     """
 
     name = "ease"
 
-    def __init__(self, l2: float = 250.0, transform: str = "binary", max_items: int = 12_000) -> None:
+    def __init__(self, l2: float = 250.0, transform: str = "binary", max_items: int = 12_000,
+                 half_life_days: float = 0.0, user_half_life_days: float = 0.0) -> None:
         self.l2 = l2
         self.transform = transform
         self.max_items = max_items
+        self.half_life_days = half_life_days
+        self.user_half_life_days = user_half_life_days
 
     def fit(self, data: Interactions) -> EASEScorer:
-        x = implicit_matrix(data, self.transform)
+        x = _decayed(data, self.transform, self.half_life_days)
         counts = np.asarray((x > 0).sum(axis=0)).ravel()
         keep = np.flatnonzero(counts > 0)
         if len(keep) > self.max_items:
@@ -225,8 +252,66 @@ class EASEScorer(Scorer):
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
-        x = implicit_matrix(data, self.transform)[rows][:, self.items_]
+        x = _decayed(data, self.transform, self.user_half_life_days)[rows][:, self.items_]
         out = np.zeros((len(rows), data.n_items), dtype=np.float32)
         if len(self.items_):
             out[:, self.items_] = np.asarray(x @ self.weights_, dtype=np.float32)
         return out
+
+
+class TitleScorer(Scorer):
+    """Content similarity of item titles: s_i = d_i S, S the cosine similarity of TF-IDF vectors of
+    the titles' words (sublinear tf, words in at least ``min_df`` titles), keeping each item's
+    ``neighbours`` nearest, and d_i the user's items decayed by ``half_life_days`` since their last
+    purchase. Finds "the same line in another colour" that co-purchase data is too thin for (new
+    items). Without titles (``data.titles`` None) it learns nothing and scores 0.
+    """
+
+    name = "title"
+
+    def __init__(self, neighbours: int = 200, min_df: int = 2, half_life_days: float = 30.0) -> None:
+        self.neighbours = neighbours
+        self.min_df = min_df
+        self.half_life_days = half_life_days
+
+    def fit(self, data: Interactions) -> TitleScorer:
+        n = data.n_items
+        sim = sp.csr_matrix((n, n), dtype=np.float32)
+        if data.titles is not None and n > 1:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+
+            try:
+                tfidf = TfidfVectorizer(min_df=min(self.min_df, n), token_pattern=r"(?u)\b[^\W\d_]{3,}\b",
+                                        sublinear_tf=True, dtype=np.float32).fit_transform(list(data.titles))
+            except ValueError:  # no word at all
+                tfidf = None
+            if tfidf is not None:
+                sim = (tfidf @ tfidf.T).tocsr().astype(np.float32)
+                sim.setdiag(0.0)
+                sim.eliminate_zeros()
+                sim = _top_per_column(sim, self.neighbours)
+        self.similarity_ = sim
+        return self
+
+    def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
+        rows = check_rows(data, rows)
+        return _dense(recency_weights(data, self.half_life_days)[rows] @ self.similarity_)
+
+
+def _top_per_column(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
+    """Keep the ``k`` largest entries of each column (ties toward the lower row)."""
+    c = m.tocsc()
+    rows, cols, vals = [], [], []
+    for j in range(c.shape[1]):
+        lo, hi = c.indptr[j], c.indptr[j + 1]
+        if hi - lo > k:
+            part = lo + np.argsort(-c.data[lo:hi], kind="stable")[:k]
+        else:
+            part = np.arange(lo, hi)
+        rows.append(c.indices[part])
+        cols.append(np.full(len(part), j))
+        vals.append(c.data[part])
+    if not rows:
+        return sp.csr_matrix(m.shape, dtype=np.float32)
+    return sp.csr_matrix((np.concatenate(vals).astype(np.float32), (np.concatenate(rows), np.concatenate(cols))),
+                         shape=m.shape)

@@ -45,7 +45,8 @@ def _interactions(project: Project, shop, settings, content: bool):
     from bannergen.scorers.base import build_interactions
 
     as_of = resolve_as_of(shop.events, project.as_of)
-    data = build_interactions(shop.events, shop.catalog["item_id"], as_of, baskets=shop.baskets)
+    titles = shop.catalog["title"] if "title" in shop.catalog else None
+    data = build_interactions(shop.events, shop.catalog["item_id"], as_of, baskets=shop.baskets, titles=titles)
     if content:
         features = build_item_features(shop.catalog, settings.weights)
         profiles = build_profiles(shop.events, features, settings.weights, as_of)
@@ -73,7 +74,8 @@ def fit_project(project: Project, tune: bool | None = None) -> FitSummary:
         start = time.perf_counter()
         cut = shop.events["ts"].max().normalize() - pd.Timedelta(days=blend_settings.validation_days)
         interest = settings.weights if content else None
-        names = [n for n in ("content", "popularity", "popularity_recent", "item_knn", "svd", "ease", "rules")
+        names = [n for n in ("content", "popularity", "popularity_recent", "popularity_now", "item_knn", "svd", "ease",
+                             "rules", "title")
                  if n != "content" or interest is not None]
         fold = make_fold(shop.events, shop.catalog, shop.baskets, cut, None, "new-items", interest)
         if len(fold.rows):

@@ -219,7 +219,8 @@ def load_scoring(scoring_dir: Path) -> ScoringSettings:
 
 # -- scoring/blend.toml ----------------------------------------------------------------------------
 
-SCORER_NAMES = ("content", "popularity", "popularity_recent", "history", "item_knn", "svd", "ease", "rules")
+SCORER_NAMES = ("content", "popularity", "popularity_recent", "popularity_now", "history", "item_knn", "svd", "ease",
+                "rules", "title")
 
 
 @dataclass(frozen=True)

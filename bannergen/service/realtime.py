@@ -193,7 +193,8 @@ class UserRescorer:
             # the blend its own content scorer (the shared one must not rebind to these few users).
             from bannergen.scorers.base import build_interactions
 
-            data = build_interactions(frame, m.features.item_ids, m.profiles.as_of, user_ids=profiles.user_ids)
+            data = build_interactions(frame, m.features.item_ids, m.profiles.as_of, user_ids=profiles.user_ids,
+                                      titles=m.catalog["title"])
             scorers = dict(blend.scorers)
             if "content" in scorers:
                 scorers["content"] = scorer

@@ -118,10 +118,9 @@ class DecisionState:
         self.seed = engine.project.seed
         self.item_ids = model.catalog["item_id"].to_numpy(dtype=object)
         self.template_ids = [t.id for t in model.templates]
-        self.template_sizes = [
-            {f"{w}x{h}" for w, h in t.sizes if not engine.project.sizes or f"{w}x{h}" in engine.project.sizes}
-            for t in model.templates
-        ]
+        # Every size a template declares, 2x included: render.sizes limits what a batch pre-renders,
+        # not what the CMS may ask for (a size not on disk yet is rendered on demand).
+        self.template_sizes = [{f"{w}x{h}" for w, h in t.sizes} for t in model.templates]
         self.sizes = sorted(set().union(*self.template_sizes), key=lambda s: [int(x) for x in s.split("x")]) if self.template_sizes else []
         self.variants: dict[tuple[int, int, str], str] = {}  # (item, template, size) -> variant id
         self._ids_lock = threading.Lock()
