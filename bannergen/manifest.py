@@ -54,7 +54,8 @@ def build_manifest(
             "template": spec.template_id,
             "template_version": templates[spec.template_id].version,
             "size": spec.size_label,
-            "item_ids": [spec.context.item_id],
+            # a cross-sell banner shows two items: the recommended one first, then its trigger
+            "item_ids": [spec.context.item_id] + ([spec.context.antecedent_id] if spec.context.antecedent_id else []),
             "files": store.files(variant_id, formats),
         }
     return {

@@ -12,7 +12,7 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -141,12 +141,18 @@ def plan_variants(
     """
     from bannergen.contexts import banner_context
 
-    pairs = decisions[["item", "template"]].drop_duplicates()
+    if "antecedent" not in decisions:
+        decisions = decisions.assign(antecedent=-1)
+    pairs = decisions[["item", "template", "antecedent"]].drop_duplicates()
     rows = []
     specs: dict[str, RenderSpec] = {}
-    for item, template_id in pairs.itertuples(index=False):  # one per unique (item, template), not per user
+    for item, template_id, antecedent in pairs.itertuples(index=False):  # per unique banner, not per user
         template = templates[template_id]
         context = banner_context(catalog.iloc[int(item)], catalog_dir, getattr(template, "cta", "立即抢购") or "立即抢购")
+        if antecedent >= 0:  # a cross-sell banner: "买了 <antecedent> 的人也买了 <item>"
+            trigger = banner_context(catalog.iloc[int(antecedent)], catalog_dir)
+            context = replace(context, antecedent=trigger.title, antecedent_id=trigger.item_id,
+                              antecedent_image=trigger.image)
         for size in template.sizes:
             label = f"{size[0]}x{size[1]}"
             if sizes and label not in sizes:
@@ -154,7 +160,7 @@ def plan_variants(
             spec = RenderSpec(template_id, tuple(size), context)
             variant_id = renderer.variant_id(spec)
             specs[variant_id] = spec
-            rows.append((item, template_id, label, variant_id))
-    variants = pd.DataFrame(rows, columns=["item", "template", "size", "variant_id"])
-    expanded = decisions.merge(variants, on=["item", "template"], how="inner")
+            rows.append((item, template_id, antecedent, label, variant_id))
+    variants = pd.DataFrame(rows, columns=["item", "template", "antecedent", "size", "variant_id"])
+    expanded = decisions.merge(variants, on=["item", "template", "antecedent"], how="inner")
     return expanded, specs

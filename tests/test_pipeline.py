@@ -135,3 +135,24 @@ def test_segments_partition_sensibly(tmp_path):
     sizes = engine(tmp_path).segment_sizes().set_index("segment")["users"]
     assert sizes["all"] >= 3000
     assert 0 < sizes["camera-fans"] < sizes["all"]
+
+
+def test_an_association_rule_becomes_a_cross_sell_banner(tmp_path):
+    """"买了 A 的人也买了 B": when a rule brought the chosen item, the banner shows both items."""
+    from bannergen.variants import plan_variants
+
+    eng = engine(tmp_path)
+    decisions = eng.decisions("all")
+    cross = decisions[decisions["template"] == "cross-sell"]
+    assert len(cross) > 0 and (cross["antecedent"] >= 0).all()
+    assert cross["explanation"].str.match(r"^买了 .+ 的人 \d+% 也买了 .+, lift \d").all()
+    assert (decisions.loc[decisions["template"] != "cross-sell", "antecedent"] == -1).all()
+    one = cross.head(1)
+    rows, specs = plan_variants(one, eng.model.catalog, ROOT / "examples/shop", eng.templates, eng.renderer, ("1200x400",))
+    spec = next(iter(specs.values()))
+    catalog = eng.model.catalog
+    assert spec.context.item_id == one["item_id"].iat[0]
+    assert spec.context.antecedent_id == catalog["item_id"].iat[int(one["antecedent"].iat[0])]
+    assert spec.context.antecedent and spec.context.antecedent_image is not None
+    with Image.open(io.BytesIO(eng.renderer.render(spec).files["png"])) as im:
+        assert im.size == (1200, 400)

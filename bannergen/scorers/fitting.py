@@ -150,5 +150,10 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
 def rule_sentence(catalog: pd.DataFrame, rule: Any) -> str:
     """"买了 A 的人 62% 也买了 B, lift 3.1" for a FiredRule over catalog rows."""
     titles = catalog["title"].to_numpy()
-    ante = " + ".join(str(titles[a]) for a in rule.antecedent)
-    return f"买了 {ante} 的人 {rule.confidence:.0%} 也买了 {titles[rule.consequent]}, lift {rule.lift:.1f}"
+
+    def short(title: object, limit: int = 24) -> str:  # keyword-stuffed titles would drown the sentence
+        text = str(title)
+        return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+    ante = " + ".join(short(titles[a]) for a in rule.antecedent)
+    return f"买了 {ante} 的人 {rule.confidence:.0%} 也买了 {short(titles[rule.consequent])}, lift {rule.lift:.1f}"

@@ -66,6 +66,8 @@ class Rules:
     min_discount_pct: float = 0.0
     boosts: tuple[Boost, ...] = ()
     pins: tuple[Pin, ...] = ()
+    cross_sell_min_confidence: float = 0.2  # a rule shown as "买了 A 的人也买了 B" must be at least this sure
+    cross_sell_min_lift: float = 1.5
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,9 @@ def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
 def load_rules(path: Path) -> Rules:
     raw = read_toml(path)
     where = str(path)
-    reject_unknown_keys(raw, ["filters", "boost", "pin"], where)
+    reject_unknown_keys(raw, ["filters", "boost", "pin", "cross_sell"], where)
+    cross = _table(raw, "cross_sell", where)
+    reject_unknown_keys(cross, ["min_confidence", "min_lift"], f"{where} [cross_sell]")
     filters = _table(raw, "filters", where)
     reject_unknown_keys(
         filters, ["exclude_out_of_stock", "suppress_purchased_days", "min_discount_pct"], f"{where} [filters]"
@@ -207,6 +211,8 @@ def load_rules(path: Path) -> Rules:
         min_discount_pct=_number(filters, "min_discount_pct", f"{where} [filters]", 0.0),
         boosts=tuple(boosts),
         pins=tuple(pins),
+        cross_sell_min_confidence=_number(cross, "min_confidence", f"{where} [cross_sell]", 0.2),
+        cross_sell_min_lift=_number(cross, "min_lift", f"{where} [cross_sell]", 1.5),
     )
 
 

@@ -90,6 +90,7 @@ def decide(
             chosen[:], propensity[:], used[:] = pos[0], 1.0, "pin"
 
     template_of = model.template_choice.template[np.maximum(chosen, 0)].copy()
+    antecedent, rule_reason = cross_sell(model, rows, chosen, template_of)
     held = in_holdout(user_ids, policy.holdout_share, policy.holdout_salt) if policy.holdout_share > 0 else np.zeros(n, bool)
     if held.any():
         item, t = default_banner(model, policy.holdout_template)
@@ -97,7 +98,9 @@ def decide(
         score[held] = np.nan
 
     explanation = explain_choices(model, rows, chosen)
+    explanation[antecedent >= 0] = rule_reason[antecedent >= 0]
     explanation[held] = HOLDOUT_REASON
+    antecedent[held] = -1
     keep = chosen >= 0
     return pd.DataFrame(
         {
@@ -110,5 +113,39 @@ def decide(
             "explanation": explanation[keep],
             "item": chosen[keep],
             "row": rows[keep],
+            "antecedent": antecedent[keep],  # catalog row of a cross-sell banner's trigger item, else -1
         }
     )
+
+
+def cross_sell(model: Model, rows: np.ndarray, chosen: np.ndarray, template_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where an association rule led to the chosen item ("买了 A 的人也买了 B"), show it as a
+    cross-sell banner: switches ``template_of`` in place to the best cross-sell template that suits
+    the item and returns (antecedent catalog row or -1, the rule as a sentence) per user.
+
+    The switch depends only on the (user, item) already drawn, so the propensity of the draw is
+    the propensity of the banner."""
+    n = len(rows)
+    settings = model.settings.rules
+    antecedent = np.full(n, -1, dtype=np.int64)
+    reasons = np.full(n, "", dtype=object)
+    rule_scorer = model.blend.scorers.get("rules") if model.blend is not None else None
+    cross = [k for k, t in enumerate(model.templates) if t.requires_antecedent and t.requires_items <= 1]
+    if rule_scorer is None or model.interactions is None or not cross or not (chosen >= 0).any():
+        return antecedent, reasons
+    masks = np.stack([model.templates[k].catalog_mask(model.catalog) for k in cross], axis=1)
+    priority = np.asarray([model.templates[k].priority for k in cross])
+    best = np.where(masks, priority[None, :], -np.inf)
+    ok = chosen >= 0
+    fired = rule_scorer.best_rules(model.interactions, rows[ok], chosen[ok])
+    from bannergen.scorers.fitting import rule_sentence
+
+    for pos, rule in zip(np.flatnonzero(ok), fired):  # only users a rule fired for: few, not all
+        if rule is None or not np.isfinite(best[chosen[pos]].max()):
+            continue
+        if rule.confidence < settings.cross_sell_min_confidence or rule.lift < settings.cross_sell_min_lift:
+            continue
+        template_of[pos] = cross[int(best[chosen[pos]].argmax())]
+        antecedent[pos] = rule.antecedent[0]
+        reasons[pos] = rule_sentence(model.catalog, rule)
+    return antecedent, reasons
