@@ -105,6 +105,8 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
         if blend is None:
             assert settings.blend is not None
             blend = Blend.from_settings(settings.blend, settings.weights).fit(interactions)
+            if models is not None and fingerprint is not None:
+                _save_fitted(blend, models, fingerprint)
         if "content" in blend.scorers:
             blend.scorers["content"] = scorer  # the same fitted content model explain() reads
     return Model(
@@ -121,3 +123,17 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
         blend=blend,
         interactions=interactions,
     )
+
+
+def _save_fitted(blend: Blend, models: Path, fingerprint: str) -> None:
+    """Keep a blend fitted during a run, so the next run on the same data and settings loads it
+    instead of refitting (EASE on 10,000 items is most of a large run's model time)."""
+    import logging
+
+    from bannergen.errors import BannergenError
+    from bannergen.scorers.store import save_blend
+
+    try:
+        save_blend(blend, models, fingerprint, meta={"fitted_by": "render"})
+    except (OSError, BannergenError) as error:  # a read-only project still renders
+        logging.getLogger(__name__).warning("could not save the fitted model to %s: %s", models, error)

@@ -26,9 +26,10 @@ from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
 from bannergen.contexts import banner_context
 from bannergen.errors import UnknownUserError
-from bannergen.manifest import build_manifest, variant_index, write_assignments, write_manifest
+from bannergen.manifest import build_manifest, read_manifest, variant_index, write_assignments, write_manifest
 from bannergen.model import Model, build_model
 from bannergen.profile import VERB_BY_RANK
+from bannergen.runkey import run_key
 from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
@@ -65,6 +66,7 @@ class RenderSummary:
     rejects: int
     warnings: tuple[str, ...]
     timings: dict[str, float]
+    unchanged: bool = False  # True: OUT already held this exact render (same run key); nothing was recomputed
 
     @property
     def seconds(self) -> float:
@@ -82,6 +84,7 @@ class RenderSummary:
             "rejects": self.rejects,
             "warnings": len(self.warnings),
             "seconds": round(self.seconds, 3),
+            "unchanged": self.unchanged,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
 
@@ -227,10 +230,24 @@ class Engine:
             return decide(model, rows, seg, self.project.seed, self.policy, self.feedback)
 
     def render(
-        self, segment: str, out: Path | None = None, limit: int | None = None, progress: Progress | None = None
+        self,
+        segment: str,
+        out: Path | None = None,
+        limit: int | None = None,
+        progress: Progress | None = None,
+        force: bool = False,
     ) -> RenderSummary:
-        """Decide and render banners for a segment; write assets, assignments and the manifest to OUT."""
+        """Decide and render banners for a segment; write assets, assignments and the manifest to OUT.
+
+        When OUT already holds a complete render with the same run key (same data, rules,
+        templates, assets, settings, code and feedback), nothing is recomputed; ``force`` does."""
         out = (out or self.project.out_for(segment)).resolve()
+        get_segment(self.segments, segment)  # an unknown segment fails before any work
+        with self._timed("check"):
+            key = run_key(self.project, segment, limit, self.policy.cap_per_day > 0)
+            unchanged = None if force else self._unchanged(out, key)
+        if unchanged is not None:
+            return unchanged
         decisions = self.decisions(segment, limit)
         store = AssetStore(out)
         with self._timed("plan"):
@@ -259,6 +276,7 @@ class Engine:
             manifest = build_manifest(
                 segment, assignments, specs, self.templates, store, self.project.formats, paths, stats
             )
+            manifest["run_key"] = key
             if outcome.warnings:
                 atomic_write(out / WARNINGS_FILE, ("\n".join(outcome.warnings) + "\n").encode("utf-8"))
             write_manifest(out, manifest)
@@ -275,6 +293,35 @@ class Engine:
             rejects=len(self.shop.rejects),
             warnings=outcome.warnings,
             timings=dict(self.timings),
+        )
+
+    def _unchanged(self, out: Path, key: str) -> RenderSummary | None:
+        """The summary of the render already in ``out`` if it was made with ``key`` and every file it
+        lists is still there; None when the render has to run."""
+        try:
+            manifest = read_manifest(out)
+        except (OSError, ValueError):
+            return None
+        if manifest.get("run_key") != key:
+            return None
+        listed = [rel for v in manifest.get("variants", {}).values() for rel in v.get("files", {}).values()]
+        listed += list(manifest.get("assignments", {}).values())
+        if not all((out / rel).is_file() for rel in listed):
+            return None
+        stats = manifest.get("stats", {})
+        unique = len(manifest.get("variants", {}))
+        return RenderSummary(
+            segment=manifest.get("segment", ""),
+            out=out,
+            users=int(stats.get("users", 0)),
+            assignments=int(stats.get("assignments", 0)),
+            unique_variants=unique,
+            rendered=0,
+            cached=unique,
+            rejects=int(stats.get("rejects", 0)),
+            warnings=(),
+            timings=dict(self.timings),
+            unchanged=True,
         )
 
     def explain(self, user_id: str, top: int = 8) -> UserExplanation:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_measured(cmd: list[str]) -> tuple[dict, float, float]:
-    """Run ``cmd``; return (its JSON output, wall seconds, peak RSS of its process tree in MB)."""
+    """Run ``cmd``; return (its JSON output, wall seconds, peak PSS of its process tree in MB)."""
     peak = 0
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -37,7 +37,8 @@ def run_measured(cmd: list[str]) -> tuple[dict, float, float]:
         while not stop.is_set():
             try:
                 procs = [parent, *parent.children(recursive=True)]
-                peak = max(peak, sum(p.memory_info().rss for p in procs if p.is_running()))
+                # PSS: pages shared by the forked render workers count once, split between them
+                peak = max(peak, sum(p.memory_full_info().pss for p in procs if p.is_running()))
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -81,12 +82,12 @@ def main() -> None:
 
     print(f"\nrender --segment all on {args.users:,} users / {args.items:,} items / {args.events:,} events")
     print(f"{'stage':<10}{'first run s':>14}{'rerun s':>10}")
-    for stage in ("load", "profile", "score", "select", "plan", "render", "write"):
+    for stage in ("check", "load", "profile", "feedback", "select", "plan", "render", "write"):
         print(f"{stage:<10}{first['timings'].get(stage, 0):>14.2f}{again['timings'].get(stage, 0):>10.2f}")
     print(f"{'wall':<10}{first_wall:>14.2f}{again_wall:>10.2f}")
     print(f"\nusers {first['users']:,}, unique variants {first['unique_variants']:,}, rendered {first['rendered']:,} "
           f"then {again['rendered']:,} (cache hits {again['cached']:,})")
-    print(f"peak RSS of the process tree: first {first_peak:,.0f} MB, rerun {again_peak:,.0f} MB")
+    print(f"peak memory (PSS) of the process tree: first {first_peak:,.0f} MB, rerun {again_peak:,.0f} MB")
     print(f"rerun / first run: {again_wall / first_wall:.1%}")
 
 

@@ -59,7 +59,7 @@ def test_render_prints_a_summary_and_json(project):
     result = run(project, "render", "--segment", "camera-fans", "--limit", "5")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("segment camera-fans: 5 users, ")
-    assert "stages: load=" in result.output
+    assert "stages: check=" in result.output
     again = run(project, "render", "--segment", "camera-fans", "--limit", "5", "--json")
     summary = json.loads(again.output)
     assert summary["rendered"] == 0 and summary["cached"] == summary["unique_variants"] > 0

@@ -74,8 +74,20 @@ def test_user_ids_never_appear_in_file_names(first_run):
 def test_an_unchanged_rerun_renders_nothing(first_run):
     tmp, summary = first_run
     again = engine(tmp).render(SEGMENT, limit=LIMIT)
-    assert again.rendered == 0 and again.cached == summary.unique_variants
-    assert read_manifest(again.out)["variants"].keys() == read_manifest(summary.out)["variants"].keys()
+    assert again.unchanged and again.rendered == 0 and again.cached == summary.unique_variants
+    assert "profile" not in again.timings  # same run key: no model, no scoring
+    forced = engine(tmp).render(SEGMENT, limit=LIMIT, force=True)
+    assert not forced.unchanged and forced.rendered == 0 and forced.cached == summary.unique_variants
+    assert read_manifest(forced.out)["variants"].keys() == read_manifest(summary.out)["variants"].keys()
+
+
+def test_a_deleted_asset_is_rendered_again(first_run):
+    tmp, summary = first_run
+    manifest = read_manifest(summary.out)
+    victim = summary.out / next(iter(manifest["variants"].values()))["files"]["webp"]
+    victim.unlink()
+    again = engine(tmp).render(SEGMENT, limit=LIMIT)
+    assert not again.unchanged and again.rendered == 1 and victim.is_file()
 
 
 def test_a_price_change_rerenders_only_that_items_variants(first_run, tmp_path):

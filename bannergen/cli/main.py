@@ -82,6 +82,7 @@ def render(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N users of the segment")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
+    force: Annotated[bool, typer.Option("--force", help="recompute even when OUT holds this exact render")] = False,
 ) -> None:
     """Choose and render a banner for every user of a segment; write assets, assignments and manifest.json.
 
@@ -100,7 +101,7 @@ def render(
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
-            summary = eng.render(segment, out=out, limit=limit, progress=progress)
+            summary = eng.render(segment, out=out, limit=limit, progress=progress, force=force)
     except BannergenError as error:
         fail(error)
         return
@@ -110,8 +111,13 @@ def render(
         typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
         return
     t = summary.timings
-    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in ("load", "profile", "score", "select", "plan", "render", "write"))
-    cached_note = " (nothing to render: every variant was cached)" if summary.rendered == 0 else ""
+    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in ("check", "load", "profile", "score", "select", "plan", "render", "write"))
+    if summary.unchanged:
+        cached_note = " (unchanged inputs: nothing recomputed)"
+    elif summary.rendered == 0:
+        cached_note = " (nothing to render: every variant was cached)"
+    else:
+        cached_note = ""
     typer.echo(
         f"segment {summary.segment}: {summary.users} users, {summary.assignments} assignments, "
         f"{summary.unique_variants} unique variants, {summary.rendered} rendered, {summary.cached} cache hits"

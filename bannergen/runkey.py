@@ -1,0 +1,89 @@
+"""The run key: a fingerprint of everything a render's output depends on.
+
+A render writes it into OUT/manifest.json. A later render with the same key has nothing new to
+compute (the same data, rules, templates, assets, settings, code and feedback give the same
+decisions and bytes), so it checks that the files are still there and stops: an unchanged
+rerun costs a few file hashes instead of a model fit and a scoring pass. `--force` recomputes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+
+from bannergen import __version__
+from bannergen.config import Project
+
+
+def _hash_tree(h: "hashlib._Hash", root: Path, contents: bool) -> None:
+    """Fold every file under ``root`` into ``h``: its relative path and either its bytes
+    (``contents``) or its size and modification time (cheap, for large image folders)."""
+    if not root.exists():
+        h.update(f"<absent {root.name}>".encode())
+        return
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(folder) / name
+            h.update(str(path.relative_to(root)).encode())
+            if contents:
+                with open(path, "rb") as handle:
+                    for chunk in iter(lambda: handle.read(1 << 20), b""):
+                        h.update(chunk)
+            else:
+                st = path.stat()
+                h.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+
+
+def run_key(project: Project, segment: str, limit: int | None, caps_active: bool) -> str:
+    """Hex key of a render of ``segment`` (first ``limit`` users) on ``project``."""
+    from bannergen.render.engine import RENDERER_VERSION
+
+    h = hashlib.blake2b(digest_size=16)
+    settings = {
+        "version": __version__,
+        "renderer": RENDERER_VERSION,
+        "segment": segment,
+        "limit": limit,
+        "formats": project.formats,
+        "quality": [project.webp_quality, project.jpg_quality, project.png_compress_level],
+        "sizes": project.sizes,
+        "seed": project.seed,
+        "as_of": project.as_of,
+        "max_reject_rate": project.max_reject_rate,
+        "mapping": [str(getattr(project, "mapping_table", "")), list(getattr(project, "mapping", ()))],
+    }
+    h.update(json.dumps(settings, sort_keys=True, default=str).encode())
+    for data in (project.catalog, project.events, getattr(project, "mapping_table", None)):
+        if data is not None:
+            _hash_tree(h, Path(data), contents=True) if Path(data).is_dir() else _hash_file(h, Path(data))
+    _hash_tree(h, project.catalog.parent, contents=False)  # product images: size and mtime
+    for folder in (project.scoring, project.templates, project.assets):
+        _hash_tree(h, folder, contents=True)
+    # Feedback moves Thompson posteriors and frequency caps; caps also reset every UTC day. The
+    # store only grows (events are idempotent by id), so its event count says whether it changed;
+    # file times would not do: merely reading a WAL database touches its files.
+    if Path(project.feedback_store).exists():
+        from bannergen.feedback import open_store
+
+        store = open_store(project.feedback_store)
+        try:
+            h.update(f"feedback:{store.count()}".encode())
+        finally:
+            store.close()
+        if caps_active:
+            h.update(time.strftime("%Y-%m-%d", time.gmtime()).encode())
+    return h.hexdigest()
+
+
+def _hash_file(h: "hashlib._Hash", path: Path) -> None:
+    h.update(path.name.encode())
+    if not path.is_file():
+        h.update(b"<absent>")
+        return
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
