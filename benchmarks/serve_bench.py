@@ -30,8 +30,6 @@ KEY = "bench-key"
 SERVER = textwrap.dedent("""
     import sys
     from bannergen.cli.main import app
-    from bannergen.cli.serve import register
-    register(app)
     app(sys.argv[1:])
 """)
 

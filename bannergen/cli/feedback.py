@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.main import fail, state
+from bannergen.cli.common import fail, state
 from bannergen.errors import BannergenError, InputError
 
 DEFAULT_STORE = Path(".bannergen") / "feedback.sqlite"

@@ -2,77 +2,20 @@
 
 Errors: a BannergenError becomes one line on stderr and its exit code (2 input rejected,
 3 environment failure); a traceback is shown only with --debug. Heavy imports (pandas, the
-pipeline) happen inside the commands so `bannergen --help` stays fast.
+pipeline) happen inside the commands so `bannergen --help` stays fast. The app, the global
+options and the error handling live in bannergen.cli.common.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
+from bannergen.cli.common import _global, app, engine, fail, shown, state  # noqa: F401 (re-exported)
 from bannergen.errors import BannergenError
-
-app = typer.Typer(
-    name="bannergen",
-    help="Personalized e-commerce banners from a shop's catalog and behaviour.\n\n"
-    "Example: bannergen render --segment camera-fans",
-    no_args_is_help=True,
-    add_completion=False,
-    rich_markup_mode=None,
-    pretty_exceptions_enable=False,
-)
-
-
-class State:
-    project: Optional[Path] = None
-    debug: bool = False
-    catalog: Optional[Path] = None
-    events: Optional[Path] = None
-
-
-state = State()
-
-
-@app.callback()
-def _global(
-    project: Annotated[Optional[Path], typer.Option("--project", help="project folder (holds bannergen.toml); default: found from the current folder")] = None,
-    catalog: Annotated[Optional[Path], typer.Option("--catalog", help="catalog file, overriding bannergen.toml")] = None,
-    events: Annotated[Optional[Path], typer.Option("--events", help="events file, overriding bannergen.toml")] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
-) -> None:
-    state.project, state.catalog, state.events, state.debug = project, catalog, events, debug
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-
-
-def engine():
-    """The Engine for the selected project, with command-line path overrides applied."""
-    from bannergen.config import load_project
-    from bannergen.pipeline import Engine
-
-    overrides = {
-        "data.catalog": str(state.catalog.resolve()) if state.catalog else None,
-        "data.events": str(state.events.resolve()) if state.events else None,
-    }
-    return Engine(load_project(state.project, overrides))
-
-
-def shown(path: Path) -> str:
-    """``path`` relative to the current folder when it is inside it (shorter, and the same on every machine)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
-def fail(error: BannergenError) -> None:
-    if state.debug:
-        raise error
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(error.exit_code)
 
 
 @app.command()
@@ -205,10 +148,7 @@ def main() -> None:
     app()
 
 
-if __name__ == "__main__":
-    # Run through the importable module, so the command groups (which import it) see one copy.
-    from bannergen.cli.main import main as _main
+_register_groups()
 
-    _main()
-else:
-    _register_groups()
+if __name__ == "__main__":
+    main()

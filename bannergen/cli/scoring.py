@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.main import fail, shown, state
+from bannergen.cli.common import fail, shown, state
 from bannergen.errors import BannergenError
 
 

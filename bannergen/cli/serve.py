@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.main import engine, fail, shown
+from bannergen.cli.common import engine, fail, shown
 from bannergen.errors import BannergenError
 
 
@@ -31,6 +31,7 @@ def serve(
 
     Example: BANNERGEN_API_KEY=secret bannergen serve --port 8000
     """
+    import gc
     import time
 
     try:
@@ -51,6 +52,10 @@ def serve(
                f"ready in {time.perf_counter() - started:.1f}s; {keyed}")
     typer.echo(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, health: /healthz, metrics: /metrics)")
     loop = "auto"
+    # Everything built so far (profiles, candidates, the model) lives as long as the server: move it
+    # out of the cyclic collector's sight, so a full collection never walks it in a request's path.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=access_log, loop=loop,
                 lifespan="on", server_header=False)
 

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 from bannergen.errors import InputError
 from bannergen.evaluation.metrics import UserMetrics, bootstrap_ratio, rank_metrics, top_k
 from bannergen.scorers.base import Interactions, build_interactions
-from bannergen.scorers.blend import Blend, make_scorer
+from bannergen.scorers.blend import Blend
 from bannergen.scorers.settings import BlendSettings, InterestWeights
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,6 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import datetime, timezone
-from pathlib import Path
 
 from bannergen.config import Project
 from bannergen.service.assets import AssetFiles
