@@ -24,19 +24,34 @@ from bannergen.errors import InputError
 POLICIES = ("uniform", "greedy", "thompson", "softmax")
 
 
+# Empirical-Bayes shrinkage: every variant starts at its placement's pooled CTR, worth this many
+# impressions. A flat Beta(1, 1) would rate a variant with one lucky click at 0.67 and make
+# greedy and the reward model chase it; pooled means keep thin variants near the average.
+PRIOR_STRENGTH = 50.0
+
+
+def pooled_prior(clicks: np.ndarray, impressions: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """(rows, k) prior mean: each row's (placement's) pooled CTR on its available variants."""
+    c = np.where(available, clicks, 0).sum(axis=1)
+    n = np.where(available, impressions, 0).sum(axis=1)
+    pooled = np.clip((c + 1.0) / (n + 2.0), 1e-6, 1 - 1e-6)
+    return np.where(available, pooled[:, None], np.nan)
+
+
 def policy_probabilities(name: str, clicks: np.ndarray, impressions: np.ndarray, available: np.ndarray,
                          temperature: float = 0.02, floor: float = 0.0, seed: int = 0) -> np.ndarray:
     """(rows, k) probabilities of policy ``name`` from per-row counts (rows, k)."""
-    prior = np.where(available, 0.5, np.nan)  # Beta(1, 1): mean 0.5, strength 2
     if name == "uniform":
         return uniform_probabilities(available)
-    means = posterior_mean(prior, 2.0, clicks, impressions)
+    prior = pooled_prior(clicks, impressions, available)
+    means = posterior_mean(prior, PRIOR_STRENGTH, clicks, impressions)
     if name == "greedy":
         return greedy_probabilities(means, available)
     if name == "softmax":
         return softmax_probabilities(means, temperature, available)
     if name == "thompson":
-        return thompson_probabilities(prior, 2.0, clicks, impressions, floor=floor, seed=seed, available=available)
+        return thompson_probabilities(prior, PRIOR_STRENGTH, clicks, impressions, floor=floor, seed=seed,
+                                      available=available)
     raise InputError(f"unknown policy '{name}'", hint=f"expected one of {', '.join(POLICIES)}")
 
 
@@ -49,7 +64,7 @@ def evaluate_policy(logged: LoggedFeedback, name: str, temperature: float = 0.02
     k = logged.k
     avail_p = np.arange(k)[None, :] < np.array([len(v) for v in logged.variants], np.int64)[:, None]
     per_placement = policy_probabilities(name, clicks, imps, avail_p, temperature, floor, seed)
-    model = np.where(avail_p, (1 + clicks) / (2 + imps), 0.0)
+    model = np.where(avail_p, posterior_mean(pooled_prior(clicks, imps, avail_p), PRIOR_STRENGTH, clicks, imps), 0.0)
     target = per_placement[logged.placement]
     result = estimate(name, logged.action, logged.reward, logged.pscore, target, model[logged.placement],
                       n_boot=n_boot, seed=seed)
