@@ -11,6 +11,7 @@ pipeline) happen inside the commands so `bannergen --help` stays fast.
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -75,3 +76,10 @@ def fail(error: BannergenError) -> None:
         raise error
     typer.echo(f"error: {error}", err=True)
     raise typer.Exit(error.exit_code)
+
+
+class TableOrJson(str, Enum):
+    """The --format of commands that print either a terminal table or one JSON document."""
+
+    table = "table"
+    json = "json"

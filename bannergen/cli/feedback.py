@@ -14,16 +14,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.common import fail, state
+from bannergen.cli.common import TableOrJson, fail, state
 from bannergen.errors import BannergenError, InputError
 
 DEFAULT_STORE = Path(".bannergen") / "feedback.sqlite"
 StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="feedback store file (default: <project>/.bannergen/feedback.sqlite)")]
-
-
-class TableJson(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class ReportFormat(str, Enum):
@@ -84,7 +79,7 @@ def feedback_app() -> typer.Typer:
     def ingest(
         file: Annotated[Path, typer.Argument(help="events file: .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet")],
         store: StoreOpt = None,
-        fmt: Annotated[TableJson, typer.Option("--format", help="table or json")] = TableJson.table,
+        fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
         rejects: Annotated[Optional[Path], typer.Option("--rejects", help="rejects report (default: beside the store)")] = None,
         timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for a locked store before failing (exit 3)")] = 5.0,
     ) -> None:
@@ -105,7 +100,7 @@ def feedback_app() -> typer.Typer:
             fail(error)
             return
         c = result.counts
-        if fmt == TableJson.json:
+        if fmt == TableOrJson.json:
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
             return
         for reject in result.first_rejects[:5]:
@@ -120,7 +115,7 @@ def feedback_app() -> typer.Typer:
     def evaluate(
         policy: Annotated[str, typer.Option("--policy", help="uniform, greedy, thompson or softmax")],
         store: StoreOpt = None,
-        fmt: Annotated[TableJson, typer.Option("--format", help="table or json")] = TableJson.table,
+        fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
         temperature: Annotated[float, typer.Option("--temperature", help="softmax temperature on posterior CTR")] = 0.02,
         floor: Annotated[float, typer.Option("--floor", help="Thompson exploration floor per variant")] = 0.0,
         seed: Annotated[int, typer.Option("--seed")] = 0,
@@ -143,7 +138,7 @@ def feedback_app() -> typer.Typer:
             return
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
-        if fmt == TableJson.json:
+        if fmt == TableOrJson.json:
             out = result.as_dict()
             out.pop("warnings")
             typer.echo(json.dumps(out, allow_nan=False, default=str) if result.n else json.dumps(

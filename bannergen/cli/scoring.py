@@ -12,13 +12,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.common import fail, shown, state
+from bannergen.cli.common import TableOrJson, fail, shown, state
 from bannergen.errors import BannergenError
-
-
-class Format(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class Protocol(str, Enum):
@@ -117,7 +112,7 @@ def register(app: typer.Typer) -> None:
         k: Annotated[int, typer.Option("--k", min=1, help="cut-off of the top-K metrics")] = 10,
         split_date: Annotated[Optional[str], typer.Option("--split-date", help="hold out purchases from this date (default: last date - 30 days)")] = None,
         protocol: Annotated[Protocol, typer.Option("--protocol", help="new-items (only items not bought before) or repeat")] = Protocol.new_items,
-        fmt: Annotated[Format, typer.Option("--format", help="table or json")] = Format.table,
+        fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
     ) -> None:
         """Offline metrics (HR, NDCG, precision, recall @K, coverage) of every scorer and the blend on a time split.
 
@@ -140,7 +135,7 @@ def register(app: typer.Typer) -> None:
         except BannergenError as error:
             fail(error)
             return
-        if fmt is Format.json:
+        if fmt is TableOrJson.json:
             typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
             return
         typer.echo(f"{result.data}: protocol {result.protocol}, split {result.split_date} (tuned on "
