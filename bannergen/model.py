@@ -24,8 +24,9 @@ from bannergen.scorers.settings import ScoringSettings
 from bannergen.segments import ProfileSummary, Segment, segment_mask
 from bannergen.selection.candidates import CategoryIndex, TemplateChoice, top_candidates
 
-# Score blocks are (users, items) float32; this many cells keeps one block near 128 MB.
-BLOCK_CELLS = 32_000_000
+# Score blocks are (users, items) float32; this many cells keeps one block near 64 MB, so the
+# several same-sized temporaries a blend makes per block stay a few hundred MB at any catalog size.
+BLOCK_CELLS = 16_000_000
 
 
 @dataclass(frozen=True)
