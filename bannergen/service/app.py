@@ -68,7 +68,9 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
                   description="Personalized banners for the CMS: decisions, real-time events, immutable assets.")
     bearer = HTTPBearer(auto_error=False, description="BANNERGEN_API_KEY")
 
-    def require_key(request: Request, _credentials=Depends(bearer)) -> None:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
+    # every decision for a check that takes microseconds.
+    async def require_key(request: Request, _credentials=Depends(bearer)) -> None:
         if not service.keys:
             return  # started with --open on loopback
         status = key_matches(request.headers.get("authorization"), service.keys)
