@@ -45,6 +45,19 @@ log = logging.getLogger(__name__)
 WARNINGS_FILE = "render-warnings.txt"
 
 
+def release_free_memory() -> None:
+    """Hand the heap that fitting freed back to the operating system (glibc keeps it otherwise),
+    so scoring and rendering start from the live model's size, not from the fit's peak."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim, nothing lost
+        pass
+
+
 @dataclass(frozen=True)
 class Shop:
     catalog: pd.DataFrame
@@ -202,6 +215,7 @@ class Engine:
                 shop.catalog, shop.events, settings, templates, self.project.as_of,
                 baskets=shop.baskets, models=self.project.models, fingerprint=project_fingerprint(self.project),
             )
+            release_free_memory()
         return model
 
     def renderer_options(self) -> RendererOptions:
