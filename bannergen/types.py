@@ -154,16 +154,3 @@ class Candidate:
     headline: str
     score: float
     probability: float
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The banner chosen for one user (per size), as logged for feedback and off-policy evaluation."""
-
-    user_id: str
-    item_id: str
-    template_id: str
-    score: float
-    propensity: float
-    policy: str
-    explanation: str

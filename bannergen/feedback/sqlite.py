@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,20 @@ from bannergen.feedback.store import Listener
 from bannergen.feedback.traffic import invalid_clicks
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+    """One explicit transaction on a connection opened with isolation_level=None: committed when
+    the block ends, rolled back when it raises (the error goes on to the caller)."""
+    db.execute(begin)
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -130,8 +145,7 @@ class SQLiteStore:
         )
         db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(db):
                 before = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
                 changes = db.total_changes
                 db.executemany(_INSERT, rows)
@@ -143,11 +157,6 @@ class SQLiteStore:
                 else:
                     new = db.execute(_ROLLUP_DELTA, (before,)).fetchall() if accepted else []
                 db.executemany(_ROLLUP_UPSERT, [r[:7] for r in new])
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise self._env_error(exc, "write to") from exc
         unknown_count = sum(int(r[7] or 0) for r in new)
@@ -163,12 +172,10 @@ class SQLiteStore:
 
     def _rebuild_rollup(self) -> None:
         """Recount the rollup from the events (a store written before the rollup existed)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        db.execute("DELETE FROM rollup")
-        db.execute("INSERT INTO rollup SELECT variant_id, placement, policy, event, count(*), sum(value), sum(cost) "
-                   "FROM events GROUP BY 1, 2, 3, 4")
-        db.execute("COMMIT")
+        with transaction(self._db) as db:
+            db.execute("DELETE FROM rollup")
+            db.execute("INSERT INTO rollup SELECT variant_id, placement, policy, event, count(*), sum(value), sum(cost) "
+                       "FROM events GROUP BY 1, 2, 3, 4")
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(delta)`` after every committed add() in this process (see store.Listener)."""

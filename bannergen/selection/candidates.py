@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -76,17 +75,3 @@ def top_candidates(
     cand_scores = np.take_along_axis(best_score, top, axis=1)
     items[~np.isfinite(cand_scores)] = -1
     return items, cand_scores
-
-
-def candidate_frame(user_ids: pd.Index, items: np.ndarray, scores: np.ndarray) -> pd.DataFrame:
-    """Long form (user_id, rank, item, score) of a candidate block, dropping missing candidates."""
-    n, k = items.shape
-    frame = pd.DataFrame(
-        {
-            "user_id": np.repeat(np.asarray(user_ids), k),
-            "rank": np.tile(np.arange(k), n),
-            "item": items.ravel(),
-            "score": scores.ravel(),
-        }
-    )
-    return frame[frame["item"] >= 0].reset_index(drop=True)

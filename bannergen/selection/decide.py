@@ -18,7 +18,6 @@ from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.policy import choose
 from bannergen.selection.settings import PolicySettings
 
-DECISION_COLUMNS = ["user_id", "item_id", "template", "score", "propensity", "policy", "explanation"]
 HOLDOUT_REASON = "对照组：默认横幅"
 
 

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
+from bannergen.feedback.sqlite import transaction
 
 if TYPE_CHECKING:
     from bannergen.model import Model
@@ -86,20 +87,13 @@ class BehaviourLog:
     def add(self, events: list[BehaviourEvent]) -> list[BehaviourEvent]:
         """Store ``events`` in one transaction; returns those that were new (by event id)."""
         new = []
-        db = self._db
         try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
+            with transaction(self._db) as db:
                 for e in events:
                     cur = db.execute("INSERT OR IGNORE INTO behaviour VALUES (?, ?, ?, ?, ?, ?)",
                                      (e.event_id, e.ts, e.user_id, e.event, e.item_id, e.query))
                     if cur.rowcount == 1:
                         new.append(e)
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
         except sqlite3.Error as exc:
             raise EnvironmentFailure(f"cannot write behaviour store {self.path}: {exc}") from exc
         return new
@@ -114,12 +108,9 @@ class BehaviourLog:
         if not rows:
             return
         try:
-            self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            self._db.execute("COMMIT")
+            with transaction(self._db, "BEGIN") as db:
+                db.executemany("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         except sqlite3.Error as exc:
-            if self._db.in_transaction:
-                self._db.execute("ROLLBACK")
             log.warning("decision log %s: %s", self.path, exc)
 
     def decision(self, decision_id: str) -> tuple | None:
