@@ -170,10 +170,10 @@ def build_interactions(
     )
 
 
-def implicit_matrix(data: Interactions, transform: str) -> sp.csr_matrix:
+def implicit_matrix(data: Interactions, transform: str, rows: np.ndarray | None = None) -> sp.csr_matrix:
     """The user x item matrix a collaborative scorer learns from: ``binary`` (bought or not),
-    ``log`` (log1p of the event weights) or ``raw`` (the event weights)."""
-    m = data.weights.astype(np.float32).copy()
+    ``log`` (log1p of the event weights) or ``raw`` (the event weights). ``rows``: those users only."""
+    m = (data.weights if rows is None else data.weights[rows]).astype(np.float32, copy=True)
     if transform == "binary":
         m.data[:] = 1.0
     elif transform == "log":
@@ -183,10 +183,12 @@ def implicit_matrix(data: Interactions, transform: str) -> sp.csr_matrix:
     return m.tocsr()
 
 
-def recency_weights(data: Interactions, half_life_days: float) -> sp.csr_matrix:
+def recency_weights(data: Interactions, half_life_days: float, rows: np.ndarray | None = None) -> sp.csr_matrix:
     """(n_users, n_items) float32: 0.5 ** (days since the user's last purchase of the item / half-life)
-    (last interaction when the shop has no purchases); 1 for every interaction when half-life <= 0."""
-    age = (data.last_purchase if data.purchases.nnz else data.last_seen).astype(np.float32).tocsr(copy=True)
+    (last interaction when the shop has no purchases); 1 for every interaction when half-life <= 0.
+    ``rows``: those users only."""
+    age = data.last_purchase if data.purchases.nnz else data.last_seen
+    age = (age if rows is None else age[rows]).astype(np.float32).tocsr(copy=True)
     if half_life_days > 0:
         age.data = np.power(0.5, (age.data - 1.0) / half_life_days).astype(np.float32)
     else:

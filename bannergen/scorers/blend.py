@@ -13,6 +13,7 @@ in place of the collaborative terms. Business rules are applied after blending, 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -88,28 +89,48 @@ class Blend:
             scorer.fit(data)
         return self
 
+    def component(self, data: Interactions, rows: np.ndarray, name: str) -> np.ndarray:
+        """One scorer's block for ``rows``, normalised when the scorer asks: (len(rows), n_items) float32."""
+        block = np.asarray(self.scorers[name].score(data, rows), dtype=np.float32)
+        return normalise_rows(block) if self.scorers[name].normalize else block
+
     def components(self, data: Interactions, rows: np.ndarray, names: list[str] | None = None) -> dict[str, np.ndarray]:
         """Each scorer's normalised block for ``rows``: name -> (len(rows), n_items) float32."""
         rows = check_rows(data, rows)
-        out = {}
-        for name in names or [n for n in self.scorers if self.weights.get(n, 0.0) != 0.0]:
-            block = np.asarray(self.scorers[name].score(data, rows), dtype=np.float32)
-            out[name] = normalise_rows(block) if self.scorers[name].normalize else block
-        return out
+        return {name: self.component(data, rows, name)
+                for name in names or [n for n in self.scorers if self.weights.get(n, 0.0) != 0.0]}
 
-    def combine(self, parts: dict[str, np.ndarray], cold: np.ndarray, weights: dict[str, float] | None = None) -> np.ndarray:
-        """sum_b w_b * parts[b]; rows where ``cold`` is True get the cold-start scorer's part."""
+    def combine(self, parts: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]], cold: np.ndarray,
+                weights: dict[str, float] | None = None) -> np.ndarray:
+        """sum_b w_b * parts[b]; rows where ``cold`` is True get the cold-start scorer's part (plus
+        the weighted content part). ``parts`` may be a generator of (name, block): each block is
+        added and dropped before the next is computed, so a block costs two (n, n_items) arrays
+        whatever the number of scorers. Blocks from a generator are scaled in place."""
         weights = self.weights if weights is None else weights
-        first = next(iter(parts.values()))
-        total = np.zeros_like(first)
-        for name, block in parts.items():
-            w = weights.get(name, 0.0)
-            if w:
-                total += np.float32(w) * block
-        if cold.any() and self.cold_start in parts:
-            content = parts.get("content")
-            fallback = parts[self.cold_start][cold]
-            total[cold] = fallback + (np.float32(weights.get("content", 0.0)) * content[cold] if content is not None else 0.0)
+        owned = not isinstance(parts, Mapping)  # a generator's blocks are ours to overwrite
+        pairs = parts if owned else parts.items()
+        total: np.ndarray | None = None
+        fallback: np.ndarray | None = None
+        content: np.ndarray | None = None
+        any_cold = bool(cold.any())
+        shape: tuple[int, int] = (len(cold), 0)
+        for name, block in pairs:
+            shape = block.shape  # not the block: holding it would keep a third array alive
+            if any_cold and name == self.cold_start:
+                fallback = block[cold]
+            w = np.float32(weights.get(name, 0.0))
+            if any_cold and name == "content":
+                content = w * block[cold]
+            if not w:
+                continue
+            if total is None:
+                total = np.multiply(block, w, out=block) if owned else w * block
+            else:
+                total += np.multiply(block, w, out=block) if owned else w * block
+        if total is None:  # every weight is zero: only cold rows get a score
+            total = np.zeros(shape, np.float32)
+        if fallback is not None:
+            total[cold] = fallback + content if content is not None else fallback
         return total
 
     def cold_rows(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
@@ -119,7 +140,8 @@ class Blend:
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
         names = [n for n in self.scorers if self.weights.get(n, 0.0) != 0.0 or n == self.cold_start]
-        return self.combine(self.components(data, rows, names), self.cold_rows(data, rows))
+        # one scorer's block at a time: the scoring peak does not grow with the number of scorers
+        return self.combine(((n, self.component(data, rows, n)) for n in names), self.cold_rows(data, rows))
 
     def contributions(self, data: Interactions, rows: np.ndarray, items: np.ndarray) -> dict[str, np.ndarray]:
         """Each weighted scorer's contribution to the score of ``items[k]`` for user ``rows[k]``:

@@ -18,6 +18,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from bannergen.scorers.base import Interactions, Scorer, check_rows, implicit_matrix, recency_weights
+from bannergen.scorers.tiled import TiledWeights
 
 
 def _dense(block) -> np.ndarray:
@@ -173,7 +174,7 @@ class ItemKNNScorer(Scorer):
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
-        return _dense(implicit_matrix(data, self.transform)[rows] @ self.similarity_)
+        return _dense(implicit_matrix(data, self.transform, rows) @ self.similarity_)
 
 
 class SVDScorer(Scorer):
@@ -202,17 +203,30 @@ class SVDScorer(Scorer):
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
-        x = implicit_matrix(data, self.transform)[rows]
+        x = implicit_matrix(data, self.transform, rows)
         return _dense((x @ self.item_factors_) @ self.item_factors_.T)
 
 
-def _decayed(data: Interactions, transform: str, half_life_days: float) -> sp.csr_matrix:
+def _decayed(data: Interactions, transform: str, half_life_days: float, rows: np.ndarray | None = None) -> sp.csr_matrix:
     """The implicit matrix with each cell times 0.5 ** (days since its last purchase / half-life)
-    (unchanged when half-life <= 0): recent purchases count more (seasonal shops)."""
-    x = implicit_matrix(data, transform)
+    (unchanged when half-life <= 0): recent purchases count more (seasonal shops).
+    ``rows``: only those users (scoring a block need not transform every user)."""
+    x = implicit_matrix(data, transform, rows)
     if half_life_days <= 0:
         return x
-    return x.multiply(recency_weights(data, half_life_days)).tocsr().astype(np.float32)
+    return x.multiply(recency_weights(data, half_life_days, rows)).tocsr().astype(np.float32)
+
+
+def _dense_gram(x: sp.csr_matrix, chunk_rows: int = 8192) -> np.ndarray:
+    """X'X as a dense float64 (n_items, n_items) array, summed over chunks of users: the sparse
+    product of all users at once would hold every co-occurring pair (50M on the scale shop,
+    600 MB) beside the dense result."""
+    gram = np.zeros((x.shape[1], x.shape[1]), dtype=np.float64)
+    for lo in range(0, x.shape[0], chunk_rows):
+        part = x[lo : lo + chunk_rows].astype(np.float64)
+        pairs = (part.T @ part).tocoo()  # no duplicate (row, col) pairs: += by index is exact
+        gram[pairs.row, pairs.col] += pairs.data
+    return gram
 
 
 class EASEScorer(Scorer):
@@ -241,26 +255,31 @@ class EASEScorer(Scorer):
         keep = np.flatnonzero(counts > 0)
         if len(keep) > self.max_items:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
-        xk = x[:, keep].astype(np.float64)
-        gram = np.asarray((xk.T @ xk).toarray(), dtype=np.float64)
+        gram = _dense_gram(x[:, keep])
         gram[np.diag_indices_from(gram)] += self.l2
         if len(keep):
             # In place, one n_items^2 float64 buffer throughout: at 10,000 items each copy is 800 MB,
-            # and np.linalg.inv plus -P / diag(P) would hold three of them at once.
-            p = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
+            # and np.linalg.inv plus -P / diag(P) would hold three of them at once. LAPACK works in
+            # Fortran order; the Gram matrix is symmetric, so its transpose is the same matrix
+            # already in that order and is inverted without a copy.
+            p = scipy.linalg.inv(gram.T, overwrite_a=True, check_finite=False)
             p /= -np.diag(p).copy()[None, :]
             p[np.diag_indices_from(p)] = 0.0
             gram = p
         self.items_ = keep.astype(np.int64)
-        self.weights_ = gram.astype(np.float32)
+        # column tiles, not the matrix: scoring is ~10x faster (bannergen.scorers.tiled)
+        self.weights_ = TiledWeights.from_dense(gram).tiles
+        del gram
         return self
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
-        x = _decayed(data, self.transform, self.user_half_life_days)[rows][:, self.items_]
         out = np.zeros((len(rows), data.n_items), dtype=np.float32)
         if len(self.items_):
-            out[:, self.items_] = np.asarray(x @ self.weights_, dtype=np.float32)
+            x = _decayed(data, self.transform, self.user_half_life_days, rows)
+            every_item = len(self.items_) == data.n_items  # items_ is sorted, so it is arange
+            weights = TiledWeights(self.weights_, len(self.items_))
+            weights.product(x if every_item else x[:, self.items_], out, None if every_item else self.items_)
         return out
 
 
@@ -300,7 +319,7 @@ class TitleScorer(Scorer):
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
-        return _dense(recency_weights(data, self.half_life_days)[rows] @ self.similarity_)
+        return _dense(recency_weights(data, self.half_life_days, rows) @ self.similarity_)
 
 
 def _top_per_column(m: sp.csr_matrix, k: int) -> sp.csr_matrix:

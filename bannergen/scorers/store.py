@@ -22,7 +22,7 @@ from bannergen.errors import InputError
 from bannergen.scorers.blend import Blend, make_scorer
 from bannergen.scorers.settings import InterestWeights
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: EASE weights saved as column tiles (bannergen.scorers.tiled)
 MODEL_JSON = "model.json"
 MODEL_NPZ = "model.npz"
 
