@@ -7,7 +7,10 @@ would. Then, in the model's own blocks (BLOCK_CELLS / items users): the final sc
 each user's top-10. Baselines, timed in the same process:
   - items: the dense product of the shapes the blend multiplies, (users x items) @ (items x items),
     i.e. what EASE and item kNN would cost without sparsity; timed on one block and scaled up;
-  - rank-256: a dense factor product (users x 256) @ (256 x items), all blocks.
+  - rank-256: a dense factor product (users x 256) @ (256 x items), all blocks;
+  - top-10 alone: np.argpartition over blocks of random scores of the same shape, the floor any
+    scorer that ends in a top-10 pays.
+Also one user at a time (what `serve` does per decision): the median of 200 single-user scores.
 Peak RSS of the process is sampled every 50 ms.
 
     python benchmarks/blend_scoring.py [--workdir /tmp/bannergen-scale]
@@ -88,6 +91,17 @@ def main() -> None:
     for lo in range(0, n_users, BLOCK):
         factors_u[lo : lo + BLOCK] @ factors_i
     factor = time.perf_counter() - start
+    del factors_u, factors_i
+    noise = rng.random((step, n_items), dtype=np.float32)
+    start = time.perf_counter()
+    for lo in range(0, n_users, step):
+        np.argpartition(-noise[: min(step, n_users - lo)], 10, axis=1)[:, :10]
+    top_only = time.perf_counter() - start
+    one_user = []
+    for row in rng.choice(n_users, size=200, replace=False):
+        start = time.perf_counter()
+        model.scores(np.array([row]))
+        one_user.append(time.perf_counter() - start)
     stop.set()
 
     print(f"{n_users:,} users x {n_items:,} items; blend: {', '.join(model.blend.scorers) if model.blend else 'content'}")
@@ -96,6 +110,8 @@ def main() -> None:
     print(f"{f'blend + rules + template bonus -> top-10 ({step:,}-user blocks)':<52}{blend:>10.1f}{'':>12}")
     print(f"{'dense (users x items) @ (items x items), scaled':<52}{dense:>10.1f}{blend / dense:>11.2f}x")
     print(f"{'dense rank-256 factor product (users x 256) @ (256 x items)':<52}{factor:>10.1f}{blend / factor:>11.2f}x")
+    print(f"{'top-10 alone (argpartition of same-shaped blocks)':<52}{top_only:>10.1f}{blend / top_only:>11.2f}x")
+    print(f"\none user through the blend (median of 200): {np.median(one_user) * 1000:.2f} ms")
     print(f"\npeak RSS while building the model: {peak_build / 2**20:,.0f} MB; "
           f"while scoring: {peak_scoring / 2**20:,.0f} MB (the resident model included)")
 

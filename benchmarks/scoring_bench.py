@@ -1,5 +1,6 @@
-"""Scoring benchmarks (issue 3): fit time on full Online Retail, blend scoring vs a dense matmul,
-rules mining times, and the quality table. Prints tables; the figures go to benchmarks/RESULTS.md.
+"""Scoring benchmarks (issue 3): fit time on full Online Retail, rules mining times, and the
+quality table. Prints tables; the figures go to benchmarks/RESULTS.md. Scoring speed and memory
+at 100,000 users x 10,000 items, through the real blend, is benchmarks/blend_scoring.py.
 
     python benchmarks/scoring_bench.py            # needs ../shared/data beside the clone
 """
@@ -12,9 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import scipy.sparse as sp
-
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
 CLI = [sys.executable, "-c", "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()"]
@@ -26,29 +24,6 @@ def timed(args: list[str]) -> tuple[float, str]:
     if r.returncode:
         raise SystemExit(r.stderr)
     return time.perf_counter() - start, r.stdout
-
-
-def scoring_speed(n_users: int = 100_000, n_items: int = 10_000, k: int = 10) -> None:
-    """Blend (EASE-like dense item weights + item kNN + popularity) to a top-10 in chunks vs one dense matmul."""
-    from bannergen.evaluation.metrics import top_k
-
-    rng = np.random.default_rng(0)
-    x = sp.random(n_users, n_items, density=5e-4, format="csr", dtype=np.float32, random_state=1)
-    w = rng.standard_normal((n_items, 256), dtype=np.float32)
-    v = rng.standard_normal((256, n_items), dtype=np.float32)
-    start = time.perf_counter()
-    for s in range(0, n_users, 4096):
-        _ = x[s:s + 4096] @ w @ v
-    dense = time.perf_counter() - start
-    pop = rng.random(n_items, dtype=np.float32)
-    start = time.perf_counter()
-    for s in range(0, n_users, 4096):
-        block = np.asarray(x[s:s + 4096] @ w @ v)
-        block /= np.maximum(block.max(axis=1, keepdims=True), 1e-9)
-        block += 0.2 * pop
-        top_k(block, k, x[s:s + 4096])
-    blend = time.perf_counter() - start
-    print(f"scoring {n_users:,} x {n_items:,}: factor product {dense:.1f}s, blend to top-{k} {blend:.1f}s ({blend / dense:.2f}x)")
 
 
 def main() -> None:
@@ -72,7 +47,6 @@ def main() -> None:
                 print(f"  {r['scorer']:<18} HR {r['hr']:.4f}  NDCG {r['ndcg']:.4f}  P {r['precision']:.4f}  R {r['recall']:.4f}  cov {r['coverage']:.4f}")
             for r in doc["ratios"]:
                 print(f"  NDCG ratio blend / {r['blend_vs']}: {r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]")
-    scoring_speed()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ everyone (popular). User "ab" bought A and B, so C is the item a recommender sho
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,19 @@ def test_save_and_load_give_the_same_scores(data, tmp_path, name):
     with pytest.raises(StaleModelError, match="fitted on other data or settings"):
         load_blend(tmp_path, "fp2", INTEREST)
     assert not list(tmp_path.glob("*.pkl"))
+
+
+def test_a_model_saved_by_another_format_version_is_refused(data, tmp_path):
+    """Format 1 stored EASE's weights as one matrix; format 2 as column tiles. An old folder is
+    refused with a message that says to refit, never read as the wrong layout."""
+    save_blend(Blend({"ease": scorer("ease")}, {"ease": 1.0}, cold_start="ease").fit(data), tmp_path, "fp1")
+    meta = tmp_path / "model.json"
+    doc = json.loads(meta.read_text(encoding="utf-8"))
+    doc["format_version"] = 1
+    meta.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(StaleModelError, match=r"model format 1, this bannergen reads 2") as error:
+        load_blend(tmp_path, "fp1", INTEREST)
+    assert "bannergen fit" in str(error.value.hint)
 
 
 def test_blend_contributions_sum_to_the_score(data):
