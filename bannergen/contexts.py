@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from bannergen.types import BannerContext
@@ -39,3 +41,19 @@ def banner_context(row: pd.Series | dict, catalog_dir: Path, cta: str = "立即�
         cta=cta,
         url=str(row.get("url") or ""),
     )
+
+
+def template_context(catalog: pd.DataFrame, item: int, template, catalog_dir: Path,
+                     companions: np.ndarray | None = None, antecedent: int = -1) -> BannerContext:
+    """The context of catalog row ``item`` shown by ``template``: the template's CTA; for a
+    multi-item template (the carousel) ``items`` = the item, then its companions (rows of
+    ``companions[item]``); for a cross-sell banner (``antecedent`` >= 0) the trigger item."""
+    context = banner_context(catalog.iloc[int(item)], catalog_dir, getattr(template, "cta", "") or "立即抢购")
+    need = getattr(template, "requires_items", 1)
+    if need > 1 and companions is not None and companions.shape[1]:
+        rows = [int(item)] + [int(c) for c in companions[int(item)][: need - 1] if c >= 0]
+        context = replace(context, items=tuple(banner_context(catalog.iloc[r], catalog_dir) for r in rows))
+    if antecedent >= 0:  # a cross-sell banner: "买了 <antecedent> 的人也买了 <item>"
+        trigger = banner_context(catalog.iloc[int(antecedent)], catalog_dir)
+        context = replace(context, antecedent=trigger.title, antecedent_id=trigger.item_id, antecedent_image=trigger.image)
+    return context

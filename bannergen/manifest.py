@@ -54,8 +54,10 @@ def build_manifest(
             "template": spec.template_id,
             "template_version": templates[spec.template_id].version,
             "size": spec.size_label,
-            # a cross-sell banner shows two items: the recommended one first, then its trigger
-            "item_ids": [spec.context.item_id] + ([spec.context.antecedent_id] if spec.context.antecedent_id else []),
+            # every item the banner shows: the recommended one first, then a carousel's others or a
+            # cross-sell banner's trigger
+            "item_ids": [spec.context.item_id] + [i.item_id for i in spec.context.items[1:]]
+            + ([spec.context.antecedent_id] if spec.context.antecedent_id else []),
             "files": store.files(variant_id, formats),
         }
     return {

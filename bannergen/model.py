@@ -23,6 +23,7 @@ from bannergen.scorers.rules import CompiledRules, apply_rules, compile_rules
 from bannergen.scorers.settings import ScoringSettings
 from bannergen.segments import ProfileSummary, Segment, segment_mask
 from bannergen.selection.candidates import CategoryIndex, TemplateChoice, top_candidates
+from bannergen.selection.carousel import CarouselIndex
 
 # Score blocks are (users, items) float32; this many cells keeps one block near 64 MB, so the
 # several same-sized temporaries a blend makes per block stay a few hundred MB at any catalog size.
@@ -43,6 +44,7 @@ class Model:
     summary: ProfileSummary
     blend: Blend | None = None  # None: the content scorer alone (no scoring/blend.toml)
     interactions: Interactions | None = None  # the user side the blend scores, rows = profile rows
+    carousel: CarouselIndex | None = None  # per item: its carousel template and companions (comparing users)
 
     def members(self, segment: Segment) -> np.ndarray:
         """Profile rows of the users in ``segment``, in user id order."""
@@ -110,19 +112,23 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
                 _save_fitted(blend, models, fingerprint)
         if "content" in blend.scorers:
             blend.scorers["content"] = scorer  # the same fitted content model explain() reads
+    rules = compile_rules(settings.rules, catalog)
+    carousel = CarouselIndex.build(catalog, templates, features.codes["category"], rules.allowed, profiles.popularity,
+                                   choice.bonus)
     return Model(
         catalog=catalog,
         settings=settings,
         features=features,
         profiles=profiles,
         scorer=scorer,
-        rules=compile_rules(settings.rules, catalog),
+        rules=rules,
         templates=templates,
         template_choice=choice,
         categories=CategoryIndex.build(features.codes["category"]),
         summary=ProfileSummary.of(profiles, features),
         blend=blend,
         interactions=interactions,
+        carousel=carousel,
     )
 
 

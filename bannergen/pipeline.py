@@ -24,7 +24,7 @@ import pandas as pd
 
 from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
-from bannergen.contexts import banner_context
+from bannergen.contexts import template_context
 from bannergen.errors import UnknownUserError
 from bannergen.manifest import build_manifest, read_manifest, variant_index, write_assignments, write_manifest
 from bannergen.model import Model, build_model
@@ -33,6 +33,7 @@ from bannergen.runkey import run_key
 from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
+from bannergen.selection.carousel import carousel_templates
 from bannergen.selection.decide import decide
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.settings import PolicySettings, load_policy_settings
@@ -279,6 +280,7 @@ class Engine:
                 self.templates,
                 self.renderer,
                 self.project.sizes,
+                self.model.carousel.companions if self.model.carousel is not None else None,
             )
         with self._timed("render"):
             outcome = render_variants(
@@ -359,12 +361,14 @@ class Engine:
         items, scores = model.candidates(rows)
         probs = softmax(scores, model.settings.selection.temperature)[0]
         catalog = model.catalog
+        templates = carousel_templates(model, rows, items)[0][0]
+        companions = model.carousel.companions if model.carousel is not None else None
         candidates = []
-        for item, score, p in zip(items[0], scores[0], probs):
+        for item, template_index, score, p in zip(items[0], templates, scores[0], probs):
             if item < 0:
                 continue
-            template = model.templates[model.template_choice.template[item]]
-            ctx = banner_context(catalog.iloc[int(item)], self.project.catalog.parent)
+            template = model.templates[template_index]
+            ctx = template_context(catalog, int(item), template, self.project.catalog.parent, companions)
             candidates.append(Candidate(catalog["item_id"].iat[item], template.id, template.headline(ctx), float(score), float(p)))
         contributions, rules = self._candidate_reasons(model, row, [c.item_id for c in candidates])
         chosen = None

@@ -12,10 +12,11 @@ import logging
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
+import numpy as np
 import pandas as pd
 
 from bannergen.cache import AssetStore
@@ -134,12 +135,14 @@ def plan_variants(
     templates: dict,
     renderer,
     sizes: tuple[str, ...] = (),
+    companions: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, dict[str, RenderSpec]]:
     """Expand decisions to one row per (user, size) with a variant id; the specs of unique variants.
 
     ``sizes`` ("1200x400", ...) restricts the sizes rendered; empty means every size of the template.
+    ``companions`` (Model.carousel.companions) fills the items of multi-item templates.
     """
-    from bannergen.contexts import banner_context
+    from bannergen.contexts import template_context
 
     if "antecedent" not in decisions:
         decisions = decisions.assign(antecedent=-1)
@@ -148,11 +151,7 @@ def plan_variants(
     specs: dict[str, RenderSpec] = {}
     for item, template_id, antecedent in pairs.itertuples(index=False):  # per unique banner, not per user
         template = templates[template_id]
-        context = banner_context(catalog.iloc[int(item)], catalog_dir, getattr(template, "cta", "立即抢购") or "立即抢购")
-        if antecedent >= 0:  # a cross-sell banner: "买了 <antecedent> 的人也买了 <item>"
-            trigger = banner_context(catalog.iloc[int(antecedent)], catalog_dir)
-            context = replace(context, antecedent=trigger.title, antecedent_id=trigger.item_id,
-                              antecedent_image=trigger.image)
+        context = template_context(catalog, int(item), template, catalog_dir, companions, int(antecedent))
         for size in template.sizes:
             label = f"{size[0]}x{size[1]}"
             if sizes and label not in sizes:

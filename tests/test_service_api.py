@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import time
 import warnings
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
@@ -159,6 +161,9 @@ def test_assets_are_immutable_with_etag_and_304(env):
         assert etag.startswith('"') and not etag.startswith("W/")
         again = client.get(f"/assets/{vid}.{fmt}", headers={"if-none-match": etag})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        head = client.head(f"/assets/{vid}.{fmt}")  # what a CDN asks before it fetches
+        assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
+        assert int(head.headers["content-length"]) == len(r.content)
     html = client.get(f"/assets/{vid}.html").text
     sidecar = html.split('img/', 1)[1].split('"', 1)[0].split("'", 1)[0].split(")", 1)[0]
     r = client.get(f"/assets/img/{sidecar}")
@@ -352,3 +357,26 @@ def test_rescoring_an_unchanged_user_reproduces_the_precomputed_candidates(env):
         cached = service.state.users[user]
         assert list(fresh.items) == list(cached.items)
         np.testing.assert_allclose(fresh.scores, cached.scores, rtol=1e-4, atol=1e-5)
+
+
+def test_a_comparing_user_gets_the_same_carousel_from_the_service_as_from_batch(env, monkeypatch):
+    """The carousel switch and its items are the batch ones: same template, same variant id."""
+    project, service, client = env
+    monkeypatch.setattr(service, "render_budget_s", 30.0)
+    from bannergen.variants import plan_variants
+
+    engine = Engine(project)
+    batch = engine.decisions("all")
+    carousel = batch[(batch["template"] == "carousel") & (batch["policy"] == "softmax")].head(1)
+    assert len(carousel) == 1
+    user = carousel["user_id"].iat[0]
+    d = decide(client, user=user)
+    assert (d["item_id"], d["template"]) == (carousel["item_id"].iat[0], "carousel")
+    assert d["explanation"] == carousel["explanation"].iat[0] and d["explanation"].startswith("因为你比较了")
+    planned, _ = plan_variants(carousel, engine.model.catalog, project.catalog.parent, engine.templates, engine.renderer,
+                               ("1200x400",), engine.model.carousel.companions)
+    assert d["variant_id"] == planned["variant_id"].iat[0]
+    r = client.get(d["assets"]["png"])
+    assert r.status_code == 200
+    with Image.open(io.BytesIO(r.content)) as im:
+        assert im.size == (1200, 400)

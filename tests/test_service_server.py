@@ -95,6 +95,9 @@ def test_real_server_on_loopback(tmp_path):
                 time.sleep(0.2)  # rendered in the background when it missed the budget
             assert got.status_code == 200 and got.headers["content-type"] == "image/webp"
             assert client.get(asset, headers={"if-none-match": got.headers["etag"]}).status_code == 304
+            head = client.head(asset)  # through uvicorn: the headers of the GET, no body
+            assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == got.headers["etag"]
+            assert int(head.headers["content-length"]) == len(got.content)
             raw = client.get("/assets/..%2F..%2Fbannergen.toml")
             assert raw.status_code == 404 and raw.headers["content-type"] == "application/problem+json"
             assert "paths" in client.get("/openapi.json").json()

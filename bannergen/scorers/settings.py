@@ -68,6 +68,11 @@ class Rules:
     pins: tuple[Pin, ...] = ()
     cross_sell_min_confidence: float = 0.2  # a rule shown as "买了 A 的人也买了 B" must be at least this sure
     cross_sell_min_lift: float = 1.5
+    # A user who interacted with this many distinct items of a category in the last
+    # carousel_within_days is comparing: their banner for an item of it becomes a carousel (three
+    # items) where a carousel template outranks the item's own template. 0: never.
+    carousel_min_compared: int = 3
+    carousel_within_days: float = 3.0
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,17 @@ def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
 def load_rules(path: Path) -> Rules:
     raw = read_toml(path)
     where = str(path)
-    reject_unknown_keys(raw, ["filters", "boost", "pin", "cross_sell"], where)
+    reject_unknown_keys(raw, ["filters", "boost", "pin", "cross_sell", "carousel"], where)
     cross = _table(raw, "cross_sell", where)
     reject_unknown_keys(cross, ["min_confidence", "min_lift"], f"{where} [cross_sell]")
+    carousel = _table(raw, "carousel", where)
+    reject_unknown_keys(carousel, ["min_compared", "within_days"], f"{where} [carousel]")
+    within_days = _number(carousel, "within_days", f"{where} [carousel]", 3.0)
+    if within_days <= 0:
+        raise ConfigError(f"{where} [carousel]: 'within_days' must be > 0; got {within_days}")
+    min_compared = _number(carousel, "min_compared", f"{where} [carousel]", 3)
+    if min_compared != int(min_compared):
+        raise ConfigError(f"{where} [carousel]: 'min_compared' must be a whole number of items; got {min_compared}")
     filters = _table(raw, "filters", where)
     reject_unknown_keys(
         filters, ["exclude_out_of_stock", "suppress_purchased_days", "min_discount_pct"], f"{where} [filters]"
@@ -213,6 +226,8 @@ def load_rules(path: Path) -> Rules:
         pins=tuple(pins),
         cross_sell_min_confidence=_number(cross, "min_confidence", f"{where} [cross_sell]", 0.2),
         cross_sell_min_lift=_number(cross, "min_lift", f"{where} [cross_sell]", 1.5),
+        carousel_min_compared=int(min_compared),
+        carousel_within_days=within_days,
     )
 
 

@@ -14,6 +14,7 @@ from bannergen.errors import ConfigError
 from bannergen.explain import explain_choices
 from bannergen.model import Model
 from bannergen.segments import Segment
+from bannergen.selection.carousel import carousel_reasons, carousel_templates
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.policy import choose
 from bannergen.selection.settings import PolicySettings
@@ -56,7 +57,8 @@ def decide(
     catalog_ids = model.catalog["item_id"].to_numpy(dtype=object)
     template_ids = np.asarray([t.id for t in model.templates], dtype=object)
     cand_items = np.where(items >= 0, catalog_ids[np.maximum(items, 0)], "")
-    cand_templates = np.where(items >= 0, template_ids[model.template_choice.template[np.maximum(items, 0)]], "")
+    cand_template_index, carousel, compared = carousel_templates(model, rows, items)
+    cand_templates = np.where(items >= 0, template_ids[cand_template_index], "")
 
     if policy.cap_per_day > 0:  # a banner seen N times today makes way for the next one (rotation)
         capped = feedback.shown_today(user_ids, cand_items, cand_templates) >= policy.cap_per_day
@@ -77,8 +79,11 @@ def decide(
     else:
         index, propensity, _ = choose(scores, user_ids, sel.policy, sel.temperature, seed)
     safe = np.maximum(index, 0)
-    chosen = np.where(index >= 0, items[np.arange(n), safe], -1)
-    score = np.where(index >= 0, scores[np.arange(n), safe], np.nan)
+    picked = np.arange(n), safe
+    chosen = np.where(index >= 0, items[picked], -1)
+    score = np.where(index >= 0, scores[picked], np.nan)
+    template_of = np.where(index >= 0, cand_template_index[picked], -1)
+    as_carousel = (index >= 0) & carousel[picked]
     used = np.full(n, sel.policy, dtype=object)
 
     for pin in model.settings.rules.pins:
@@ -87,8 +92,8 @@ def decide(
         pos = np.flatnonzero(catalog_ids == pin.item_id)
         if len(pos) and model.template_choice.template[pos[0]] >= 0:
             chosen[:], propensity[:], used[:] = pos[0], 1.0, "pin"
+            template_of[:], as_carousel[:] = model.template_choice.template[pos[0]], False
 
-    template_of = model.template_choice.template[np.maximum(chosen, 0)].copy()
     antecedent, rule_reason = cross_sell(model, rows, chosen, template_of)
     held = in_holdout(user_ids, policy.holdout_share, policy.holdout_salt) if policy.holdout_share > 0 else np.zeros(n, bool)
     if held.any():
@@ -97,6 +102,8 @@ def decide(
         score[held] = np.nan
 
     explanation = explain_choices(model, rows, chosen)
+    as_carousel &= antecedent < 0  # a rule that fired says more than "comparing"
+    explanation[as_carousel] = carousel_reasons(model, chosen[as_carousel], compared[picked][as_carousel])
     explanation[antecedent >= 0] = rule_reason[antecedent >= 0]
     explanation[held] = HOLDOUT_REASON
     antecedent[held] = -1

@@ -157,6 +157,11 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
             raise Problem(404, "no such asset")
         return _asset(request, name, f'"{name.replace(".", "-")}"', name.rsplit(".", 1)[1], signed=True)
 
+    # HEAD as well: CDNs and caches check an asset before they fetch it (the server sends no body)
+    for path, endpoint in (("/assets/img/{name}", sidecar), ("/assets/{name}", asset)):
+        app.add_api_route(path, endpoint, methods=["HEAD"], response_class=Response, summary="The headers of the GET",
+                          operation_id=f"{endpoint.__name__}_head")
+
     @app.get("/healthz", response_model=Health, summary="ok, or degraded with the reasons")
     async def healthz():
         return _json(service.health(), headers={"Cache-Control": "no-store"})

@@ -76,15 +76,17 @@ def candidate_block(model: Model, rows: np.ndarray, user_ids: np.ndarray, seed: 
     """UserCandidates of the users at profile ``rows`` of ``model`` (ids ``user_ids``), vectorized."""
     from bannergen.bandits import in_holdout
     from bannergen.explain import explain_choices
+    from bannergen.selection.carousel import carousel_reasons, carousel_templates
     from bannergen.selection.policy import user_uniforms
 
     if len(rows) == 0:
         return {}
     items, scores = model.candidates(rows)
-    templates = model.template_choice.template[np.maximum(items, 0)]
+    templates, carousel, compared = carousel_templates(model, rows, items)
     reasons = np.empty(items.shape, dtype=object)
     for c in range(items.shape[1]):  # explain_choices wants distinct rows: one call per candidate rank
         reasons[:, c] = explain_choices(model, rows, np.where(items[:, c] >= 0, items[:, c], 0))
+    reasons[carousel] = carousel_reasons(model, items[carousel], compared[carousel])
     uniforms = user_uniforms(user_ids, seed)
     held = in_holdout(user_ids, policy.holdout_share, policy.holdout_salt) if policy.holdout_share > 0 else np.zeros(len(rows), bool)
     out = {}
@@ -147,30 +149,33 @@ class DecisionState:
 
     def variant_ids_for(self, pairs: set[tuple[int, int]]) -> None:
         """Compute (once) the variant id of every size of these (item, template) pairs."""
-        from bannergen.contexts import banner_context
         from bannergen.types import RenderSpec
 
         engine = self.engine
-        catalog_dir = engine.project.catalog.parent
         with self._ids_lock:
             todo = [(i, t) for i, t in pairs if (i, t, next(iter(self.template_sizes[t]), "")) not in self.variants]
             for item, t in todo:
                 template = self.model.templates[t]
-                context = banner_context(self.model.catalog.iloc[item], catalog_dir, getattr(template, "cta", "立即抢购") or "立即抢购")
+                context = self.context(item, t)
                 for w, h in template.sizes:
                     label = f"{w}x{h}"
                     if label in self.template_sizes[t]:
                         self.variants[(item, t, label)] = engine.renderer.variant_id(RenderSpec(template.id, (w, h), context))
 
+    def context(self, item: int, template: int):
+        """The BannerContext of (item, template), as batch render builds it (carousel items included)."""
+        from bannergen.contexts import template_context
+
+        companions = self.model.carousel.companions if self.model.carousel is not None else None
+        return template_context(self.model.catalog, item, self.model.templates[template],
+                                self.engine.project.catalog.parent, companions)
+
     def spec(self, item: int, template: int, size: str):
         """The RenderSpec of a variant (for rendering on demand)."""
-        from bannergen.contexts import banner_context
         from bannergen.types import RenderSpec
 
-        t = self.model.templates[template]
-        context = banner_context(self.model.catalog.iloc[item], self.engine.project.catalog.parent, getattr(t, "cta", "立即抢购") or "立即抢购")
         w, h = (int(x) for x in size.split("x"))
-        return RenderSpec(t.id, (w, h), context)
+        return RenderSpec(self.model.templates[template].id, (w, h), self.context(item, template))
 
     def double(self, template: int, size: str) -> str | None:
         """The 2x size label of ``size`` when the template renders one ("2400x800" for "1200x400")."""
