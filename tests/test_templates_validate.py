@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bannergen.errors import TemplateError
 from bannergen.templating import load_templates
+from bannergen.templating.manifest import load_template
 from bannergen.templating.validate import validate_templates
 from conftest_render import ASSETS, TEMPLATES
 
@@ -138,3 +140,21 @@ def test_bad_input_is_one_finding_with_file_and_line(project, assets, file, old,
 
 def test_shipped_templates_are_valid():
     assert validate_templates(TEMPLATES, ASSETS) == {tid.name: [] for tid in sorted(TEMPLATES.iterdir()) if (tid / "template.toml").is_file()}
+
+
+def test_every_broken_layout_element_is_reported_at_once(project, assets):
+    """Three mistakes in two sizes of one layout.toml: three findings, each at its own line, so a
+    campaign team fixes them in one pass instead of one validate run per mistake."""
+    path = project / "product-spotlight" / "layout.toml"
+    _edit(path, "box = [64, 56, 6, 32]", "box = [64, 56, 6, 32, 9]")
+    _edit(path, 'colour = "ink"', 'colour = "inkk"')
+    _edit(path, "box = [460, 0, 290, 300]", "box = [460, 0, 900, 300]")
+    findings = [str(f) for f in validate_templates(project, assets)["product-spotlight"]]
+    assert len(findings) == 3, findings
+    expected = [("box = [64, 56, 6, 32, 9]", "box must be [x, y, w, h] integers"),
+                ('colour = "inkk"', "unknown colour 'inkk'"),
+                ("box = [460, 0, 900, 300]", "does not lie inside the 750x300 banner")]
+    for finding, (needle, problem) in zip(findings, expected):
+        assert finding.startswith(f"{path}:{_line(path, needle)}: ") and problem in finding, finding
+    with pytest.raises(TemplateError, match="box must be"):  # loading for rendering still stops at the first
+        load_template(project / "product-spotlight")

@@ -219,11 +219,14 @@ def _element(raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, 
 
 
 def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mapping[str, str], env: SandboxedEnvironment,
-                 scales: tuple[int, ...] = (1,)) -> dict[tuple[int, int], Layout]:
+                 scales: tuple[int, ...] = (1,), errors: list[TemplateError] | None = None) -> dict[tuple[int, int], Layout]:
     """Parse ``path`` (layout.toml); it must have one [sizes."WxH"] section per manifest size.
 
     For every scale k > 1 the k-times layout is derived from the 1x section (``Layout.scaled``)
-    unless layout.toml has its own section for that pixel size (e.g. [sizes."2400x800"])."""
+    unless layout.toml has its own section for that pixel size (e.g. [sizes."2400x800"]).
+
+    ``errors``: collect the problems of every size section and element (what `templates validate`
+    reports, all at once) and raise the first at the end; without it the first problem raises."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -241,24 +244,49 @@ def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mappin
         if label not in wanted and label not in derived:
             raise TemplateError(f"{path}: section sizes.\"{label}\" is not one of the manifest sizes {list(wanted) + list(derived)}")
     wanted.update({label: parse_size(label, str(path)) for label in derived if label in sections})
+    found: list[TemplateError] = [] if errors is None else errors
+    before = len(found)
+
+    def attempt(parse, *args):
+        """parse(*args), or None after noting its problem (collecting) / raising it (not collecting)."""
+        try:
+            return parse(*args)
+        except TemplateError as error:
+            if errors is None:
+                raise
+            found.append(error)
+            return None
+
     layouts: dict[tuple[int, int], Layout] = {}
     for label, size in wanted.items():
-        section = sections.get(label)
-        where = f"{path}: sizes.\"{label}\""
-        if not isinstance(section, dict):
-            raise TemplateError(f"{where}: missing", hint="add a layout section for every size in template.toml")
-        check_keys(section, ("background", "elements"), where)
-        elements = section.get("elements", [])
-        if not isinstance(elements, list):
-            raise TemplateError(f"{where}: 'elements' must be an array of tables ([[sizes.\"{label}\".elements]])")
-        parsed = tuple(_element(e, i, size, colours, env, where) for i, e in enumerate(elements))
-        names = [e.name for e in parsed]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise TemplateError(f"{where}: element names must be unique; repeated: {dupes}")
-        layouts[size] = Layout(size, _background(section.get("background"), colours, f"{where}.background"), parsed)
+        layout = attempt(_size_layout, sections.get(label), label, size, colours, env, f"{path}: sizes.\"{label}\"", attempt)
+        if layout is not None:
+            layouts[size] = layout
+    if len(found) > before:
+        raise found[before]
     for label, (base, k) in derived.items():
         size = (base[0] * k, base[1] * k)
         if size not in layouts:
             layouts[size] = layouts[base].scaled(k)
     return layouts
+
+
+def _size_layout(section, label: str, size: tuple[int, int], colours: Mapping[str, str], env: SandboxedEnvironment,
+                 where: str, attempt) -> Layout | None:
+    """One [sizes."WxH"] section; each element is parsed through ``attempt`` (so a collecting
+    caller hears of every broken element, not just the first). None when an element failed."""
+    if not isinstance(section, dict):
+        raise TemplateError(f"{where}: missing", hint="add a layout section for every size in template.toml")
+    check_keys(section, ("background", "elements"), where)
+    elements = section.get("elements", [])
+    if not isinstance(elements, list):
+        raise TemplateError(f"{where}: 'elements' must be an array of tables ([[sizes.\"{label}\".elements]])")
+    parsed = [attempt(_element, e, i, size, colours, env, where) for i, e in enumerate(elements)]
+    background = attempt(_background, section.get("background"), colours, f"{where}.background")
+    if background is None or any(e is None for e in parsed):
+        return None
+    names = [e.name for e in parsed]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise TemplateError(f"{where}: element names must be unique; repeated: {dupes}")
+    return Layout(size, background, tuple(parsed))

@@ -134,9 +134,10 @@ def _check_html(template: Template) -> None:
         raise TemplateError(f"{where}: line {line}: {problem}", hint=hint)
 
 
-def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
+def load_template(folder: Path, assets_dir: Path | None = None, errors: list[TemplateError] | None = None) -> Template:
     """Parse and check one template folder. ``assets_dir``, when given, must hold every font and
-    image the template names (checked with resolve(): nothing may leave assets/)."""
+    image the template names (checked with resolve(): nothing may leave assets/). ``errors``:
+    collect every broken layout section and element there (the first still raises)."""
     folder = Path(folder).resolve()
     path = folder / MANIFEST
     where = str(path)
@@ -192,7 +193,7 @@ def load_template(folder: Path, assets_dir: Path | None = None) -> Template:
         fonts=_fonts(raw.get("fonts"), f"{where}: [fonts]"),
         colours=MappingProxyType(dict(colours)),
         formats=tuple(formats) if formats is not None else None,
-        layouts=MappingProxyType(load_layouts(folder / LAYOUT, sizes, colours, text_env, tuple(scales))),
+        layouts=MappingProxyType(load_layouts(folder / LAYOUT, sizes, colours, text_env, tuple(scales), errors)),
         text_env=text_env,
         html_env=html_env,
         _headline=TextExpression(text_env, headline_src, f"{where}: headline", TEXT_NAMES - {"headline"}),

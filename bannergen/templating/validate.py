@@ -67,10 +67,12 @@ def validate_templates(templates_dir: Path, assets_dir: Path, only: tuple[str, .
 
 def validate_template(folder: Path, assets_dir: Path) -> list[Finding]:
     folder = Path(folder).resolve()
+    layout_errors: list[TemplateError] = []  # every broken layout section and element, not just the first
     try:
-        template = load_template(folder)
+        template = load_template(folder, errors=layout_errors)
     except BannergenError as error:
-        return [from_error(error, folder / MANIFEST)]
+        errors = layout_errors if error in layout_errors else [error]
+        return [from_error(e, folder / MANIFEST) for e in errors]
     findings = _fonts(template, Path(assets_dir)) + _assets(template, Path(assets_dir))
     if not findings:
         findings += _coverage(template, Path(assets_dir))
