@@ -285,7 +285,7 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
 def test_rendering_on_demand_falls_back_to_a_cached_variant(env, monkeypatch):
     _, service, client = env
     user = next(u for u, c in service.state.users.items()
-                if not c.holdout and len(c.items) > 1 and not service.assets.has(service.state.variants[(int(c.items[0]), int(c.templates[0]), "300x250")]))
+                if not c.holdout and len(c.items) > 1 and not service.assets.has(service.state.variants[(int(c.items[0]), int(c.templates[0]), c.antecedent(0), "300x250")]))
     monkeypatch.setattr(service, "render_budget_s", 0.0)
     slow = service._render
 
@@ -359,23 +359,24 @@ def test_rescoring_an_unchanged_user_reproduces_the_precomputed_candidates(env):
         np.testing.assert_allclose(fresh.scores, cached.scores, rtol=1e-4, atol=1e-5)
 
 
-def test_a_comparing_user_gets_the_same_carousel_from_the_service_as_from_batch(env, monkeypatch):
-    """The carousel switch and its items are the batch ones: same template, same variant id."""
+@pytest.mark.parametrize("template,reason", [("carousel", "因为你比较了"), ("cross-sell", "买了 ")])
+def test_special_banners_are_the_same_from_the_service_as_from_batch(env, monkeypatch, template, reason):
+    """A comparing user's carousel and a rule's cross-sell banner: same template, reason and
+    variant id (so the same items and trigger) from POST /v1/decisions as from batch render."""
     project, service, client = env
     monkeypatch.setattr(service, "render_budget_s", 30.0)
     from bannergen.variants import plan_variants
 
     engine = Engine(project)
     batch = engine.decisions("all")
-    carousel = batch[(batch["template"] == "carousel") & (batch["policy"] == "softmax")].head(1)
-    assert len(carousel) == 1
-    user = carousel["user_id"].iat[0]
-    d = decide(client, user=user)
-    assert (d["item_id"], d["template"]) == (carousel["item_id"].iat[0], "carousel")
-    assert d["explanation"] == carousel["explanation"].iat[0] and d["explanation"].startswith("因为你比较了")
-    planned, _ = plan_variants(carousel, engine.model.catalog, project.catalog.parent, engine.templates, engine.renderer,
+    special = batch[(batch["template"] == template) & (batch["policy"] == "softmax")].head(3)
+    assert len(special) > 0
+    planned, _ = plan_variants(special, engine.model.catalog, project.catalog.parent, engine.templates, engine.renderer,
                                ("1200x400",), engine.model.carousel.companions)
-    assert d["variant_id"] == planned["variant_id"].iat[0]
+    for user, variant_id, explanation in zip(planned["user_id"], planned["variant_id"], planned["explanation"]):
+        d = decide(client, user=user)
+        assert (d["template"], d["variant_id"], d["explanation"]) == (template, variant_id, explanation)
+        assert d["explanation"].startswith(reason)
     r = client.get(d["assets"]["png"])
     assert r.status_code == 200
     with Image.open(io.BytesIO(r.content)) as im:

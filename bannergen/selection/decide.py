@@ -14,7 +14,7 @@ from bannergen.errors import ConfigError
 from bannergen.explain import explain_choices
 from bannergen.model import Model
 from bannergen.segments import Segment
-from bannergen.selection.carousel import carousel_reasons, carousel_templates
+from bannergen.selection.banners import candidate_banners
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.policy import choose
 from bannergen.selection.settings import PolicySettings
@@ -57,8 +57,8 @@ def decide(
     catalog_ids = model.catalog["item_id"].to_numpy(dtype=object)
     template_ids = np.asarray([t.id for t in model.templates], dtype=object)
     cand_items = np.where(items >= 0, catalog_ids[np.maximum(items, 0)], "")
-    cand_template_index, carousel, compared = carousel_templates(model, rows, items)
-    cand_templates = np.where(items >= 0, template_ids[cand_template_index], "")
+    banners = candidate_banners(model, rows, items)
+    cand_templates = np.where(items >= 0, template_ids[banners.templates], "")
 
     if policy.cap_per_day > 0:  # a banner seen N times today makes way for the next one (rotation)
         capped = feedback.shown_today(user_ids, cand_items, cand_templates) >= policy.cap_per_day
@@ -82,8 +82,9 @@ def decide(
     picked = np.arange(n), safe
     chosen = np.where(index >= 0, items[picked], -1)
     score = np.where(index >= 0, scores[picked], np.nan)
-    template_of = np.where(index >= 0, cand_template_index[picked], -1)
-    as_carousel = (index >= 0) & carousel[picked]
+    template_of = np.where(index >= 0, banners.templates[picked], -1)
+    antecedent = np.where(index >= 0, banners.antecedents[picked], -1)
+    special = np.where(index >= 0, banners.reasons[picked], "")  # a carousel's or a cross-sell rule's reason
     used = np.full(n, sel.policy, dtype=object)
 
     for pin in model.settings.rules.pins:
@@ -92,9 +93,8 @@ def decide(
         pos = np.flatnonzero(catalog_ids == pin.item_id)
         if len(pos) and model.template_choice.template[pos[0]] >= 0:
             chosen[:], propensity[:], used[:] = pos[0], 1.0, "pin"
-            template_of[:], as_carousel[:] = model.template_choice.template[pos[0]], False
+            template_of[:], antecedent[:], special[:] = model.template_choice.template[pos[0]], -1, ""
 
-    antecedent, rule_reason = cross_sell(model, rows, chosen, template_of)
     held = in_holdout(user_ids, policy.holdout_share, policy.holdout_salt) if policy.holdout_share > 0 else np.zeros(n, bool)
     if held.any():
         item, t = default_banner(model, policy.holdout_template)
@@ -102,9 +102,7 @@ def decide(
         score[held] = np.nan
 
     explanation = explain_choices(model, rows, chosen)
-    as_carousel &= antecedent < 0  # a rule that fired says more than "comparing"
-    explanation[as_carousel] = carousel_reasons(model, chosen[as_carousel], compared[picked][as_carousel])
-    explanation[antecedent >= 0] = rule_reason[antecedent >= 0]
+    explanation[special != ""] = special[special != ""]
     explanation[held] = HOLDOUT_REASON
     antecedent[held] = -1
     keep = chosen >= 0
@@ -122,36 +120,3 @@ def decide(
             "antecedent": antecedent[keep],  # catalog row of a cross-sell banner's trigger item, else -1
         }
     )
-
-
-def cross_sell(model: Model, rows: np.ndarray, chosen: np.ndarray, template_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where an association rule led to the chosen item ("买了 A 的人也买了 B"), show it as a
-    cross-sell banner: switches ``template_of`` in place to the best cross-sell template that suits
-    the item and returns (antecedent catalog row or -1, the rule as a sentence) per user.
-
-    The switch depends only on the (user, item) already drawn, so the propensity of the draw is
-    the propensity of the banner."""
-    n = len(rows)
-    settings = model.settings.rules
-    antecedent = np.full(n, -1, dtype=np.int64)
-    reasons = np.full(n, "", dtype=object)
-    rule_scorer = model.blend.scorers.get("rules") if model.blend is not None else None
-    cross = [k for k, t in enumerate(model.templates) if t.requires_antecedent and t.requires_items <= 1]
-    if rule_scorer is None or model.interactions is None or not cross or not (chosen >= 0).any():
-        return antecedent, reasons
-    masks = np.stack([model.templates[k].catalog_mask(model.catalog) for k in cross], axis=1)
-    priority = np.asarray([model.templates[k].priority for k in cross])
-    best = np.where(masks, priority[None, :], -np.inf)
-    ok = chosen >= 0
-    fired = rule_scorer.best_rules(model.interactions, rows[ok], chosen[ok])
-    from bannergen.scorers.fitting import rule_sentence
-
-    for pos, rule in zip(np.flatnonzero(ok), fired):  # only users a rule fired for: few, not all
-        if rule is None or not np.isfinite(best[chosen[pos]].max()):
-            continue
-        if rule.confidence < settings.cross_sell_min_confidence or rule.lift < settings.cross_sell_min_lift:
-            continue
-        template_of[pos] = cross[int(best[chosen[pos]].argmax())]
-        antecedent[pos] = rule.antecedent[0]
-        reasons[pos] = rule_sentence(model.catalog, rule)
-    return antecedent, reasons

@@ -119,7 +119,7 @@ class Service:
 
         known = set(self.engine.feedback.variants["variant_id"])
         rows = [(vid, self.state.template_ids[t], str(self.state.item_ids[i]))
-                for (i, t, _size), vid in list(self.state.variants.items()) if vid not in known]
+                for (i, t, _a, _size), vid in list(self.state.variants.items()) if vid not in known]
         if rows:
             self.engine.feedback.add_variants(pd.DataFrame(rows, columns=["variant_id", "template", "item_id"]))
 
@@ -162,10 +162,10 @@ class Service:
             self.metrics.fallbacks["unknown-user"] += 1
         elif choice.policy == "default":
             fallback = "no-candidate"
-        variant_id = self.state.variants.get((choice.item, choice.template, request.size))
-        if variant_id is None:  # a pair not precomputed (cannot happen for candidates; defensive)
-            self.state.variant_ids_for({(choice.item, choice.template)})
-            variant_id = self.state.variants[(choice.item, choice.template, request.size)]
+        variant_id = self.state.variants.get((*choice.banner, request.size))
+        if variant_id is None:  # a banner not precomputed (cannot happen for candidates; defensive)
+            self.state.variant_ids_for({choice.banner})
+            variant_id = self.state.variants[(*choice.banner, request.size)]
         rendered = self.assets.has(variant_id)
         if not rendered:
             rendered = await self._render_within_budget(choice, request.size, variant_id)
@@ -177,9 +177,9 @@ class Service:
         self.metrics.decisions[choice.policy] += 1
         decision_id = "d" + os.urandom(10).hex()
         size2 = self.state.double(choice.template, request.size)
-        variant2 = self.state.variants.get((choice.item, choice.template, size2)) if size2 else None
+        variant2 = self.state.variants.get((*choice.banner, size2)) if size2 else None
         if variant2 and not self.assets.has(variant2):
-            self._render_async(choice.item, choice.template, size2, variant2)
+            self._render_async(choice.banner, size2, variant2)
         formats = self.formats[choice.template]
         images = [f for f in formats if f != "html"]
         self._log_decision(decision_id, choice, request, variant_id)
@@ -206,14 +206,14 @@ class Service:
 
     def _best_cached(self, choice: Choice, size: str) -> tuple[Choice, str] | None:
         """The best other candidate whose variant is on disk, else the default banner if it is."""
-        options = [(i, t, r, "fallback") for i, t, r in choice.ranked]
+        options = [(i, t, a, r, "fallback") for i, t, a, r in choice.ranked]
         if self.state.default is not None:
-            options.append((*self.state.default, "热门推荐", "fallback"))
-        for item, t, reason, policy in options:
-            vid = self.state.variants.get((item, t, size))
+            options.append((*self.state.default, -1, "热门推荐", "fallback"))
+        for item, t, a, reason, policy in options:
+            vid = self.state.variants.get((item, t, a, size))
             if vid and self.assets.has(vid):
                 # Deterministic given the cache: logged with propensity 1 and its own policy name.
-                stand_in = replace(choice, item=item, template=t, item_id=str(self.state.item_ids[item]),
+                stand_in = replace(choice, item=item, template=t, antecedent=a, item_id=str(self.state.item_ids[item]),
                                    template_id=self.state.template_ids[t], score=math.nan, propensity=1.0,
                                    policy=policy, explanation=reason, ranked=())
                 return stand_in, vid
@@ -233,21 +233,23 @@ class Service:
         return None
 
     # -- rendering on demand -----------------------------------------------------------------------
-    def _render_async(self, item: int, template: int, size: str, variant_id: str) -> Future:
+    def _render_async(self, banner: tuple[int, int, int], size: str, variant_id: str) -> Future:
+        """Render (item, template, antecedent) at ``size`` in the render pool, once per variant."""
         fut = self.rendering.get(variant_id)
         if fut is None:
-            fut = self.rendering[variant_id] = self.render_pool.submit(self._render, item, template, size, variant_id)
+            fut = self.rendering[variant_id] = self.render_pool.submit(self._render, banner, size, variant_id)
             fut.add_done_callback(lambda _f: self.rendering.pop(variant_id, None))
         return fut
 
-    def _render(self, item: int, template: int, size: str, variant_id: str) -> bool:
+    def _render(self, banner: tuple[int, int, int], size: str, variant_id: str) -> bool:
         from bannergen.cache import AssetStore
 
         try:
             renderer = getattr(self._render_ctx, "renderer", None)
             if renderer is None:
                 renderer = self._render_ctx.renderer = self.engine.renderer_options().build()
-            result = renderer.render(self.state.spec(item, template, size))
+            item, template, antecedent = banner
+            result = renderer.render(self.state.spec(item, template, size, antecedent))
             AssetStore(self.live_out).put(variant_id, result.files, result.sidecars)
             self.assets.note(variant_id)
             return True
@@ -256,7 +258,7 @@ class Service:
             return False
 
     async def _render_within_budget(self, choice: Choice, size: str, variant_id: str) -> bool:
-        fut = self._render_async(choice.item, choice.template, size, variant_id)
+        fut = self._render_async(choice.banner, size, variant_id)
         try:
             return bool(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)),
                                                self.render_budget_s))

@@ -2,7 +2,8 @@
 
 Per request a decision is a dictionary lookup plus a k-arm draw (k = [selection] candidates, 5):
 no DataFrame work and no disk reads. The per-row logic of ``bannergen.selection.decide`` is
-mirrored here for one user at a time (frequency cap, softmax / greedy / Thompson, pins, holdout,
+mirrored here for one user at a time (the banners of bannergen.selection.banners: carousels and
+cross-sell; frequency cap, softmax / greedy / Thompson, pins, holdout,
 explanation), so a served decision equals the batch one for the same state:
 
     >>> state = DecisionState.build(engine)
@@ -41,6 +42,7 @@ class UserCandidates:
 
     items:     int64 (k,) catalog rows
     templates: int64 (k,) template indices (into Model.templates)
+    antecedents: int64 (k,) a cross-sell banner's trigger item (catalog row), -1 for others
     scores:    float64 (k,) final scores (model + rules + template bonus)
     reasons:   the explanation of each candidate ("因为你浏览了 佳能 相机")
     uniform:   the user's softmax uniform (a keyed hash of seed and user id, as in batch decide)
@@ -53,6 +55,15 @@ class UserCandidates:
     reasons: tuple[str, ...]
     uniform: float
     holdout: bool
+    antecedents: np.ndarray | None = None  # None: no cross-sell candidate
+
+    def banners(self) -> set[tuple[int, int, int]]:
+        """(item, template, antecedent) of every candidate."""
+        ante = self.antecedents if self.antecedents is not None else np.full(len(self.items), -1)
+        return {(int(i), int(t), int(a)) for i, t, a in zip(self.items, self.templates, ante)}
+
+    def antecedent(self, c: int) -> int:
+        return int(self.antecedents[c]) if self.antecedents is not None else -1
 
 
 @dataclass(frozen=True)
@@ -69,24 +80,31 @@ class Choice:
     policy: str  # softmax, greedy, thompson, pin, holdout, default
     explanation: str
     known: bool  # the user has a profile
-    ranked: tuple[tuple[int, int, str], ...] = ()  # (item, template, reason) of the other candidates, best score first
+    ranked: tuple[tuple[int, int, int, str], ...] = ()  # (item, template, antecedent, reason) of the others, best first
+    antecedent: int = -1  # a cross-sell banner's trigger item (catalog row)
+
+    @property
+    def banner(self) -> tuple[int, int, int]:
+        return self.item, self.template, self.antecedent
 
 
 def candidate_block(model: Model, rows: np.ndarray, user_ids: np.ndarray, seed: int, policy) -> dict[str, UserCandidates]:
     """UserCandidates of the users at profile ``rows`` of ``model`` (ids ``user_ids``), vectorized."""
     from bannergen.bandits import in_holdout
     from bannergen.explain import explain_choices
-    from bannergen.selection.carousel import carousel_reasons, carousel_templates
+    from bannergen.selection.banners import candidate_banners
     from bannergen.selection.policy import user_uniforms
 
     if len(rows) == 0:
         return {}
     items, scores = model.candidates(rows)
-    templates, carousel, compared = carousel_templates(model, rows, items)
+    banners = candidate_banners(model, rows, items)
+    templates, antecedents = banners.templates, banners.antecedents
     reasons = np.empty(items.shape, dtype=object)
     for c in range(items.shape[1]):  # explain_choices wants distinct rows: one call per candidate rank
         reasons[:, c] = explain_choices(model, rows, np.where(items[:, c] >= 0, items[:, c], 0))
-    reasons[carousel] = carousel_reasons(model, items[carousel], compared[carousel])
+    special = banners.reasons != ""
+    reasons[special] = banners.reasons[special]
     uniforms = user_uniforms(user_ids, seed)
     held = in_holdout(user_ids, policy.holdout_share, policy.holdout_salt) if policy.holdout_share > 0 else np.zeros(len(rows), bool)
     out = {}
@@ -99,6 +117,7 @@ def candidate_block(model: Model, rows: np.ndarray, user_ids: np.ndarray, seed: 
             reasons=tuple(str(r) for r in reasons[i][keep]),
             uniform=float(uniforms[i]),
             holdout=bool(held[i]),
+            antecedents=antecedents[i][keep].astype(np.int64) if (antecedents[i][keep] >= 0).any() else None,
         )
     return out
 
@@ -124,13 +143,13 @@ class DecisionState:
         # not what the CMS may ask for (a size not on disk yet is rendered on demand).
         self.template_sizes = [{f"{w}x{h}" for w, h in t.sizes} for t in model.templates]
         self.sizes = sorted(set().union(*self.template_sizes), key=lambda s: [int(x) for x in s.split("x")]) if self.template_sizes else []
-        self.variants: dict[tuple[int, int, str], str] = {}  # (item, template, size) -> variant id
+        self.variants: dict[tuple[int, int, int, str], str] = {}  # (item, template, antecedent, size) -> variant id
         self._ids_lock = threading.Lock()
         self.pin = self._pin_for_all()
         self.default = self._default_banner()
         self.rng = np.random.default_rng(self.seed)  # Thompson draws per request
         self.explore_rng = np.random.default_rng(self.seed + 1)
-        self.variant_ids_for(self._all_pairs())
+        self.variant_ids_for(self._all_banners())
 
     @classmethod
     def build(cls, engine: Engine) -> DecisionState:
@@ -141,41 +160,41 @@ class DecisionState:
         return cls(engine, users)
 
     # -- variant ids -------------------------------------------------------------------------------
-    def _all_pairs(self) -> set[tuple[int, int]]:
-        pairs = {(int(i), int(t)) for c in self.users.values() for i, t in zip(c.items, c.templates)}
+    def _all_banners(self) -> set[tuple[int, int, int]]:
+        banners = set().union(*(c.banners() for c in self.users.values())) if self.users else set()
         if self.default is not None:
-            pairs.add((self.default[0], self.default[1]))
-        return pairs
+            banners.add((self.default[0], self.default[1], -1))
+        return banners
 
-    def variant_ids_for(self, pairs: set[tuple[int, int]]) -> None:
-        """Compute (once) the variant id of every size of these (item, template) pairs."""
+    def variant_ids_for(self, banners: set[tuple[int, int, int]]) -> None:
+        """Compute (once) the variant id of every size of these (item, template, antecedent) banners."""
         from bannergen.types import RenderSpec
 
         engine = self.engine
         with self._ids_lock:
-            todo = [(i, t) for i, t in pairs if (i, t, next(iter(self.template_sizes[t]), "")) not in self.variants]
-            for item, t in todo:
+            todo = [(i, t, a) for i, t, a in banners if (i, t, a, next(iter(self.template_sizes[t]), "")) not in self.variants]
+            for item, t, a in todo:
                 template = self.model.templates[t]
-                context = self.context(item, t)
+                context = self.context(item, t, a)
                 for w, h in template.sizes:
                     label = f"{w}x{h}"
                     if label in self.template_sizes[t]:
-                        self.variants[(item, t, label)] = engine.renderer.variant_id(RenderSpec(template.id, (w, h), context))
+                        self.variants[(item, t, a, label)] = engine.renderer.variant_id(RenderSpec(template.id, (w, h), context))
 
-    def context(self, item: int, template: int):
-        """The BannerContext of (item, template), as batch render builds it (carousel items included)."""
+    def context(self, item: int, template: int, antecedent: int = -1):
+        """The BannerContext of a banner, as batch render builds it (carousel items, cross-sell trigger)."""
         from bannergen.contexts import template_context
 
         companions = self.model.carousel.companions if self.model.carousel is not None else None
         return template_context(self.model.catalog, item, self.model.templates[template],
-                                self.engine.project.catalog.parent, companions)
+                                self.engine.project.catalog.parent, companions, antecedent)
 
-    def spec(self, item: int, template: int, size: str):
+    def spec(self, item: int, template: int, size: str, antecedent: int = -1):
         """The RenderSpec of a variant (for rendering on demand)."""
         from bannergen.types import RenderSpec
 
         w, h = (int(x) for x in size.split("x"))
-        return RenderSpec(self.model.templates[template].id, (w, h), self.context(item, template))
+        return RenderSpec(self.model.templates[template].id, (w, h), self.context(item, template, antecedent))
 
     def double(self, template: int, size: str) -> str | None:
         """The 2x size label of ``size`` when the template renders one ("2400x800" for "1200x400")."""
@@ -217,7 +236,7 @@ class DecisionState:
     # -- deciding ----------------------------------------------------------------------------------
     def update_users(self, users: dict[str, UserCandidates]) -> None:
         """Swap in recomputed candidates (from the writer thread)."""
-        self.variant_ids_for({(int(i), int(t)) for c in users.values() for i, t in zip(c.items, c.templates)})
+        self.variant_ids_for(set().union(*(c.banners() for c in users.values())) if users else set())
         self.users.update(users)
 
     def decide(self, user_id: str, size: str) -> Choice | None:
@@ -259,10 +278,11 @@ class DecisionState:
                 cumulative = np.cumsum(probs)
                 index = int(np.argmax(cumulative > cands.uniform * cumulative[-1]))
         # The others by score: where a chosen variant is not rendered yet, the best cached one of them stands in.
-        ranked = tuple((int(cands.items[c]), int(cands.templates[c]), cands.reasons[c]) for c in np.flatnonzero(finite) if c != index)
+        ranked = tuple((int(cands.items[c]), int(cands.templates[c]), cands.antecedent(c), cands.reasons[c])
+                       for c in np.flatnonzero(finite) if c != index)
         item, t = int(cands.items[index]), int(cands.templates[index])
         return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], float(scores[index]),
-                      float(probs[index]), name, cands.reasons[index], True, ranked)
+                      float(probs[index]), name, cands.reasons[index], True, ranked, cands.antecedent(index))
 
     def _thompson(self, cands: UserCandidates, scores: np.ndarray, finite: np.ndarray) -> tuple[int, np.ndarray]:
         """Thompson sampling as in batch decide: the scorer's view as the Beta prior, feedback counts
