@@ -14,7 +14,7 @@ from bannergen.features import build_item_features
 from bannergen.profile import build_profiles
 from bannergen.scorers.base import build_interactions, implicit_matrix
 from bannergen.scorers.blend import Blend
-from bannergen.scorers.collaborative import EASEScorer
+from bannergen.scorers.collaborative import FLOAT32_CONDITION_LIMIT, EASEScorer, condition_bound
 from bannergen.scorers.settings import BlendSettings
 from bannergen.scorers.tiled import THREADED_MIN_ROWS, TiledWeights, tile_width
 from tests.test_scorers_conformance import END, INTEREST, PARAMS, catalog, data, events  # noqa: F401  (the tiny shop)
@@ -98,3 +98,26 @@ def test_streamed_blend_equals_the_sum_of_its_parts():
     np.testing.assert_allclose(blend.score(data, rows), expected, rtol=1e-6)
     np.testing.assert_allclose(blend.combine(parts, cold), expected, rtol=1e-6)  # a dict is not modified
     np.testing.assert_array_equal(parts["ease"], blend.component(data, rows, "ease"))
+
+
+@settings(max_examples=30, deadline=None)
+@given(n_users=st.integers(1, 40), n_items=st.integers(1, 25), l2=st.floats(0.01, 500.0), seed=st.integers(0, 2**16))
+def test_condition_bound_is_an_upper_bound(n_users, n_items, l2, seed):
+    """The bound that decides float32 vs float64 for EASE's inverse never underestimates."""
+    x = _sparse_users(np.random.default_rng(seed), n_users, n_items, 0.3).toarray().astype(np.float64) * 3
+    xtx = x.T @ x
+    assert condition_bound(xtx, l2) >= np.linalg.cond(xtx + l2 * np.eye(n_items)) * (1 - 1e-9)
+
+
+def test_a_tiny_l2_inverts_in_float64(data):  # noqa: F811
+    """l2 = 1e-3 on the tiny shop: the bound is far above the float32 limit, and the weights still
+    match the float64 closed form."""
+    x = implicit_matrix(data, "binary").toarray().astype(np.float64)
+    assert condition_bound(x.T @ x, 1e-3) > FLOAT32_CONDITION_LIMIT
+    gram = x.T @ x + 1e-3 * np.eye(data.n_items)
+    ease = EASEScorer(l2=1e-3, transform="binary").fit(data)
+    p = np.linalg.inv(gram)
+    b = -p / np.diag(p)[None, :]
+    np.fill_diagonal(b, 0.0)
+    # float32 would be off by ~1e-4 here; float64 is off by float32 rounding of the stored weights only
+    np.testing.assert_allclose(TiledWeights(ease.weights_, data.n_items).to_dense(), b, rtol=1e-6, atol=1e-6)

@@ -13,6 +13,8 @@ All follow bannergen.scorers.base: fit(data) -> self, score(data, rows) -> (len(
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -217,13 +219,29 @@ def _decayed(data: Interactions, transform: str, half_life_days: float, rows: np
     return x.multiply(recency_weights(data, half_life_days, rows)).tocsr().astype(np.float32)
 
 
-def _dense_gram(x: sp.csr_matrix, chunk_rows: int = 8192) -> np.ndarray:
-    """X'X as a dense float64 (n_items, n_items) array, summed over chunks of users: the sparse
-    product of all users at once would hold every co-occurring pair (50M on the scale shop,
-    600 MB) beside the dense result."""
-    gram = np.zeros((x.shape[1], x.shape[1]), dtype=np.float64)
+# Above this bound on the condition number of X'X + l2 I, EASE inverts in float64. Below it float32
+# keeps the inverse's relative error under ~1e-3 and halves the fit's memory and time: on Online
+# Retail (bound 97) and the example shop (164) every NDCG is the same to five decimals.
+FLOAT32_CONDITION_LIMIT = 1e4
+
+
+def condition_bound(xtx: np.ndarray, l2: float) -> float:
+    """An upper bound of cond(X'X + l2 I) for X >= 0, from ``xtx`` = X'X: every eigenvalue is at
+    least l2 (X'X is positive semi-definite) and at most l2 plus the largest row sum of X'X
+    (Gershgorin; the entries are non-negative)."""
+    if l2 <= 0:
+        return math.inf
+    top = float(xtx.sum(axis=1, dtype=np.float64).max()) if xtx.size else 0.0
+    return (top + l2) / l2
+
+
+def _dense_gram(x: sp.csr_matrix, dtype: type = np.float32, chunk_rows: int = 8192) -> np.ndarray:
+    """X'X as a dense (n_items, n_items) array, summed over chunks of users: the sparse product of
+    all users at once would hold every co-occurring pair (50M on the scale shop, 600 MB) beside
+    the dense result."""
+    gram = np.zeros((x.shape[1], x.shape[1]), dtype=dtype)
     for lo in range(0, x.shape[0], chunk_rows):
-        part = x[lo : lo + chunk_rows].astype(np.float64)
+        part = x[lo : lo + chunk_rows].astype(dtype)
         pairs = (part.T @ part).tocoo()  # no duplicate (row, col) pairs: += by index is exact
         gram[pairs.row, pairs.col] += pairs.data
     return gram
@@ -256,9 +274,12 @@ class EASEScorer(Scorer):
         if len(keep) > self.max_items:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
         gram = _dense_gram(x[:, keep])
+        if len(keep) and condition_bound(gram, self.l2) > FLOAT32_CONDITION_LIMIT:
+            del gram  # a tiny l2: float32 sums would lose the inverse's precision
+            gram = _dense_gram(x[:, keep], np.float64)
         gram[np.diag_indices_from(gram)] += self.l2
         if len(keep):
-            # In place, one n_items^2 float64 buffer throughout: at 10,000 items each copy is 800 MB,
+            # In place, one n_items^2 buffer throughout: at 10,000 items each float32 copy is 400 MB,
             # and np.linalg.inv plus -P / diag(P) would hold three of them at once. LAPACK works in
             # Fortran order; the Gram matrix is symmetric, so its transpose is the same matrix
             # already in that order and is inverted without a copy.
