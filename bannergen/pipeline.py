@@ -33,7 +33,7 @@ from bannergen.runkey import run_key
 from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
-from bannergen.selection.carousel import carousel_templates
+from bannergen.selection.banners import candidate_banners
 from bannergen.selection.decide import decide
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.settings import PolicySettings, load_policy_settings
@@ -361,14 +361,15 @@ class Engine:
         items, scores = model.candidates(rows)
         probs = softmax(scores, model.settings.selection.temperature)[0]
         catalog = model.catalog
-        templates = carousel_templates(model, rows, items)[0][0]
+        banners = candidate_banners(model, rows, items)  # carousel or cross-sell, as decide shows them
         companions = model.carousel.companions if model.carousel is not None else None
         candidates = []
-        for item, template_index, score, p in zip(items[0], templates, scores[0], probs):
+        for item, template_index, antecedent, score, p in zip(items[0], banners.templates[0], banners.antecedents[0],
+                                                              scores[0], probs):
             if item < 0:
                 continue
             template = model.templates[template_index]
-            ctx = template_context(catalog, int(item), template, self.project.catalog.parent, companions)
+            ctx = template_context(catalog, int(item), template, self.project.catalog.parent, companions, int(antecedent))
             candidates.append(Candidate(catalog["item_id"].iat[item], template.id, template.headline(ctx), float(score), float(p)))
         contributions, rules = self._candidate_reasons(model, row, [c.item_id for c in candidates])
         chosen = None

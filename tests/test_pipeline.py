@@ -168,3 +168,15 @@ def test_an_association_rule_becomes_a_cross_sell_banner(tmp_path):
     assert spec.context.antecedent and spec.context.antecedent_image is not None
     with Image.open(io.BytesIO(eng.renderer.render(spec).files["png"])) as im:
         assert im.size == (1200, 400)
+
+
+def test_explain_shows_a_cross_sell_or_carousel_banner_as_it_was_chosen(tmp_path):
+    """explain's candidates are the banners decide draws from: a cross-sell user's chosen candidate
+    is the cross-sell banner with the rule as its reason, a comparing user's the carousel."""
+    eng = engine(tmp_path)
+    decisions = eng.decisions("all")
+    for template, reason in (("cross-sell", "买了 "), ("carousel", "因为你比较了")):
+        d = decisions[(decisions["template"] == template) & (decisions["policy"] == "softmax")].iloc[0]
+        ex = eng.explain(d["user_id"])
+        assert ex.chosen is not None and (ex.chosen.item_id, ex.chosen.template_id) == (d["item_id"], template)
+        assert ex.explanation == d["explanation"] and ex.explanation.startswith(reason)
