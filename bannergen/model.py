@@ -8,6 +8,8 @@ alone when there is no blend.toml), then the business rules, then the template b
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,8 @@ from bannergen.selection.carousel import CarouselIndex
 # Score blocks are (users, items) float32; this many cells keeps one block near 64 MB, so the
 # several same-sized temporaries a blend makes per block stay a few hundred MB at any catalog size.
 BLOCK_CELLS = 16_000_000
+# Score blocks in flight at once (each costs a few BLOCK_CELLS float32 arrays at its peak).
+BLOCK_THREADS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -63,16 +67,30 @@ class Model:
         return block
 
     def candidates(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Top candidates of ``rows`` in bounded-memory blocks: (items (n, k), scores (n, k))."""
+        """Top candidates of ``rows`` in bounded-memory blocks: (items (n, k), scores (n, k)).
+
+        Blocks are scored on BLOCK_THREADS threads: most of a block's time is numpy and scipy work
+        that releases the GIL but runs on one core (sums, row maxima, the top-k), so two blocks
+        in flight use both cores. Each block is independent and writes its own rows."""
         k = self.settings.selection.candidates
         step = max(1, BLOCK_CELLS // max(1, self.features.n_items))
         items = np.full((len(rows), min(k, len(self.categories.bounds) - 1)), -1, dtype=np.int64)
         scores = np.full(items.shape, -np.inf, dtype=np.float32)
-        for start in range(0, len(rows), step):
+
+        def block(start: int) -> None:
             part = rows[start : start + step]
             items[start : start + len(part)], scores[start : start + len(part)] = top_candidates(
                 self.scores(part), self.categories, k
             )
+
+        starts = range(0, len(rows), step)
+        if len(starts) < 2 or BLOCK_THREADS < 2:
+            for start in starts:
+                block(start)
+        else:
+            with ThreadPoolExecutor(max_workers=BLOCK_THREADS, thread_name_prefix="bannergen-block") as pool:
+                for _ in pool.map(block, starts):  # re-raises a block's exception here
+                    pass
         return items, scores
 
 
