@@ -100,3 +100,18 @@ def test_bad_carousel_settings_are_one_clear_error(tmp_path, line, message):
     with pytest.raises(ConfigError, match=message) as error:
         load_rules(path)
     assert str(path) in str(error.value) and "[carousel]" in str(error.value)
+
+
+def test_candidates_scored_in_threaded_blocks_equal_one_block(decided, monkeypatch):
+    """Model.candidates on two threads over many small blocks gives exactly the one-block result."""
+    import bannergen.model
+
+    eng, _ = decided
+    model = eng.model
+    rows = np.arange(model.profiles.n_users)
+    whole_items, whole_scores = model.candidates(rows)  # the example shop fits in one block
+    monkeypatch.setattr(bannergen.model, "BLOCK_CELLS", 97 * model.features.n_items)  # 31 blocks of 97 users
+    monkeypatch.setattr(bannergen.model, "BLOCK_THREADS", 2)
+    items, scores = model.candidates(rows)
+    np.testing.assert_array_equal(items, whole_items)
+    np.testing.assert_array_equal(scores, whole_scores)
