@@ -1,15 +1,16 @@
 """Carousel banners: several items of one category, for a user who is still comparing.
 
 A user who interacted with ``[carousel] min_compared`` or more distinct items of a category in
-the last ``within_days`` (scoring/rules.toml) has not made up their mind; for them a candidate item of that category is
-shown as a carousel: the item first, then its category's most popular other items the rules allow
-(in stock, discount floor). The companions depend on the item alone, so there is one carousel
-variant per item, rendered once and shared by every comparing user, not one per user. The switch
-is made per candidate, before the policy draws, so the feedback and propensity a decision records
-are those of the carousel banner itself.
+the last ``within_days`` (scoring/rules.toml) has not made up their mind; for them a candidate
+item of that category is shown as a carousel: the item first, then its category's most popular
+other items the rules allow (in stock, discount floor). The companions depend on the item alone,
+so there is one carousel variant per item, rendered once and shared by every comparing user, not
+one per user. The switch is made per candidate, before the policy draws (see
+bannergen.selection.banners), so the feedback and propensity a decision records are those of the
+carousel banner itself.
 
-    >>> index = CarouselIndex.build(model_parts...)            # once per model
-    >>> templates, switched, compared = carousel_templates(model, rows, items)
+    >>> index = CarouselIndex.build(catalog, templates, codes, rules.allowed, popularity, choice.bonus)
+    >>> templates, switched, compared = carousel_templates(model, rows, items)   # per candidate (n, k)
 """
 
 from __future__ import annotations
