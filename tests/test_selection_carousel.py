@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -15,7 +16,7 @@ from bannergen.config import load_project
 from bannergen.errors import ConfigError
 from bannergen.pipeline import Engine
 from bannergen.scorers.settings import load_rules
-from bannergen.selection.carousel import companions_of
+from bannergen.selection.carousel import companions_of, product_keys
 from bannergen.variants import plan_variants
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,18 @@ def test_companions_are_the_most_popular_other_allowed_items_of_the_category():
     assert companions_of(category, allowed, popularity, 0).shape == (7, 0)
 
 
+def test_one_product_listed_twice_has_one_key():
+    titles = pd.Series([
+        "Bose QuietComfort Ultra 头戴式耳机 曜石黑",
+        "Bose QuietComfort Ultra 头戴式耳机 曜石黑 【官方旗舰店 正品行货】全国联保 Limited Edition",
+        "bose  quietcomfort ultra 头戴式耳机 曜石黑 [2024]",
+        "华为 FreeBuds Pro 3 无线耳机 雾霾蓝",
+        "【预售】新品", "【预售】旧品",  # nothing before the bracket: the whole title is the name
+    ])
+    keys = product_keys(titles)
+    assert keys[0] == keys[1] == keys[2] and len(set(keys[2:])) == 4
+
+
 def test_comparing_users_get_a_carousel_with_a_reason(decided):
     eng, decisions = decided
     model = eng.model
@@ -72,7 +85,7 @@ def test_a_carousel_shows_three_distinct_in_stock_items_of_one_category(decided)
     items = spec.context.items
     catalog = eng.model.catalog.set_index("item_id")
     assert len(items) == 3 and items[0].item_id == one["item_id"].iat[0]
-    assert len({i.item_id for i in items}) == len({i.title for i in items}) == 3
+    assert len({i.item_id for i in items}) == len(set(product_keys(pd.Series([i.title for i in items])))) == 3
     assert {catalog.at[i.item_id, "category"] for i in items} == {items[0].category}
     assert (catalog.loc[[i.item_id for i in items], "stock"] > 0).all()
     png = eng.renderer.render(spec).files["png"]

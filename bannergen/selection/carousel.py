@@ -51,7 +51,7 @@ class CarouselIndex:
         if not carousels or n == 0:
             return cls.empty(n)
         width = max(templates[k].requires_items for k in carousels) - 1
-        companions = companions_of(category_codes, allowed, popularity, width, pd.factorize(catalog["title"])[0])
+        companions = companions_of(category_codes, allowed, popularity, width, product_keys(catalog["title"]))
         filled = (companions >= 0).sum(axis=1)
         best = np.full(n, -1, dtype=np.int64)
         best_priority = np.full(n, -np.inf)
@@ -63,11 +63,23 @@ class CarouselIndex:
         return cls(best, companions)
 
 
+def product_keys(titles: pd.Series) -> np.ndarray:
+    """int (n_items,): one code per product name, so a product listed twice shows once in a
+    carousel. The name is the title before any bracketed promotion ("… 曜石黑 【官方旗舰店 …】…"),
+    whitespace collapsed, case folded."""
+    def normal(text: pd.Series) -> pd.Series:
+        return text.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+
+    full = normal(titles.astype(str))
+    names = normal(titles.astype(str).str.split(r"[【\[(（]", n=1, regex=True).str[0])
+    return pd.factorize(names.where(names != "", full))[0]  # "【预售】新品" keeps its whole title
+
+
 def companions_of(category_codes: np.ndarray, allowed: np.ndarray, popularity: np.ndarray, width: int,
                   title_codes: np.ndarray | None = None) -> np.ndarray:
     """(n_items, width) int64: for each item, the ``width`` most popular allowed items of its
-    category (ties by catalog order); -1 where the category has too few. With ``title_codes``,
-    items sharing a title (one product listed twice) count once, and never beside their twin."""
+    category (ties by catalog order); -1 where the category has too few. With ``title_codes``
+    (``product_keys``), items of one product count once, and never beside their twin."""
     n = len(category_codes)
     out = np.full((n, width), -1, dtype=np.int64)
     if width == 0:
