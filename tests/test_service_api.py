@@ -285,7 +285,7 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
 def test_rendering_on_demand_falls_back_to_a_cached_variant(env, monkeypatch):
     _, service, client = env
     user = next(u for u, c in service.state.users.items()
-                if not c.holdout and len(c.items) > 1 and not service.assets.has(service.state.variants[(int(c.items[0]), int(c.templates[0]), c.antecedent(0), "300x250")]))
+                if not c.holdout and len(c.items) > 1 and not service.assets.has(service.state.variants[(int(c.items[0]), int(c.templates[0]), int(c.antecedents[0]), "300x250")]))
     monkeypatch.setattr(service, "render_budget_s", 0.0)
     slow = service._render
 

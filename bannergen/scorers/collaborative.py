@@ -273,10 +273,11 @@ class EASEScorer(Scorer):
         keep = np.flatnonzero(counts > 0)
         if len(keep) > self.max_items:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
-        gram = _dense_gram(x[:, keep])
+        xk = x[:, keep]
+        gram = _dense_gram(xk)
         if len(keep) and condition_bound(gram, self.l2) > FLOAT32_CONDITION_LIMIT:
             del gram  # a tiny l2: float32 sums would lose the inverse's precision
-            gram = _dense_gram(x[:, keep], np.float64)
+            gram = _dense_gram(xk, np.float64)
         gram[np.diag_indices_from(gram)] += self.l2
         if len(keep):
             # In place, one n_items^2 buffer throughout: at 10,000 items each float32 copy is 400 MB,

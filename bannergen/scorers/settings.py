@@ -94,6 +94,22 @@ def _number(table: dict[str, Any], key: str, where: str, default: float | None =
     return float(value)
 
 
+def _positive(table: dict[str, Any], key: str, where: str, default: float) -> float:
+    """A number > 0 (a half-life, a temperature, a window)."""
+    value = _number(table, key, where, default)
+    if value <= 0:
+        raise ConfigError(f"{where}: '{key}' must be > 0; got {value}")
+    return value
+
+
+def _integer(table: dict[str, Any], key: str, where: str, default: int, *, lo: int) -> int:
+    """A whole number >= lo (TOML 3.0 is a float and is refused: a count is written 3)."""
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(f"{where}: '{key}' must be an integer >= {lo}; got {value!r}")
+    return value
+
+
 def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -120,9 +136,7 @@ def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
     event_weights = {e: _number(events, e, f"{where} [events]", 0.0) for e in EVENT_TYPES}
     decay = _table(raw, "decay", where)
     reject_unknown_keys(decay, ["half_life_days"], f"{where} [decay]")
-    half_life = _number(decay, "half_life_days", f"{where} [decay]", 7.0)
-    if half_life <= 0:
-        raise ConfigError(f"{where} [decay]: 'half_life_days' must be > 0; got {half_life}")
+    half_life = _positive(decay, "half_life_days", f"{where} [decay]", 7.0)
     feats = _table(raw, "features", where)
     feature_keys = ["category", "brand", "price_band", "item", "popularity"]
     reject_unknown_keys(feats, feature_keys, f"{where} [features]")
@@ -148,12 +162,8 @@ def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
     policy = sel.get("policy", "softmax")
     if policy not in POLICIES:
         raise ConfigError(f"{where} [selection]: 'policy' must be one of {list(POLICIES)}; got {policy!r}")
-    temperature = _number(sel, "temperature", f"{where} [selection]", 0.1)
-    if temperature <= 0:
-        raise ConfigError(f"{where} [selection]: 'temperature' must be > 0; got {temperature}")
-    candidates = sel.get("candidates", 5)
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-        raise ConfigError(f"{where} [selection]: 'candidates' must be an integer >= 1; got {candidates!r}")
+    temperature = _positive(sel, "temperature", f"{where} [selection]", 0.1)
+    candidates = _integer(sel, "candidates", f"{where} [selection]", 5, lo=1)
     session = _table(raw, "session", where)
     reject_unknown_keys(session, ["window_minutes", "weight"], f"{where} [session]")
     session_minutes = _number(session, "window_minutes", f"{where} [session]", 30.0)
@@ -180,12 +190,8 @@ def load_rules(path: Path) -> Rules:
     reject_unknown_keys(cross, ["min_confidence", "min_lift"], f"{where} [cross_sell]")
     carousel = _table(raw, "carousel", where)
     reject_unknown_keys(carousel, ["min_compared", "within_days"], f"{where} [carousel]")
-    within_days = _number(carousel, "within_days", f"{where} [carousel]", 3.0)
-    if within_days <= 0:
-        raise ConfigError(f"{where} [carousel]: 'within_days' must be > 0; got {within_days}")
-    min_compared = _number(carousel, "min_compared", f"{where} [carousel]", 3)
-    if min_compared != int(min_compared):
-        raise ConfigError(f"{where} [carousel]: 'min_compared' must be a whole number of items; got {min_compared}")
+    within_days = _positive(carousel, "within_days", f"{where} [carousel]", 3.0)
+    min_compared = _integer(carousel, "min_compared", f"{where} [carousel]", 3, lo=0)
     filters = _table(raw, "filters", where)
     reject_unknown_keys(
         filters, ["exclude_out_of_stock", "suppress_purchased_days", "min_discount_pct"], f"{where} [filters]"
@@ -226,7 +232,7 @@ def load_rules(path: Path) -> Rules:
         pins=tuple(pins),
         cross_sell_min_confidence=_number(cross, "min_confidence", f"{where} [cross_sell]", 0.2),
         cross_sell_min_lift=_number(cross, "min_lift", f"{where} [cross_sell]", 1.5),
-        carousel_min_compared=int(min_compared),
+        carousel_min_compared=min_compared,
         carousel_within_days=within_days,
     )
 
@@ -303,10 +309,6 @@ def load_blend(path: Path) -> BlendSettings:
     enabled = tune.get("enabled", False)
     if not isinstance(enabled, bool):
         raise ConfigError(f"{where} [tune]: 'enabled' must be true or false; got {enabled!r}")
-    days = _number(tune, "validation_days", f"{where} [tune]", 30.0)
-    if days <= 0:
-        raise ConfigError(f"{where} [tune]: 'validation_days' must be > 0; got {days}")
-    k = tune.get("k", 10)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ConfigError(f"{where} [tune]: 'k' must be an integer >= 1; got {k!r}")
+    days = _positive(tune, "validation_days", f"{where} [tune]", 30.0)
+    k = _integer(tune, "k", f"{where} [tune]", 10, lo=1)
     return BlendSettings(weights, params, fallback, days, enabled, k)

@@ -17,6 +17,7 @@ so they are multiplied on every core (scipy's sparse kernels release the GIL). O
 from __future__ import annotations
 
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -29,14 +30,16 @@ TILE_BYTES = 8 * 2**20
 THREADED_MIN_ROWS = 64
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()  # Model.candidates scores two blocks at once: one pool between them
 
 
 def _executor() -> ThreadPoolExecutor:
     """One pool per process: a pool inherited through fork has no live threads."""
     global _pool
-    if _pool is None or _pool[0] != os.getpid():
-        _pool = (os.getpid(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bannergen-tile"))
-    return _pool[1]
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bannergen-tile"))
+        return _pool[1]
 
 
 def tile_width(n_rows: int, n_cols: int) -> int:

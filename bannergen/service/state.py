@@ -51,19 +51,15 @@ class UserCandidates:
 
     items: np.ndarray
     templates: np.ndarray
+    antecedents: np.ndarray
     scores: np.ndarray
     reasons: tuple[str, ...]
     uniform: float
     holdout: bool
-    antecedents: np.ndarray | None = None  # None: no cross-sell candidate
 
     def banners(self) -> set[tuple[int, int, int]]:
         """(item, template, antecedent) of every candidate."""
-        ante = self.antecedents if self.antecedents is not None else np.full(len(self.items), -1)
-        return {(int(i), int(t), int(a)) for i, t, a in zip(self.items, self.templates, ante)}
-
-    def antecedent(self, c: int) -> int:
-        return int(self.antecedents[c]) if self.antecedents is not None else -1
+        return set(zip(self.items.tolist(), self.templates.tolist(), self.antecedents.tolist()))
 
 
 @dataclass(frozen=True)
@@ -113,11 +109,11 @@ def candidate_block(model: Model, rows: np.ndarray, user_ids: np.ndarray, seed: 
         out[str(user)] = UserCandidates(
             items=items[i][keep].astype(np.int64),
             templates=templates[i][keep].astype(np.int64),
+            antecedents=antecedents[i][keep].astype(np.int64),
             scores=scores[i][keep].astype(np.float64),
             reasons=tuple(str(r) for r in reasons[i][keep]),
             uniform=float(uniforms[i]),
             holdout=bool(held[i]),
-            antecedents=antecedents[i][keep].astype(np.int64) if (antecedents[i][keep] >= 0).any() else None,
         )
     return out
 
@@ -278,11 +274,11 @@ class DecisionState:
                 cumulative = np.cumsum(probs)
                 index = int(np.argmax(cumulative > cands.uniform * cumulative[-1]))
         # The others by score: where a chosen variant is not rendered yet, the best cached one of them stands in.
-        ranked = tuple((int(cands.items[c]), int(cands.templates[c]), cands.antecedent(c), cands.reasons[c])
+        ranked = tuple((int(cands.items[c]), int(cands.templates[c]), int(cands.antecedents[c]), cands.reasons[c])
                        for c in np.flatnonzero(finite) if c != index)
         item, t = int(cands.items[index]), int(cands.templates[index])
         return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], float(scores[index]),
-                      float(probs[index]), name, cands.reasons[index], True, ranked, cands.antecedent(index))
+                      float(probs[index]), name, cands.reasons[index], True, ranked, int(cands.antecedents[index]))
 
     def _thompson(self, cands: UserCandidates, scores: np.ndarray, finite: np.ndarray) -> tuple[int, np.ndarray]:
         """Thompson sampling as in batch decide: the scorer's view as the Beta prior, feedback counts
