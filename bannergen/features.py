@@ -8,12 +8,14 @@ per feature (zhangsan's U["category:相机"] is 0.5 when half his activity is ab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from bannergen.scorers.settings import InterestWeights
+if TYPE_CHECKING:  # annotations only: settings imports the scorers, which import this module
+    from bannergen.scorers.settings import InterestWeights
 
 BLOCKS = ("category", "brand", "price_band")
 

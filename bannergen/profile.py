@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from bannergen.features import ItemFeatures
-from bannergen.scorers.settings import InterestWeights
+
+if TYPE_CHECKING:  # annotations only: settings imports the scorers, which import this module
+    from bannergen.scorers.settings import InterestWeights
 
 # Strength of an event type for "because you <verb> ..." (the strongest event on an item wins).
 EVENT_RANK = {"view": 1, "search": 0, "cart": 2, "purchase": 3}

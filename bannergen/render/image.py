@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from PIL import Image
 
-from bannergen.render import layers
+import bannergen.render.layers as layers
 from bannergen.render.fonts import Chain
 from bannergen.render.text import FittedText, draw_text, fit_text, warnings_for
 from bannergen.templating.checks import resolve_asset

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from bannergen.render import layers
+import bannergen.render.layers as layers
 from bannergen.render.fonts import metrics
 from bannergen.render.image import Compositor, baked, image_sources
 from bannergen.render.text import fit_text, line_offsets
-from bannergen.render import fonts as fontlib
+import bannergen.render.fonts as fontlib
 from bannergen.templating.layout import PRODUCT_SOURCES, Element
 from bannergen.templating.template import Template
 from bannergen.types import BannerContext

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from bannergen.render import fonts
+import bannergen.render.fonts as fonts
 from bannergen.render.fonts import Chain
 
 log = logging.getLogger(__name__)

@@ -18,33 +18,10 @@ from typing import Any
 
 import numpy as np
 
-from bannergen.association.scorer import RuleScorer
 from bannergen.scorers.base import Interactions, Scorer, check_rows
-from bannergen.scorers.collaborative import (
-    EASEScorer,
-    HistoryScorer,
-    ItemKNNScorer,
-    NowPopularityScorer,
-    PopularityScorer,
-    RecentPopularityScorer,
-    SVDScorer,
-    TitleScorer,
-)
 from bannergen.scorers.content import ContentScorer
+from bannergen.scorers.registry import SCORERS
 from bannergen.scorers.settings import BlendSettings, InterestWeights
-
-SCORERS: dict[str, type[Scorer]] = {
-    "content": ContentScorer,
-    "popularity": PopularityScorer,
-    "popularity_recent": RecentPopularityScorer,
-    "popularity_now": NowPopularityScorer,
-    "history": HistoryScorer,
-    "item_knn": ItemKNNScorer,
-    "svd": SVDScorer,
-    "ease": EASEScorer,
-    "rules": RuleScorer,
-    "title": TitleScorer,
-}
 
 
 def make_scorer(name: str, params: dict[str, Any] | None = None, interest: InterestWeights | None = None) -> Scorer:

@@ -7,12 +7,16 @@ the popularity term breaks ties and is the whole score for a user with no histor
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from bannergen.features import ItemFeatures
 from bannergen.profile import Profiles
 from bannergen.scorers.base import Interactions, Scorer
-from bannergen.scorers.settings import InterestWeights
+
+if TYPE_CHECKING:  # annotations only: settings imports the scorers, which import this module
+    from bannergen.scorers.settings import InterestWeights
 
 
 class ContentScorer(Scorer):

@@ -12,6 +12,7 @@ from typing import Any
 
 from bannergen.config import read_toml, reject_unknown_keys
 from bannergen.errors import ConfigError
+from bannergen.scorers.registry import SCORER_NAMES, SCORERS
 from bannergen.types import EVENT_TYPES
 
 POLICIES = ("softmax", "greedy", "thompson")
@@ -246,10 +247,6 @@ def load_scoring(scoring_dir: Path) -> ScoringSettings:
 
 # -- scoring/blend.toml ----------------------------------------------------------------------------
 
-SCORER_NAMES = ("content", "popularity", "popularity_recent", "popularity_now", "history", "item_knn", "svd", "ease",
-                "rules", "title")
-
-
 @dataclass(frozen=True)
 class BlendSettings:
     """scoring/blend.toml: how scorers are combined.
@@ -277,8 +274,6 @@ def load_blend(path: Path) -> BlendSettings:
     """Read scoring/blend.toml; a missing file means the content scorer alone (the engine's default)."""
     if not path.is_file():
         return DEFAULT_BLEND
-    from bannergen.scorers.blend import SCORERS
-
     raw = read_toml(path)
     where = str(path)
     reject_unknown_keys(raw, ["weights", "scorers", "cold_start", "tune"], where)
