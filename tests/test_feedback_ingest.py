@@ -172,3 +172,42 @@ def test_store_reads_while_another_connection_writes(tmp_path: Path) -> None:
         writer._db.execute("BEGIN IMMEDIATE")  # a write in progress does not block WAL readers
         assert reader.variant_counts()["impressions"].tolist() == [10]
         writer._db.execute("ROLLBACK")
+
+
+def test_decision_ids_arrive_from_every_format_and_unknown_ones_are_kept_and_flagged(tmp_path: Path) -> None:
+    rows = [{**r, "decision_id": f"d{i % 3}"} for i, r in enumerate(_rows(6))]
+    rows[5]["decision_id"] = ""  # a CMS that did not echo one: not flagged
+    frame = pd.DataFrame(rows)
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    frame.assign(event_id=frame["event_id"] + "j").to_json(tmp_path / "a.jsonl", orient="records", lines=True)
+    frame.assign(event_id=frame["event_id"] + "p").to_parquet(tmp_path / "a.parquet")
+    known = frozenset({"d0", "d1"})
+    with open_store(tmp_path / "s.sqlite") as store:
+        counts = [ingest_file(tmp_path / name, store, known_decisions=known, now=NOW).counts
+                  for name in ("a.csv", "a.jsonl", "a.parquet")]
+        stored = store.events_frame(["event_id", "decision_id", "unknown_decision"])
+    assert [(c.accepted, c.unknown_decision) for c in counts] == [(6, 1), (6, 1), (6, 1)]
+    assert stored["decision_id"].tolist() == ["d0", "d1", "d2", "d0", "d1", ""] * 3
+    assert stored["unknown_decision"].tolist() == [0, 0, 1, 0, 0, 0] * 3
+
+
+def test_a_store_from_before_decision_ids_gets_the_column_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript("""CREATE TABLE events (event_id TEXT NOT NULL UNIQUE, ts INTEGER NOT NULL, user_id TEXT NOT NULL,
+        variant_id TEXT NOT NULL, event INTEGER NOT NULL, value REAL NOT NULL, cost REAL NOT NULL,
+        placement TEXT NOT NULL, propensity REAL, policy TEXT NOT NULL, unknown_variant INTEGER);
+        INSERT INTO events VALUES ('old', 1796000000000000, 'u', 'v', 0, 0, 0, 'home', 0.5, 'softmax', NULL);""")
+    db.commit()
+    db.close()
+    with open_store(path) as store:
+        store.add(validate_frame(pd.DataFrame([{**GOOD, "decision_id": "d9"}], dtype=object), now=NOW).frame.drop(columns="line"))
+        assert store.events_frame(["event_id", "decision_id"]).values.tolist() == [["old", ""], ["e1", "d9"]]
+
+
+def test_derived_event_ids_ignore_an_empty_decision_id() -> None:
+    without = {k: v for k, v in GOOD.items() if k != "event_id"}
+    a = validate_frame(pd.DataFrame([without], dtype=object), now=NOW).frame["event_id"][0]
+    b = validate_frame(pd.DataFrame([{**without, "decision_id": ""}], dtype=object), now=NOW).frame["event_id"][0]
+    c = validate_frame(pd.DataFrame([{**without, "decision_id": "d1"}], dtype=object), now=NOW).frame["event_id"][0]
+    assert a == b != c

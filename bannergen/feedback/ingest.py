@@ -53,11 +53,12 @@ def known_variant_ids(out_root: Path) -> frozenset[str] | None:
 
 
 def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str] | None = None,
-                rejects_path: Path | None = None, display: str | None = None, now: float | None = None,
+                known_decisions: frozenset[str] | None = None, rejects_path: Path | None = None, display: str | None = None, now: float | None = None,
                 block_bytes: int = BLOCK_BYTES, batch_rows: int = BATCH_ROWS) -> IngestResult:
     """Add every valid row of ``path`` (CSV, gzip CSV, JSONL, Parquet) to ``store``.
 
-    Returns counts with accepted + duplicate + rejected == rows read. Rejects go, one
+    ``known_variants`` / ``known_decisions`` (None: not checked) flag accepted rows whose variant or
+    decision id is unknown; they are kept. Returns counts with accepted + duplicate + rejected == rows read. Rejects go, one
     ``file:line:field: problem; got X; expected Y`` per line, to ``rejects_path`` (written
     atomically; an empty file when there are none). Raises DataError for an unreadable file and
     EnvironmentFailure when the store cannot be written (locked, read-only).
@@ -74,7 +75,7 @@ def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str]
     try:
         for chunk in iter_chunks(path, display, block_bytes=block_bytes, batch_rows=batch_rows):
             checked = validate_chunk(chunk, now)
-            counts = store.add(checked.frame.drop(columns="line"), known_variants)
+            counts = store.add(checked.frame.drop(columns="line"), known_variants, known_decisions)
             totals = totals + counts + IngestCounts(rejected=len(checked.rejects))
             if fh is not None:
                 fh.writelines(f"{r}\n" for r in checked.rejects)
@@ -89,5 +90,6 @@ def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str]
             fh.close()
         if tmp is not None and Path(tmp).exists():
             Path(tmp).unlink()
-    log.info("%s: %s unknown_variant=%d", path, totals.line(), totals.unknown_variant)
+    log.info("%s: %s unknown_variant=%d unknown_decision=%d", path, totals.line(), totals.unknown_variant,
+             totals.unknown_decision)
     return IngestResult(totals, tuple(first), rejects_path)

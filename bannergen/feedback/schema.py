@@ -13,6 +13,8 @@ Feedback frame (one row per event, as validated by ``bannergen.feedback.validate
     placement   str      "" when absent
     propensity  float64  probability the logging policy chose this variant, in (0, 1]; NaN when absent
     policy      str      the logging policy; "holdout" marks the control group (see reporting)
+    decision_id str      the decision the banner was shown for, echoed by the CMS from the decision
+                         response or the batch assignments; "" when absent
 
 This is zr-obp's logged bandit feedback record: (context, action, reward, pscore) flows from the
 serving side through the store to the report and the off-policy estimators unchanged.
@@ -20,17 +22,25 @@ serving side through the store to the report and the off-policy estimators uncha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 FEEDBACK_EVENTS: tuple[str, ...] = ("impression", "click", "conversion")
 EVENT_CODES: dict[str, int] = {name: code for code, name in enumerate(FEEDBACK_EVENTS)}
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("ts", "user_id", "variant_id", "event")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("event_id", "value", "cost", "placement", "propensity", "policy")
 COLUMNS: tuple[str, ...] = ("event_id", "ts", "user_id", "variant_id", "event", "value", "cost",
-                            "placement", "propensity", "policy")
+                            "placement", "propensity", "policy", "decision_id")
 
 HOLDOUT_POLICY = "holdout"
+
+# Called after each committed add() with the newly stored rows aggregated per
+# (variant_id, placement): columns variant_id, placement, impressions, clicks, conversions.
+Listener = Callable[["pd.DataFrame"], None]
 
 # Bounds that catch unit mistakes (fen instead of yuan, ms instead of s) without judging prices.
 MAX_VALUE = 10_000_000.0        # CNY of revenue on one conversion
@@ -54,6 +64,7 @@ class FeedbackEvent:
     placement: str = ""
     propensity: float = float("nan")
     policy: str = ""
+    decision_id: str = ""
 
 
 def events_to_frame(events: list[FeedbackEvent]):  # -> pd.DataFrame
@@ -67,13 +78,15 @@ def events_to_frame(events: list[FeedbackEvent]):  # -> pd.DataFrame
 class IngestCounts:
     """Outcome of adding events. accepted + duplicate + rejected == rows read, always.
 
-    unknown_variant counts accepted rows whose variant id is not in any manifest (kept, flagged).
+    unknown_variant counts accepted rows whose variant id is not in any manifest (kept, flagged);
+    unknown_decision those whose decision id is in no decision log (kept, flagged).
     """
 
     accepted: int = 0
     duplicate: int = 0
     rejected: int = 0
     unknown_variant: int = 0
+    unknown_decision: int = 0
 
     @property
     def rows(self) -> int:
@@ -81,11 +94,12 @@ class IngestCounts:
 
     def __add__(self, other: IngestCounts) -> IngestCounts:
         return IngestCounts(self.accepted + other.accepted, self.duplicate + other.duplicate,
-                            self.rejected + other.rejected, self.unknown_variant + other.unknown_variant)
+                            self.rejected + other.rejected, self.unknown_variant + other.unknown_variant,
+                            self.unknown_decision + other.unknown_decision)
 
     def as_dict(self) -> dict[str, int]:
         return {"accepted": self.accepted, "duplicate": self.duplicate, "rejected": self.rejected,
-                "unknown_variant": self.unknown_variant}
+                "unknown_variant": self.unknown_variant, "unknown_decision": self.unknown_decision}
 
     def line(self) -> str:
         """The contract line printed by ``bannergen feedback ingest``."""

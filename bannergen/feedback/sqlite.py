@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.schema import EVENT_CODES, FEEDBACK_EVENTS, HOLDOUT_POLICY, IngestCounts
-from bannergen.feedback.store import Listener
+from bannergen.feedback.schema import EVENT_CODES, FEEDBACK_EVENTS, HOLDOUT_POLICY, IngestCounts, Listener
 from bannergen.feedback.traffic import invalid_clicks
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,9 @@ CREATE TABLE IF NOT EXISTS events (
     placement TEXT NOT NULL,
     propensity REAL,                -- NULL when the logger did not record it
     policy TEXT NOT NULL,
-    unknown_variant INTEGER         -- 1 not in any manifest at ingest, 0 known, NULL not checked
+    unknown_variant INTEGER,        -- 1 not in any manifest at ingest, 0 known, NULL not checked
+    decision_id TEXT NOT NULL DEFAULT '',  -- "" when the CMS did not echo one
+    unknown_decision INTEGER        -- 1 in no decision log at ingest, 0 known, NULL not checked
 );
 -- Raw counts kept up to date by add(), in the same transaction as the rows they count, so a
 -- per-variant report never scans the events (a GROUP BY over 1M rows costs seconds).
@@ -73,25 +74,39 @@ CREATE TABLE IF NOT EXISTS rollup (
 );
 """
 _ROLLUP_DELTA = ("SELECT variant_id, placement, policy, event, count(*), sum(value), sum(cost), "
-                 "sum(unknown_variant = 1) FROM events WHERE rowid > ? GROUP BY 1, 2, 3, 4")
+                 "sum(unknown_variant = 1), sum(unknown_decision = 1) FROM events WHERE rowid > ? GROUP BY 1, 2, 3, 4")
 _ROLLUP_UPSERT = ("INSERT INTO rollup VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (variant_id, placement, policy, event) "
                   "DO UPDATE SET n = n + excluded.n, value = value + excluded.value, cost = cost + excluded.cost")
 ROLLUP_KEYS = ("variant_id", "placement", "policy")
 _INSERT = ("INSERT OR IGNORE INTO events (event_id, ts, user_id, variant_id, event, value, cost, placement, "
-           "propensity, policy, unknown_variant) VALUES (?,?,?,?,?,?,?,?,?,?,?)")
+           "propensity, policy, unknown_variant, decision_id, unknown_decision) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
+# Columns added to the events table after its first release: added in place when a store is opened.
+_ADDED_COLUMNS = {"decision_id": "TEXT NOT NULL DEFAULT ''", "unknown_decision": "INTEGER"}
 GROUP_KEYS = ("variant_id", "placement", "policy", "user_id")
 
 
-def _rollup_rows(events: pd.DataFrame, codes: np.ndarray, unknown: list) -> list[tuple]:
+def _rollup_rows(events: pd.DataFrame, codes: np.ndarray, unknown: list, unknown_decision: list) -> list[tuple]:
     """The rows _ROLLUP_DELTA would return for ``events``, aggregated in pandas (no table scan)."""
     frame = pd.DataFrame({"variant_id": events["variant_id"].to_numpy(), "placement": events["placement"].to_numpy(),
                           "policy": events["policy"].to_numpy(), "event": codes,
                           "value": events["value"].to_numpy(np.float64), "cost": events["cost"].to_numpy(np.float64),
-                          "unknown": pd.array(unknown, dtype="float64").fillna(0).to_numpy()})
+                          "unknown": pd.array(unknown, dtype="float64").fillna(0).to_numpy(),
+                          "unknown_decision": pd.array(unknown_decision, dtype="float64").fillna(0).to_numpy()})
     g = frame.groupby(["variant_id", "placement", "policy", "event"], sort=False)
-    agg = g.agg(n=("value", "size"), value=("value", "sum"), cost=("cost", "sum"), unknown=("unknown", "sum"))
-    return [(v, p, pol, int(e), int(c), float(val), float(cost), int(u))
-            for (v, p, pol, e), c, val, cost, u in agg.itertuples(name=None)]
+    agg = g.agg(n=("value", "size"), value=("value", "sum"), cost=("cost", "sum"), unknown=("unknown", "sum"),
+                unknown_decision=("unknown_decision", "sum"))
+    return [(v, p, pol, int(e), int(c), float(val), float(cost), int(u), int(d))
+            for (v, p, pol, e), c, val, cost, u, d in agg.itertuples(name=None)]
+
+
+def _flags(ids: np.ndarray, known: frozenset[str] | None, blank_is_known: bool = False) -> list:
+    """Per row: 1 when the id is not in ``known``, 0 when it is, None when not checked (no ``known``)."""
+    if known is None:
+        return [None] * len(ids)
+    unknown = ~pd.Series(ids).isin(known).to_numpy()
+    if blank_is_known:
+        unknown &= ids != ""
+    return unknown.astype(np.int64).tolist()
 
 
 class SQLiteStore:
@@ -114,6 +129,10 @@ class SQLiteStore:
             # Checkpoint every ~40 MB of WAL instead of 4 MB: fewer, larger copies into the file.
             self._db.execute("PRAGMA wal_autocheckpoint = 10000")
             self._db.executescript(SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(events)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:  # a store written before the column existed
+                    self._db.execute(f"ALTER TABLE events ADD COLUMN {column} {kind}")
             if (self._db.execute("SELECT NOT EXISTS (SELECT 1 FROM rollup)").fetchone()[0]
                     and self._db.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()[0]):
                 self._rebuild_rollup()
@@ -122,18 +141,20 @@ class SQLiteStore:
 
     # --- writing ---------------------------------------------------------------------------------
 
-    def add(self, events: pd.DataFrame, known_variants: frozenset[str] | None = None) -> IngestCounts:
+    def add(self, events: pd.DataFrame, known_variants: frozenset[str] | None = None,
+            known_decisions: frozenset[str] | None = None) -> IngestCounts:
         """Store a validated feedback frame in one transaction. Rows whose event_id is stored
         already (or repeats earlier in ``events``) count as duplicates; the first one wins.
-        ``known_variants`` flags the rows whose variant is not in it (None: not checked)."""
+        ``known_variants`` flags the rows whose variant is not in it, ``known_decisions`` those
+        whose decision id is set but not in it (None: not checked). Flagged rows are kept."""
         n = len(events)
         if n == 0:
             return IngestCounts()
         variant = events["variant_id"].to_numpy(dtype=object)
-        if known_variants is None:
-            unknown: list = [None] * n
-        else:
-            unknown = (~pd.Series(variant).isin(known_variants)).astype(np.int64).tolist()
+        decision = (events["decision_id"].to_numpy(dtype=object) if "decision_id" in events
+                    else np.full(n, "", dtype=object))
+        unknown = _flags(variant, known_variants)
+        unknown_decision = _flags(decision, known_decisions, blank_is_known=True)
         prop = events["propensity"].to_numpy(dtype=np.float64)
         prop_obj = np.where(np.isnan(prop), None, prop.astype(object)).tolist()
         codes = pd.Series(events["event"].to_numpy()).map(EVENT_CODES).to_numpy(dtype=np.int64)
@@ -141,7 +162,7 @@ class SQLiteStore:
             events["event_id"].tolist(), events["ts"].to_numpy(dtype=np.int64).tolist(), events["user_id"].tolist(),
             variant.tolist(), codes.tolist(), events["value"].to_numpy(dtype=np.float64).tolist(),
             events["cost"].to_numpy(dtype=np.float64).tolist(), events["placement"].tolist(), prop_obj,
-            events["policy"].tolist(), unknown,
+            events["policy"].tolist(), unknown, decision.tolist(), unknown_decision,
         )
         db = self._db
         try:
@@ -153,13 +174,14 @@ class SQLiteStore:
                 # New rows have rowids above `before`: the rollup, the listeners' delta and the
                 # unknown-variant count come from them alone, whichever ids were duplicates.
                 if accepted == n:  # no duplicates (the usual fresh ingest): the new rows are `events`
-                    new = _rollup_rows(events, codes, unknown)
+                    new = _rollup_rows(events, codes, unknown, unknown_decision)
                 else:
                     new = db.execute(_ROLLUP_DELTA, (before,)).fetchall() if accepted else []
                 db.executemany(_ROLLUP_UPSERT, [r[:7] for r in new])
         except sqlite3.Error as exc:
             raise self._env_error(exc, "write to") from exc
         unknown_count = sum(int(r[7] or 0) for r in new)
+        unknown_decisions = sum(int(r[8] or 0) for r in new)
         if self._listeners and new:
             delta = pd.DataFrame([r[:5] for r in new], columns=["variant_id", "placement", "policy", "event", "n"])
             delta = delta.pivot_table(index=["variant_id", "placement"], columns="event", values="n", aggfunc="sum",
@@ -168,7 +190,8 @@ class SQLiteStore:
             delta = delta.reset_index()
             for listener in self._listeners:
                 listener(delta)
-        return IngestCounts(accepted=accepted, duplicate=n - accepted, unknown_variant=unknown_count)
+        return IngestCounts(accepted=accepted, duplicate=n - accepted, unknown_variant=unknown_count,
+                            unknown_decision=unknown_decisions)
 
     def _rebuild_rollup(self) -> None:
         """Recount the rollup from the events (a store written before the rollup existed)."""
@@ -260,10 +283,11 @@ class SQLiteStore:
 
     def events_frame(self, columns: Sequence[str] | None = None,
                      events: Sequence[str] | None = None) -> pd.DataFrame:
-        """Stored events (in storage order) as a feedback frame, plus ``unknown_variant``.
-        ``columns`` picks columns; ``events`` keeps only those event types."""
+        """Stored events (in storage order) as a feedback frame, plus ``unknown_variant`` and
+        ``unknown_decision``. ``columns`` picks columns; ``events`` keeps only those event types."""
         cols = list(columns or ["event_id", "ts", "user_id", "variant_id", "event", "value", "cost",
-                                "placement", "propensity", "policy", "unknown_variant"])
+                                "placement", "propensity", "policy", "decision_id", "unknown_variant",
+                                "unknown_decision"])
         where, params = "", ()
         if events:
             where = f" WHERE event IN ({', '.join('?' * len(events))})"

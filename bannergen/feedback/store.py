@@ -6,18 +6,14 @@ returns the SQLite WAL implementation.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from bannergen.feedback.schema import IngestCounts
-
-# Called after each committed add() with the newly stored rows aggregated per
-# (variant_id, placement): columns variant_id, placement, impressions, clicks, conversions.
-Listener = Callable[["pd.DataFrame"], None]
+    from bannergen.feedback.schema import IngestCounts, Listener
 
 
 @runtime_checkable
@@ -25,7 +21,8 @@ class FeedbackStore(Protocol):
     """Where validated feedback events live.
 
     add(events)            store a validated feedback frame; idempotent by event_id (a row whose id
-                           is stored already counts as duplicate); returns IngestCounts (rejected=0)
+                           is stored already counts as duplicate); returns IngestCounts (rejected=0);
+                           rows whose variant / decision id is not among the known ones are flagged
     variant_counts()       per variant (holdout rows excluded): variant_id, impressions, clicks,
                            conversions, revenue, cost (filtered) and raw_impressions, raw_clicks
     events_frame(columns, events)  stored events as a feedback frame (subset of columns / types)
@@ -36,7 +33,8 @@ class FeedbackStore(Protocol):
 
     path: Path
 
-    def add(self, events: pd.DataFrame, known_variants: frozenset[str] | None = None) -> IngestCounts: ...
+    def add(self, events: pd.DataFrame, known_variants: frozenset[str] | None = None,
+            known_decisions: frozenset[str] | None = None) -> IngestCounts: ...
 
     def variant_counts(self) -> pd.DataFrame: ...
 

@@ -96,17 +96,21 @@ def _number(raw: pd.Series | None, text: pd.Series) -> np.ndarray:
 
 def derive_event_ids(frame: pd.DataFrame) -> np.ndarray:
     """``"h:" + 32 hex`` per row from a 128-bit keyed hash of the normalised fields (all but
-    event_id). Normalised, so the same event read from CSV or Parquet gets the same id."""
+    event_id). Normalised, so the same event read from CSV or Parquet gets the same id. An empty
+    decision id adds nothing, so rows without one keep the ids they had before the column existed."""
     cols = [c for c in COLUMNS if c != "event_id"]
     parts = []
     for key in _HASH_KEYS:
         h = np.zeros(len(frame), dtype=np.uint64)
         for c in cols:
+            if c not in frame:
+                continue
             values = frame[c].to_numpy()
             col = pd.util.hash_array(values.astype(object) if values.dtype == object else values,
                                      hash_key=key, categorize=False)
             # A polynomial combine (not xor) so swapped fields give a different id.
-            h = h * np.uint64(1_000_003) + col
+            mixed = h * np.uint64(1_000_003) + col
+            h = np.where(values != "", mixed, h) if c == "decision_id" else mixed
         parts.append(h)
     hi = pd.Series(parts[0]).map("{:016x}".format).to_numpy(dtype=object)
     lo = pd.Series(parts[1]).map("{:016x}".format).to_numpy(dtype=object)
@@ -172,6 +176,7 @@ def validate_chunk(chunk: RawChunk, now: float | None = None) -> Validated:
         "placement": obj(_text(f, "placement")),
         "propensity": np.where(p_present, p, np.nan)[ok],
         "policy": obj(_text(f, "policy")),
+        "decision_id": obj(_text(f, "decision_id")),
         "line": chunk.lines[ok] if n else np.zeros(0, np.int64),
     })
     missing_id = clean["event_id"].to_numpy() == ""
