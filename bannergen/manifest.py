@@ -19,17 +19,30 @@ import pandas as pd
 from bannergen.cache import AssetStore, atomic_write
 
 SCHEMA_VERSION = 1
-ASSIGNMENT_COLUMNS = ["user_id", "size", "variant_id", "item_id", "template", "score", "propensity", "policy", "explanation"]
+ASSIGNMENT_COLUMNS = ["user_id", "decision_id", "size", "variant_id", "item_id", "template", "score", "propensity",
+                      "policy", "explanation"]
 
 
 def write_assignments(out: Path, assignments: pd.DataFrame) -> dict[str, str]:
     """Write the assignments as CSV and Parquet named by their content; returns relative paths."""
     table = assignments[ASSIGNMENT_COLUMNS].sort_values(["user_id", "size"], kind="stable").reset_index(drop=True)
+    return write_table(out, "assignments", table)
+
+
+def write_candidates(out: Path, candidates: pd.DataFrame) -> dict[str, str]:
+    """Write the decision log (every candidate of every decision, with its probability) beside the
+    assignments, as CSV and Parquet named by their content; returns relative paths."""
+    table = candidates.sort_values(["user_id", "position"], kind="stable").reset_index(drop=True)
+    return write_table(out, "candidates", table)
+
+
+def write_table(out: Path, folder: str, table: pd.DataFrame) -> dict[str, str]:
+    """``table`` as OUT/folder/<digest>.csv and .parquet (written once, atomically)."""
     csv_bytes = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
     digest = hashlib.blake2b(csv_bytes, digest_size=8).hexdigest()
     buffer = io.BytesIO()
     table.to_parquet(buffer, index=False)
-    paths = {"csv": f"assignments/{digest}.csv", "parquet": f"assignments/{digest}.parquet"}
+    paths = {"csv": f"{folder}/{digest}.csv", "parquet": f"{folder}/{digest}.parquet"}
     for key, data in (("csv", csv_bytes), ("parquet", buffer.getvalue())):
         target = out / paths[key]
         if not target.exists():
@@ -46,6 +59,7 @@ def build_manifest(
     formats: tuple[str, ...],
     assignment_paths: dict[str, str],
     stats: dict[str, Any],
+    candidate_paths: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     variants = {}
     for variant_id in sorted(specs):
@@ -66,6 +80,7 @@ def build_manifest(
         "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "variants": variants,
         "assignments": assignment_paths,
+        "candidates": candidate_paths or {},
         "stats": stats,
     }
 

@@ -26,18 +26,20 @@ from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
 from bannergen.contexts import template_context
 from bannergen.errors import UnknownUserError
-from bannergen.manifest import build_manifest, read_manifest, variant_index, write_assignments, write_manifest
+from bannergen.manifest import (
+    build_manifest, read_manifest, variant_index, write_assignments, write_candidates, write_manifest,
+)
 from bannergen.model import Model, build_model
 from bannergen.profile import VERB_BY_RANK
 from bannergen.runkey import run_key
 from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
-from bannergen.selection.banners import candidate_banners
-from bannergen.selection.decide import decide
+from bannergen.selection.candidate_set import build_candidate_set, with_reasons
+from bannergen.selection.kernel import Decisions, decide_all
+from bannergen.selection.decide import BatchDecisions, decide
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.settings import PolicySettings, load_policy_settings
-from bannergen.selection.policy import softmax
 from bannergen.types import Candidate, Reject
 from bannergen.variants import Progress, RendererOptions, plan_variants, render_variants
 
@@ -122,8 +124,43 @@ class UserExplanation:
     explanation: str
     segments: list[str]
     temperature: float
+    policy_rule: str  # how the probabilities were computed, in words
+    decision_id: str = ""
     contributions: list[dict[str, float]] = field(default_factory=list)  # per candidate: scorer -> part of s
     rules: list[str] = field(default_factory=list)  # per candidate: the association rule that fired, or ""
+
+    def as_dict(self) -> dict:
+        """What ``bannergen explain --format json`` prints: the decision and its candidates."""
+
+        def number(x: float) -> float | None:
+            return None if x != x or x in (float("inf"), float("-inf")) else x
+
+        return {
+            "user_id": self.user_id,
+            "segments": self.segments,
+            "policy": self.policy,
+            "propensity": self.propensity,
+            "explanation": self.explanation,
+            "chosen": None if self.chosen is None else {"position": self.chosen.position, "item_id": self.chosen.item_id,
+                                                        "template": self.chosen.template_id},
+            "candidates": [
+                {"position": c.position, "item_id": c.item_id, "template": c.template_id, "antecedent_id": c.antecedent_id,
+                 "headline": c.headline, "score": number(c.score), "probability": c.probability, "reason": c.reason}
+                for c in self.candidates
+            ],
+            "interests": [{"feature": r.feature, "share": float(r.share)} for r in self.interests.itertuples(index=False)],
+        }
+
+
+def policy_rule(name: str, temperature: float, settings: PolicySettings) -> str:
+    """How the kernel turns candidates into probabilities under policy ``name``, in one line."""
+    if name == "softmax":
+        return f"softmax P = exp(s/t) / sum exp(s/t), t = {temperature:g}"
+    if name == "greedy":
+        return "greedy policy: all of it on the best score"
+    return (f"Thompson sampling: P(best CTR draw) from Beta posteriors (prior CTR {settings.prior_ctr:g} at the mean "
+            f"score, worth {settings.prior_strength:g} impressions), floor {settings.exploration_floor:g}, "
+            f"{settings.draws} draws")
 
 
 @dataclass
@@ -196,7 +233,7 @@ class Engine:
         rows = model.profiles.user_ids.get_indexer(user_ids)
         rows = rows[rows >= 0]
         seg = get_segment(self.segments, segment)
-        return decide(model, rows, seg, self.project.seed, self.policy, self.feedback)
+        return decide(model, rows, seg, self.project.seed, self.policy, self.segments, self.feedback).chosen
 
     @cached_property
     def templates(self) -> dict:
@@ -241,7 +278,17 @@ class Engine:
         rows = [(s.name, s.description, int(len(model.members(s)))) for s in self.segments.values()]
         return pd.DataFrame(rows, columns=["segment", "description", "users"])
 
-    def decisions(self, segment: str, limit: int | None = None) -> pd.DataFrame:
+    def decide_rows(self, rows: np.ndarray, explain: bool = False) -> Decisions:
+        """The decision kernel's answer for users at profile ``rows`` now, with current feedback;
+        ``explain`` computes every candidate's reason, not only the chosen one's."""
+        model = self.model
+        sel = model.settings.selection
+        cands = build_candidate_set(model, rows, self.policy, self.segments)
+        if explain:
+            cands = with_reasons(model, cands)
+        return decide_all(cands, self.policy.decision_policy(sel.policy, sel.temperature, self.project.seed), self.feedback)
+
+    def decisions(self, segment: str, limit: int | None = None) -> BatchDecisions:
         seg = get_segment(self.segments, segment)
         model = self.model
         with self._timed("score"):
@@ -249,7 +296,7 @@ class Engine:
             if limit is not None:
                 rows = rows[:limit]
         with self._timed("select"):
-            return decide(model, rows, seg, self.project.seed, self.policy, self.feedback)
+            return decide(model, rows, seg, self.project.seed, self.policy, self.segments, self.feedback)
 
     def render(
         self,
@@ -270,7 +317,8 @@ class Engine:
             unchanged = None if force else self._unchanged(out, key)
         if unchanged is not None:
             return unchanged
-        decisions = self.decisions(segment, limit)
+        made = self.decisions(segment, limit)
+        decisions = made.chosen
         store = AssetStore(out)
         with self._timed("plan"):
             assignments, specs = plan_variants(
@@ -288,6 +336,7 @@ class Engine:
             )
         with self._timed("write"):
             paths = write_assignments(out, assignments)
+            candidate_paths = write_candidates(out, made.candidates)
             stats = {
                 "users": int(len(decisions)),
                 "assignments": int(len(assignments)),
@@ -297,7 +346,7 @@ class Engine:
                 "rejects": len(self.shop.rejects),
             }
             manifest = build_manifest(
-                segment, assignments, specs, self.templates, store, self.project.formats, paths, stats
+                segment, assignments, specs, self.templates, store, self.project.formats, paths, stats, candidate_paths
             )
             manifest["run_key"] = key
             if outcome.warnings:
@@ -328,7 +377,7 @@ class Engine:
         if manifest.get("run_key") != key:
             return None
         listed = [rel for v in manifest.get("variants", {}).values() for rel in v.get("files", {}).values()]
-        listed += list(manifest.get("assignments", {}).values())
+        listed += list(manifest.get("assignments", {}).values()) + list(manifest.get("candidates", {}).values())
         if not all((out / rel).is_file() for rel in listed):
             return None
         stats = manifest.get("stats", {})
@@ -357,25 +406,22 @@ class Engine:
                 hint="a user with no history gets the segment or global default banner",
             )
         rows = np.asarray([row])
-        decision = decide(model, rows, self.segments["all"], self.project.seed, self.policy, self.feedback)
-        items, scores = model.candidates(rows)
-        probs = softmax(scores, model.settings.selection.temperature)[0]
+        made = self.decide_rows(rows, explain=True)
+        cands = made.candidates
         catalog = model.catalog
-        banners = candidate_banners(model, rows, items)  # carousel or cross-sell, as decide shows them
         companions = model.carousel.companions if model.carousel is not None else None
         candidates = []
-        for item, template_index, antecedent, score, p in zip(items[0], banners.templates[0], banners.antecedents[0],
-                                                              scores[0], probs):
-            if item < 0:
-                continue
+        for position in np.flatnonzero(made.listed()[0]):
+            item, template_index = int(cands.items[0, position]), int(cands.templates[0, position])
             template = model.templates[template_index]
-            ctx = template_context(catalog, int(item), template, self.project.catalog.parent, companions, int(antecedent))
-            candidates.append(Candidate(catalog["item_id"].iat[item], template.id, template.headline(ctx), float(score), float(p)))
+            ctx = template_context(catalog, item, template, self.project.catalog.parent, companions,
+                                   int(cands.antecedents[0, position]))
+            candidates.append(Candidate(int(position), str(cands.item_ids[0, position]), template.id, template.headline(ctx),
+                                        float(cands.scores[0, position]), float(made.probabilities[0, position]),
+                                        str(cands.reasons[0, position]), str(cands.antecedent_ids[0, position])))
         contributions, rules = self._candidate_reasons(model, row, [c.item_id for c in candidates])
-        chosen = None
-        if len(decision):
-            d = decision.iloc[0]
-            chosen = next((c for c in candidates if c.item_id == d["item_id"] and c.template_id == d["template"]), None)
+        chosen_position = int(made.chosen[0])
+        chosen = next((c for c in candidates if c.position == chosen_position), None)
         weights = model.profiles.item_weights()[row].tocoo()
         strongest = model.profiles.strongest[row].toarray().ravel()[weights.col]
         item_table = catalog.iloc[weights.col][["item_id", "title", "brand", "category", "price"]].assign(
@@ -394,11 +440,12 @@ class Engine:
             interests=interests.reset_index(drop=True),
             candidates=candidates,
             chosen=chosen,
-            propensity=float(decision["propensity"].iat[0]) if len(decision) else 0.0,
-            policy=str(decision["policy"].iat[0]) if len(decision) else "",
-            explanation=str(decision["explanation"].iat[0]) if len(decision) else "",
+            propensity=float(made.propensity[0]),
+            policy=str(made.policy[0]) if chosen is not None else "",
+            explanation=chosen.reason if chosen is not None else "",
             segments=in_segments,
             temperature=model.settings.selection.temperature,
+            policy_rule=policy_rule(model.settings.selection.policy, model.settings.selection.temperature, self.policy),
             contributions=contributions,
             rules=rules,
         )

@@ -147,10 +147,14 @@ class RenderedVariant:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One (item, template) option for a user, with its score and softmax probability."""
+    """One candidate banner of a decision: its position in the candidate set, the banner, its score
+    (NaN for a pin or default banner), the probability the policy gives it and why it is shown."""
 
+    position: int
     item_id: str
     template_id: str
     headline: str
     score: float
     probability: float
+    reason: str = ""
+    antecedent_id: str = ""

@@ -48,14 +48,14 @@ def feedback(rows: list[tuple[str, str, str]], start: int = 0) -> pd.DataFrame:
 
 def test_holdout_users_get_the_default_banner(tmp_path):
     engine = project(tmp_path)
-    decisions = engine.decisions("all")
+    decisions = engine.decisions("all").chosen
     held = decisions[decisions["policy"] == "holdout"]
     share = len(held) / len(decisions)
     assert 0.03 < share < 0.07  # 5% configured, chosen by a hash of the user id
     assert held["item_id"].nunique() == 1 and set(held["template"]) == {"product-spotlight"}
     assert (held["propensity"] == 1.0).all() and (held["explanation"] == "对照组：默认横幅").all()
     # stable: the same users in another process / another run
-    again = project(tmp_path / "again").decisions("all")
+    again = project(tmp_path / "again").decisions("all").chosen
     assert set(again.loc[again["policy"] == "holdout", "user_id"]) == set(held["user_id"])
 
 
@@ -64,7 +64,7 @@ def test_thompson_learns_from_a_click_without_a_refit(tmp_path):
     summary = engine.render("camera-fans", limit=60)
     manifest = pd.read_json(summary.out / "manifest.json", typ="series")
     variants = pd.DataFrame(manifest["variants"]).T
-    before = engine.decisions("camera-fans", limit=60)
+    before = engine.decisions("camera-fans", limit=60).chosen
     assert set(before["policy"]) == {"thompson"} and before["propensity"].between(0, 1).all()
     popular = before["template"].astype(str) + "|" + before["item_id"]
     loser = popular.value_counts().index[0]  # the banner most users get now
@@ -74,7 +74,7 @@ def test_thompson_learns_from_a_click_without_a_refit(tmp_path):
     rows = [(f"x{n}", loser_variants[n % len(loser_variants)], "impression") for n in range(2000)]
     counts, rejects = engine.record_feedback(feedback(rows))
     assert counts.accepted == 2000 and not rejects
-    after = engine.decisions("camera-fans", limit=60)
+    after = engine.decisions("camera-fans", limit=60).chosen
     share_before = (popular == loser).mean()
     share_after = ((after["template"].astype(str) + "|" + after["item_id"]) == loser).mean()
     assert share_after < share_before / 2

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
@@ -55,13 +56,24 @@ def test_render_writes_a_manifest_the_cms_can_follow(first_run):
         html = (out / v["files"]["html"]).read_text(encoding="utf-8")
         assert "<html" in html.lower()
     table = pd.read_csv(out / manifest["assignments"]["csv"], dtype=str, keep_default_na=False)
-    assert list(table.columns[:7]) == ["user_id", "size", "variant_id", "item_id", "template", "score", "propensity"]
+    assert list(table.columns[:8]) == ["user_id", "decision_id", "size", "variant_id", "item_id", "template", "score",
+                                       "propensity"]
     assert set(table["variant_id"]) == set(manifest["variants"])
     assert table["user_id"].nunique() == summary.users <= LIMIT
     assert (table["propensity"].astype(float).between(0, 1)).all()
     assert (table["explanation"] != "").all()
     parquet = pd.read_parquet(out / manifest["assignments"]["parquet"])
     assert len(parquet) == len(table)
+    # The decision log beside it: every candidate of every decision; probabilities sum to 1 and the
+    # chosen candidate's probability is the propensity the assignment carries.
+    log = pd.read_parquet(out / manifest["candidates"]["parquet"])
+    assert list(log.columns) == ["decision_id", "user_id", "position", "item_id", "template", "antecedent_id", "score",
+                                 "probability", "chosen", "policy"]
+    np.testing.assert_allclose(log.groupby("decision_id")["probability"].sum(), 1.0, atol=1e-9)
+    chosen = log[log["chosen"]].set_index("decision_id")
+    assert chosen.index.is_unique and set(chosen.index) == set(parquet["decision_id"])
+    np.testing.assert_allclose(chosen.loc[parquet["decision_id"], "probability"], parquet["propensity"], atol=1e-12)
+    assert (chosen.loc[parquet["decision_id"], "item_id"].to_numpy() == parquet["item_id"].to_numpy()).all()
 
 
 def test_user_ids_never_appear_in_file_names(first_run):
@@ -154,7 +166,7 @@ def test_an_association_rule_becomes_a_cross_sell_banner(tmp_path):
     from bannergen.variants import plan_variants
 
     eng = engine(tmp_path)
-    decisions = eng.decisions("all")
+    decisions = eng.decisions("all").chosen
     cross = decisions[decisions["template"] == "cross-sell"]
     assert len(cross) > 0 and (cross["antecedent"] >= 0).all()
     assert cross["explanation"].str.match(r"^买了 .+ 的人 \d+% 也买了 .+, lift \d").all()
@@ -174,7 +186,7 @@ def test_explain_shows_a_cross_sell_or_carousel_banner_as_it_was_chosen(tmp_path
     """explain's candidates are the banners decide draws from: a cross-sell user's chosen candidate
     is the cross-sell banner with the rule as its reason, a comparing user's the carousel."""
     eng = engine(tmp_path)
-    decisions = eng.decisions("all")
+    decisions = eng.decisions("all").chosen
     for template, reason in (("cross-sell", "买了 "), ("carousel", "因为你比较了")):
         d = decisions[(decisions["template"] == template) & (decisions["policy"] == "softmax")].iloc[0]
         ex = eng.explain(d["user_id"])

@@ -1,4 +1,5 @@
-"""Candidates and policies: softmax probabilities, seeded sampling, greedy, per-category candidates."""
+"""Candidates and the decision kernel: softmax, greedy and Thompson probabilities, seeded sampling,
+the fixed banner (pin, holdout, default), per-category candidates."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import pandas as pd
 import pytest
 
 from bannergen.selection.candidates import CategoryIndex, TemplateChoice, top_candidates
-from bannergen.selection.policy import choose, sample, softmax, user_uniforms
+from bannergen.selection.kernel import (
+    CandidateSet, DecisionPolicy, decide_all, keyed_uniforms, policy_probabilities, sample, softmax,
+)
+
+user_uniforms = keyed_uniforms
 
 
 def test_softmax_matches_the_formula_and_ignores_minus_infinity():
@@ -42,13 +47,66 @@ def test_sampling_follows_the_probabilities():
     assert abs((picks == 0).mean() - 0.63) < 0.02
 
 
-def test_choose_records_the_propensity_it_sampled_with():
-    scores = np.array([[1.2, 1.1, -np.inf], [-np.inf, -np.inf, -np.inf]], dtype=np.float32)
-    index, propensity, probs = choose(scores, ["a", "b"], "softmax", 0.1, seed=3)
-    assert index[1] == -1 and propensity[1] == 0.0
-    assert propensity[0] == pytest.approx(probs[0, index[0]])
-    g_index, g_prop, _ = choose(scores, ["a", "b"], "greedy", 0.1, seed=3)
-    assert g_index.tolist() == [0, -1] and g_prop.tolist() == [1.0, 0.0]
+def candidate_set(scores: np.ndarray, fixed: list[str] | None = None) -> CandidateSet:
+    """A CandidateSet over made-up banners: candidate j of every user is item j under template 0,
+    the fixed column item 99."""
+    n, k = scores.shape
+    items = np.tile(np.arange(k + 1), (n, 1))
+    items[:, -1] = 99
+    items[:, :k][~np.isfinite(scores)] = -1
+    full = np.concatenate([scores, np.full((n, 1), np.nan)], axis=1)
+    ids = np.where(items >= 0, items.astype(str), "").astype(object)
+    templates = np.where(items >= 0, 0, -1)
+    return CandidateSet(np.asarray([f"u{i}" for i in range(n)], dtype=object), np.arange(n), items, templates,
+                        np.full(items.shape, -1), full, ids, np.where(items >= 0, "t", "").astype(object),
+                        np.full(items.shape, "", dtype=object), np.full(items.shape, "", dtype=object),
+                        np.asarray(fixed or [""] * n, dtype=object))
+
+
+def test_the_kernel_records_the_propensity_it_sampled_with():
+    scores = np.array([[1.2, 1.1, -np.inf], [-np.inf, -np.inf, -np.inf], [0.5, 0.4, 0.3]])
+    made = decide_all(candidate_set(scores, ["", "", "pin"]), DecisionPolicy("softmax", 0.1, seed=3))
+    assert made.policy.tolist() == ["softmax", "default", "pin"]
+    assert made.chosen[1] == 3 and made.chosen[2] == 3  # the fixed column: default and pin
+    assert made.propensity.tolist()[1:] == [1.0, 1.0]
+    assert made.propensity[0] == pytest.approx(softmax(scores[:1, :2], 0.1)[0, made.chosen[0]])
+    np.testing.assert_allclose(made.probabilities.sum(axis=1), 1.0)
+    greedy = decide_all(candidate_set(scores), DecisionPolicy("greedy", 0.1, seed=3))
+    assert greedy.chosen.tolist() == [0, 3, 0] and greedy.propensity.tolist() == [1.0, 1.0, 1.0]
+
+
+def test_thompson_probabilities_are_reproducible_and_independent_of_the_batch():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(1.0, 0.3, (400, 6))
+    clicks = rng.integers(0, 20, (400, 6))
+    impressions = clicks + rng.integers(0, 400, (400, 6))
+    policy = DecisionPolicy("thompson", prior_strength=20, exploration_floor=0.01, draws=64, seed=5)
+    avail = np.ones(scores.shape, bool)
+    avail[:, 5] = False  # e.g. capped
+    p = policy_probabilities("thompson", scores, avail, clicks, impressions, policy)
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    assert (p[:, 5] == 0).all() and (p[:, :5] >= 0.01 - 1e-12).all()  # the floor, only on what may be shown
+    one = policy_probabilities("thompson", scores[7:8], avail[7:8], clicks[7:8], impressions[7:8], policy)
+    np.testing.assert_allclose(one[0], p[7], atol=1e-12)  # a user's answer does not depend on the others
+    again = policy_probabilities("thompson", scores, avail, clicks, impressions, policy)
+    assert np.array_equal(again, p)
+
+
+def test_thompson_favours_the_banner_whose_feedback_is_better():
+    scores = np.zeros((1, 3))
+    policy = DecisionPolicy("thompson", prior_ctr=0.05, prior_strength=20, exploration_floor=0.0, draws=512, seed=1)
+    clicks, impressions = np.array([[5, 30, 0]]), np.array([[300, 300, 0]])
+    p = policy_probabilities("thompson", scores, np.ones((1, 3), bool), clicks, impressions, policy)[0]
+    assert p[1] > 0.6 and p[0] < 0.05 and 0.05 < p[2] < 0.4  # the unseen banner still gets explored
+
+
+def test_chosen_banners_follow_the_probabilities_across_users():
+    """Users with the same candidates are drawn independently (a uniform per user): the share that
+    gets each banner matches its probability."""
+    scores = np.tile([[1.0, 0.9, 0.7]], (20000, 1))
+    made = decide_all(candidate_set(scores), DecisionPolicy("softmax", 0.2, seed=11))
+    share = np.bincount(made.chosen, minlength=4)[:3] / len(scores)
+    np.testing.assert_allclose(share, made.probabilities[0, :3], atol=0.015)
 
 
 def test_one_candidate_per_category_best_first():

@@ -30,7 +30,7 @@ def engine(tmp: Path, **overrides: str) -> Engine:
 @pytest.fixture(scope="module")
 def decided(tmp_path_factory):
     eng = engine(tmp_path_factory.mktemp("carousel"))
-    return eng, eng.decisions("all")
+    return eng, eng.decisions("all").chosen
 
 
 def test_companions_are_the_most_popular_other_allowed_items_of_the_category():
@@ -99,7 +99,7 @@ def test_min_compared_zero_turns_carousels_off(tmp_path):
     shutil.copytree(ROOT / "scoring", scoring)
     rules = scoring / "rules.toml"
     rules.write_text(rules.read_text(encoding="utf-8").replace("min_compared = 3", "min_compared = 0"), encoding="utf-8")
-    decisions = engine(tmp_path, **{"paths.scoring": str(scoring)}).decisions("all")
+    decisions = engine(tmp_path, **{"paths.scoring": str(scoring)}).decisions("all").chosen
     assert "carousel" not in set(decisions["template"])
 
 

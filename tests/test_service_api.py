@@ -268,7 +268,7 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
     model = service.state.model
     rows = model.members(get_segment(service.engine.segments, "phone-shoppers"))[:60]
     users = [str(u) for u in model.profiles.user_ids[rows]]
-    rescorer = UserRescorer(model, service.engine.shop.events, service.project.seed, service.engine.policy)
+    rescorer = UserRescorer(model, service.engine.shop.events, service.engine.policy, service.engine.segments)
     before = rescorer.rescore(users)
     cams = np.flatnonzero((model.catalog["category"] == "相机").to_numpy() & model.rules.allowed)
     camera = cams[np.argmax(model.profiles.popularity[cams])]
@@ -277,15 +277,16 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
     after = rescorer.rescore(users)
     is_cam = model.catalog["category"].to_numpy() == "相机"
     for u in users:
-        b = before[u].scores[is_cam[before[u].items]].max(initial=-np.inf)
-        a = after[u].scores[is_cam[after[u].items]].max(initial=-np.inf)
+        b = before[u].scores[0, :-1][is_cam[before[u].items[0, :-1]]].max(initial=-np.inf)
+        a = after[u].scores[0, :-1][is_cam[after[u].items[0, :-1]]].max(initial=-np.inf)
         assert a > b, u
 
 
 def test_rendering_on_demand_falls_back_to_a_cached_variant(env, monkeypatch):
     _, service, client = env
     user = next(u for u, c in service.state.users.items()
-                if not c.holdout and len(c.items) > 1 and not service.assets.has(service.state.variants[(int(c.items[0]), int(c.templates[0]), int(c.antecedents[0]), "300x250")]))
+                if c.fixed[0] == "" and (c.items[0, :-1] >= 0).sum() > 1
+                and not service.assets.has(service.state.variants[(int(c.items[0, 0]), int(c.templates[0, 0]), int(c.antecedents[0, 0]), "300x250")]))
     monkeypatch.setattr(service, "render_budget_s", 0.0)
     slow = service._render
 
@@ -355,7 +356,7 @@ def test_rescoring_an_unchanged_user_reproduces_the_precomputed_candidates(env):
         if fresh is None:
             continue
         cached = service.state.users[user]
-        assert list(fresh.items) == list(cached.items)
+        assert fresh.items.tolist() == cached.items.tolist()
         np.testing.assert_allclose(fresh.scores, cached.scores, rtol=1e-4, atol=1e-5)
 
 
@@ -368,7 +369,7 @@ def test_special_banners_are_the_same_from_the_service_as_from_batch(env, monkey
     from bannergen.variants import plan_variants
 
     engine = Engine(project)
-    batch = engine.decisions("all")
+    batch = engine.decisions("all").chosen
     special = batch[(batch["template"] == template) & (batch["policy"] == "softmax")].head(3)
     assert len(special) > 0
     planned, _ = plan_variants(special, engine.model.catalog, project.catalog.parent, engine.templates, engine.renderer,

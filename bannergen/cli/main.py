@@ -8,13 +8,14 @@ options and the error handling live in bannergen.cli.common.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from bannergen.cli.common import _global, app, engine, fail, shown, state  # noqa: F401 (re-exported)
+from bannergen.cli.common import TableOrJson, _global, app, engine, fail, shown, state  # noqa: F401 (re-exported)
 from bannergen.errors import BannergenError
 
 
@@ -80,15 +81,20 @@ def render(
 @app.command()
 def explain(
     user_id: Annotated[str, typer.Argument(help="the user id as it appears in the events")],
+    fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
 ) -> None:
-    """Why a user gets their banner: interest weights, candidates with softmax probabilities, the reason.
+    """Why a user gets their banner: interest weights, every candidate with the probability the
+    policy gives it now (the same numbers render and serve use), the chosen one and the reason.
 
-    Example: bannergen explain zhangsan
+    Example: bannergen explain zhangsan --format json
     """
     try:
         ex = engine().explain(user_id)
     except BannergenError as error:
         fail(error)
+        return
+    if fmt == TableOrJson.json:
+        typer.echo(json.dumps(ex.as_dict(), ensure_ascii=False, allow_nan=False))
         return
     typer.echo(f"user {ex.user_id}  segments: {', '.join(ex.segments)}")
     typer.echo("\ninterest weights w_ij (decayed, normalised):")
@@ -99,11 +105,12 @@ def explain(
     typer.echo("\ninterest vector U_i (top features):")
     for r in ex.interests.itertuples(index=False):
         typer.echo(f"  {r.share:6.3f}  {r.feature}")
-    typer.echo(f"\ncandidates, P = exp(s/t) / sum exp(s/t) with t = {ex.temperature:g}:")
+    typer.echo(f"\ncandidates, P from the {ex.policy_rule}:")
     for n, c in enumerate(ex.candidates):
         mark = "->" if ex.chosen == c else "  "
-        typer.echo(f" {mark} P={c.probability:5.3f}  s={c.score:6.3f}  {c.headline}  [{c.template_id}, item {c.item_id}]")
-        if n < len(ex.contributions):
+        score = "     -" if c.score != c.score else f"{c.score:6.3f}"
+        typer.echo(f" {mark} P={c.probability:5.3f}  s={score}  {c.headline}  [{c.template_id}, item {c.item_id}]")
+        if n < len(ex.contributions) and c.score == c.score:
             parts = sorted(ex.contributions[n].items(), key=lambda kv: -abs(kv[1]))
             rest = c.score - sum(v for _, v in parts)  # campaign boosts and the template's priority
             parts.append(("boosts+template", rest))

@@ -17,6 +17,9 @@ import pandas as pd
 
 DAY_US = 86_400 * 1_000_000
 KEY = ["item_id", "template"]
+# Up to this many cells a lookup is a loop over dictionary gets (a served decision: one user, a
+# few candidates); above it one vectorized reindex (a batch). Both give the same numbers.
+SMALL_LOOKUP = 64
 
 
 @dataclass
@@ -81,6 +84,10 @@ class FeedbackView:
 
     def lookup(self, items: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(clicks, impressions) for arrays of item ids and template ids of the same shape."""
+        if items.size <= SMALL_LOOKUP:
+            found = [self.counts.get(key, (0, 0)) for key in zip(items.ravel().tolist(), templates.ravel().tolist())]
+            pairs = np.asarray(found, dtype=np.int64).reshape(items.shape + (2,))
+            return pairs[..., 1], pairs[..., 0]
         with self._lock:
             known = dict(self.counts)
         if not known:
@@ -92,11 +99,15 @@ class FeedbackView:
 
     def shown_today(self, user_ids: np.ndarray, items: np.ndarray, templates: np.ndarray) -> np.ndarray:
         """Impressions today per (user, candidate): int (n, k)."""
+        n, k = items.shape
+        if not self.today:
+            return np.zeros(items.shape, dtype=np.int64)
+        if items.size <= SMALL_LOOKUP:
+            users = np.repeat(np.asarray(user_ids, dtype=object), k).tolist()
+            keys = zip(users, items.ravel().tolist(), templates.ravel().tolist())
+            return np.asarray([self.today.get(key, 0) for key in keys], dtype=np.int64).reshape(n, k)
         with self._lock:
             known = dict(self.today)
-        if not known:
-            return np.zeros(items.shape, dtype=np.int64)
-        n, k = items.shape
         table = pd.Series(list(known.values()), index=pd.MultiIndex.from_tuples(list(known)))
         wanted = pd.MultiIndex.from_arrays(
             [np.repeat(np.asarray(user_ids, dtype=object), k), items.ravel().astype(object), templates.ravel().astype(object)]

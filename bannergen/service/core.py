@@ -29,7 +29,7 @@ from bannergen.service.metrics import Metrics
 from bannergen.service.problems import Problem
 from bannergen.service.realtime import BehaviourEvent, BehaviourLog, UserRescorer
 from bannergen.service.schemas import BEHAVIOUR, DecisionRequest, Event
-from bannergen.service.state import Choice, DecisionState
+from bannergen.service.state import Choice, DecisionState, Listed
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ class Service:
         self.rendering: dict[str, Future] = {}
         self.recent: OrderedDict[str, tuple] = OrderedDict()  # decision id -> (user, placement, variant, policy, p)
         self.pending_log: list[tuple] = []
+        self.pending_candidates: list[tuple] = []
         self.last_fault: tuple[float, str] | None = None
         self.render_budget_s = self.settings.render_budget_ms / 1000
         self._render_ctx = threading.local()
@@ -102,7 +103,7 @@ class Service:
         self.state = DecisionState.build(engine)
         engine.feedback  # noqa: B018 - load the view (and open the store) on this thread
         self.behaviour = BehaviourLog(self.settings.behaviour_store)
-        self.rescorer = UserRescorer(engine.model, engine.shop.events, engine.project.seed, engine.policy)
+        self.rescorer = UserRescorer(engine.model, engine.shop.events, engine.policy, engine.segments)
         replay = self.behaviour.all()
         if replay:
             touched = self.rescorer.add_live(replay)
@@ -183,7 +184,7 @@ class Service:
         formats = self.formats[choice.template]
         images = [f for f in formats if f != "html"]
         self._log_decision(decision_id, choice, request, variant_id)
-        return {
+        answer = {
             "decision_id": decision_id,
             "variant_id": variant_id,
             "item_id": choice.item_id,
@@ -200,6 +201,13 @@ class Service:
             "rendered": rendered,
             "fallback": fallback,
         }
+        if request.explain:
+            answer["candidates"] = [
+                {"position": c.position, "item_id": c.item_id, "template": c.template_id, "antecedent_id": c.antecedent_id,
+                 "score": None if math.isnan(c.score) else c.score, "probability": c.probability, "reason": c.reason,
+                 "variant_id": self.state.variants.get((c.item, c.template, c.antecedent, request.size))}
+                for c in choice.candidates]
+        return answer
 
     def url(self, path: str) -> str:
         return self.signer.sign(path) if self.signer else path
@@ -213,23 +221,33 @@ class Service:
             vid = self.state.variants.get((item, t, a, size))
             if vid and self.assets.has(vid):
                 # Deterministic given the cache: logged with propensity 1 and its own policy name.
-                stand_in = replace(choice, item=item, template=t, antecedent=a, item_id=str(self.state.item_ids[item]),
-                                   template_id=self.state.template_ids[t], score=math.nan, propensity=1.0,
-                                   policy=policy, explanation=reason, ranked=())
+                item_id, template_id = str(self.state.item_ids[item]), self.state.template_ids[t]
+                antecedent_id = str(self.state.item_ids[a]) if a >= 0 else ""
+                listed = Listed(-1, item, t, a, item_id, template_id, antecedent_id, math.nan, 1.0, reason)
+                stand_in = replace(choice, item=item, template=t, antecedent=a, item_id=item_id, template_id=template_id,
+                                   score=math.nan, propensity=1.0, policy=policy, explanation=reason, ranked=(),
+                                   candidates=(listed,), position=-1)
                 return stand_in, vid
         return None
 
     def _log_decision(self, decision_id: str, choice: Choice, request: DecisionRequest, variant_id: str) -> None:
+        """Keep the decision and every candidate it was drawn from (written in batches by the writer)."""
         self.recent[decision_id] = (choice.user_id, request.placement, variant_id, choice.policy, choice.propensity)
         if len(self.recent) > RECENT_DECISIONS:
             self.recent.popitem(last=False)
         self.pending_log.append((decision_id, _now_us(), choice.user_id, request.placement, request.size, variant_id,
-                                 choice.item_id, choice.template_id, choice.policy, choice.propensity))
+                                 choice.item_id, choice.template_id, choice.policy, choice.propensity,
+                                 None if math.isnan(choice.score) else choice.score, choice.explanation))
+        self.pending_candidates.extend(
+            (decision_id, c.position, c.item_id, c.template_id, c.antecedent_id, None if math.isnan(c.score) else c.score,
+             c.probability, int(c.position == choice.position))
+            for c in choice.candidates)
 
     def flush_decisions(self) -> Future | None:
         rows, self.pending_log = self.pending_log, []
+        candidates, self.pending_candidates = self.pending_candidates, []
         if rows:
-            return self.writer.submit(self.behaviour.log_decisions, rows)
+            return self.writer.submit(self.behaviour.log_decisions, rows, candidates)
         return None
 
     # -- rendering on demand -----------------------------------------------------------------------

@@ -28,7 +28,9 @@ from bannergen.feedback.sqlite import transaction
 
 if TYPE_CHECKING:
     from bannergen.model import Model
-    from bannergen.service.state import UserCandidates
+    from bannergen.segments import Segment
+    from bannergen.selection.kernel import CandidateSet
+    from bannergen.selection.settings import PolicySettings
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,25 @@ CREATE TABLE IF NOT EXISTS decisions (
     item_id TEXT NOT NULL,
     template TEXT NOT NULL,
     policy TEXT NOT NULL,
-    propensity REAL NOT NULL
+    propensity REAL NOT NULL,
+    score REAL,                 -- NULL for a pin or default banner
+    explanation TEXT NOT NULL DEFAULT ''
+);
+-- Every candidate a served decision was drawn from, with its probability (off-policy evaluation).
+CREATE TABLE IF NOT EXISTS decision_candidates (
+    decision_id TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    item_id TEXT NOT NULL,
+    template TEXT NOT NULL,
+    antecedent_id TEXT NOT NULL,
+    score REAL,
+    probability REAL NOT NULL,
+    chosen INTEGER NOT NULL,
+    PRIMARY KEY (decision_id, position)
 );
 """
+# Columns added to the decisions table after its first release: added in place on open.
+_ADDED_DECISION_COLUMNS = {"score": "REAL", "explanation": "TEXT NOT NULL DEFAULT ''"}
 COLUMNS = ("event_id", "ts", "user_id", "event", "item_id", "query")
 
 
@@ -81,6 +99,10 @@ class BehaviourLog:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")  # 202 means on disk, even across a power cut
             self._db.executescript(SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
+            for column, kind in _ADDED_DECISION_COLUMNS.items():
+                if column not in present:
+                    self._db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}")
         except sqlite3.Error as exc:
             raise EnvironmentFailure(f"cannot open behaviour store {self.path}: {exc}") from exc
 
@@ -102,16 +124,26 @@ class BehaviourLog:
         rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM behaviour ORDER BY rowid").fetchall()
         return [BehaviourEvent(*r) for r in rows]
 
-    def log_decisions(self, rows: list[tuple]) -> None:
+    def log_decisions(self, rows: list[tuple], candidates: list[tuple] = ()) -> None:
         """Append decision records (decision_id, ts, user_id, placement, size, variant_id, item_id,
-        template, policy, propensity); best effort, batched by the caller."""
+        template, policy, propensity, score, explanation) and their candidates (decision_id,
+        position, item_id, template, antecedent_id, score, probability, chosen); best effort,
+        batched by the caller."""
         if not rows:
             return
         try:
             with transaction(self._db, "BEGIN") as db:
-                db.executemany("INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT OR IGNORE INTO decisions (decision_id, ts, user_id, placement, size, variant_id, "
+                               "item_id, template, policy, propensity, score, explanation) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany("INSERT OR IGNORE INTO decision_candidates VALUES (?, ?, ?, ?, ?, ?, ?, ?)", candidates)
         except sqlite3.Error as exc:
             log.warning("decision log %s: %s", self.path, exc)
+
+    def decision_log(self) -> pd.DataFrame:
+        """Every logged candidate of every served decision, in the batch log's columns
+        (bannergen.selection.kernel.CANDIDATE_COLUMNS) plus ts, placement and size."""
+        return read_decision_log(self._db)
 
     def decision(self, decision_id: str) -> tuple | None:
         return self._db.execute(
@@ -122,13 +154,21 @@ class BehaviourLog:
         self._db.close()
 
 
+def read_decision_log(db: sqlite3.Connection) -> pd.DataFrame:
+    """The decision log of a behaviour store connection (see BehaviourLog.decision_log)."""
+    return pd.read_sql_query(
+        "SELECT c.decision_id, d.user_id, c.position, c.item_id, c.template, c.antecedent_id, c.score, c.probability, "
+        "c.chosen = 1 AS chosen, d.policy, d.ts, d.placement, d.size FROM decision_candidates c "
+        "JOIN decisions d USING (decision_id) ORDER BY d.ts, c.decision_id, c.position", db).astype({"chosen": bool})
+
+
 class UserRescorer:
     """Recomputes the candidates of a few users from their base and live events."""
 
-    def __init__(self, model: Model, events: pd.DataFrame, seed: int, policy) -> None:
+    def __init__(self, model: Model, events: pd.DataFrame, policy: PolicySettings, segments: dict[str, Segment]) -> None:
         self.model = model
-        self.seed = seed
         self.policy = policy
+        self.segments = segments
         users = events["user_id"].to_numpy(dtype=object)
         order = np.argsort(users, kind="stable")
         self.base = events.iloc[order].reset_index(drop=True)
@@ -161,12 +201,12 @@ class UserRescorer:
             return self.base.iloc[:0]
         return pd.concat(parts, ignore_index=True)
 
-    def rescore(self, user_ids: Iterable[str]) -> dict[str, UserCandidates]:
-        """Fresh UserCandidates for ``user_ids`` (users with no events at all are left out)."""
+    def rescore(self, user_ids: Iterable[str]) -> dict[str, CandidateSet]:
+        """Fresh candidate sets for ``user_ids`` (users with no events at all are left out)."""
         from bannergen.profile import build_profiles
         from bannergen.scorers.content import ContentScorer
         from bannergen.segments import ProfileSummary
-        from bannergen.service.state import candidate_block
+        from bannergen.selection.candidate_set import user_candidates
 
         users = sorted(set(user_ids))
         frame = self.events_of(users)
@@ -191,5 +231,4 @@ class UserRescorer:
                 scorers["content"] = scorer
             small = replace(small, interactions=data.with_content(profiles, m.features),
                             blend=type(blend)(scorers, blend.weights, blend.cold_start))
-        rows = np.arange(profiles.n_users)
-        return candidate_block(small, rows, np.asarray(profiles.user_ids, dtype=object), self.seed, self.policy)
+        return user_candidates(small, np.arange(profiles.n_users), self.policy, self.segments)

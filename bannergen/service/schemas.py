@@ -19,6 +19,18 @@ class DecisionRequest(BaseModel):
     user_id: str = Field(min_length=1, max_length=256, description="the shop's user id")
     placement: str = Field(default="", max_length=128, description="where the banner goes, e.g. home_top")
     size: str = Field(default="1200x400", pattern=r"^[0-9]{1,5}x[0-9]{1,5}$", description="WIDTHxHEIGHT at 1x")
+    explain: bool = Field(default=False, description="add every candidate with its probability to the answer")
+
+
+class CandidateOut(BaseModel):
+    position: int = Field(description="the candidate's place in the user's candidate set (-1: a cached stand-in)")
+    item_id: str
+    template: str
+    antecedent_id: str = Field(description="a cross-sell banner's trigger item, else empty")
+    score: Optional[float]
+    probability: float
+    reason: str
+    variant_id: Optional[str]
 
 
 class DecisionResponse(BaseModel):
@@ -37,6 +49,8 @@ class DecisionResponse(BaseModel):
     explanation: str
     rendered: bool = Field(description="false when the files are still being rendered")
     fallback: Optional[str] = Field(description="why a default or cached stand-in was served, else null")
+    candidates: Optional[list[CandidateOut]] = Field(default=None, description="with explain: every candidate the "
+                                                     "decision was drawn from, with its probability")
 
 
 class Event(BaseModel):

@@ -1,10 +1,8 @@
 """The in-memory decision state: every known user's candidate banners, precomputed at start-up.
 
-Per request a decision is a dictionary lookup plus a k-arm draw (k = [selection] candidates, 5):
-no DataFrame work and no disk reads. The per-row logic of ``bannergen.selection.decide`` is
-mirrored here for one user at a time (the banners of bannergen.selection.banners: carousels and
-cross-sell; frequency cap, softmax / greedy / Thompson, pins, holdout,
-explanation), so a served decision equals the batch one for the same state:
+Per request a decision is a dictionary lookup plus the decision kernel on one user
+(``bannergen.selection.kernel.decide_all``, the same call batch render makes for a segment and
+explain makes for one user): no scoring and no disk reads.
 
     >>> state = DecisionState.build(engine)
     >>> d = state.decide("zhangsan", "1200x400")
@@ -20,46 +18,34 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bannergen.selection.decide import HOLDOUT_REASON
+from bannergen.selection.candidate_set import DEFAULT_REASON, banners_of, unknown_user, user_candidates
+from bannergen.selection.kernel import CandidateSet, decide_all
 
 if TYPE_CHECKING:
-    from bannergen.model import Model
     from bannergen.pipeline import Engine
 
 log = logging.getLogger(__name__)
 
-DEFAULT_REASON = "热门推荐"
-
 
 @dataclass(frozen=True)
-class UserCandidates:
-    """One user's candidate banners, best score first (missing candidates removed).
+class Listed:
+    """One candidate of a served decision, as ``"explain": true`` shows it and the log keeps it."""
 
-    items:     int64 (k,) catalog rows
-    templates: int64 (k,) template indices (into Model.templates)
-    antecedents: int64 (k,) a cross-sell banner's trigger item (catalog row), -1 for others
-    scores:    float64 (k,) final scores (model + rules + template bonus)
-    reasons:   the explanation of each candidate ("因为你浏览了 佳能 相机")
-    uniform:   the user's softmax uniform (a keyed hash of seed and user id, as in batch decide)
-    holdout:   the user is in the control group (always the default banner)
-    """
-
-    items: np.ndarray
-    templates: np.ndarray
-    antecedents: np.ndarray
-    scores: np.ndarray
-    reasons: tuple[str, ...]
-    uniform: float
-    holdout: bool
-
-    def banners(self) -> set[tuple[int, int, int]]:
-        """(item, template, antecedent) of every candidate."""
-        return set(zip(self.items.tolist(), self.templates.tolist(), self.antecedents.tolist()))
+    position: int
+    item: int
+    template: int
+    antecedent: int
+    item_id: str
+    template_id: str
+    antecedent_id: str
+    score: float  # nan for a pin or default banner
+    probability: float
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -71,93 +57,60 @@ class Choice:
     template: int  # template index
     item_id: str
     template_id: str
-    score: float  # nan for defaults
+    score: float  # nan for pins and defaults
     propensity: float
-    policy: str  # softmax, greedy, thompson, pin, holdout, default
+    policy: str  # softmax, greedy, thompson, pin, holdout, default (or fallback for a stand-in)
     explanation: str
     known: bool  # the user has a profile
     ranked: tuple[tuple[int, int, int, str], ...] = ()  # (item, template, antecedent, reason) of the others, best first
     antecedent: int = -1  # a cross-sell banner's trigger item (catalog row)
+    candidates: tuple[Listed, ...] = ()  # every listed candidate with its probability
+    position: int = -1  # the chosen candidate's position in the candidate set
 
     @property
     def banner(self) -> tuple[int, int, int]:
         return self.item, self.template, self.antecedent
 
 
-def candidate_block(model: Model, rows: np.ndarray, user_ids: np.ndarray, seed: int, policy) -> dict[str, UserCandidates]:
-    """UserCandidates of the users at profile ``rows`` of ``model`` (ids ``user_ids``), vectorized."""
-    from bannergen.bandits import in_holdout
-    from bannergen.explain import explain_choices
-    from bannergen.selection.banners import candidate_banners
-    from bannergen.selection.policy import user_uniforms
-
-    if len(rows) == 0:
-        return {}
-    items, scores = model.candidates(rows)
-    banners = candidate_banners(model, rows, items)
-    templates, antecedents = banners.templates, banners.antecedents
-    reasons = np.empty(items.shape, dtype=object)
-    for c in range(items.shape[1]):  # explain_choices wants distinct rows: one call per candidate rank
-        reasons[:, c] = explain_choices(model, rows, np.where(items[:, c] >= 0, items[:, c], 0))
-    special = banners.reasons != ""
-    reasons[special] = banners.reasons[special]
-    uniforms = user_uniforms(user_ids, seed)
-    held = in_holdout(user_ids, policy.holdout_share, policy.holdout_salt) if policy.holdout_share > 0 else np.zeros(len(rows), bool)
-    out = {}
-    for i, user in enumerate(user_ids):
-        keep = (items[i] >= 0) & np.isfinite(scores[i])
-        out[str(user)] = UserCandidates(
-            items=items[i][keep].astype(np.int64),
-            templates=templates[i][keep].astype(np.int64),
-            antecedents=antecedents[i][keep].astype(np.int64),
-            scores=scores[i][keep].astype(np.float64),
-            reasons=tuple(str(r) for r in reasons[i][keep]),
-            uniform=float(uniforms[i]),
-            holdout=bool(held[i]),
-        )
-    return out
-
-
 class DecisionState:
     """Candidates of every known user, variant ids per (item, template, size), the default banner.
 
-    Thread model: the event loop reads; one writer thread replaces whole UserCandidates entries
-    (a dict assignment, atomic under the GIL) and adds variant ids.
+    Thread model: the event loop reads; one writer thread replaces whole per-user entries (a dict
+    assignment, atomic under the GIL) and adds variant ids.
     """
 
-    def __init__(self, engine: Engine, users: dict[str, UserCandidates]) -> None:
+    def __init__(self, engine: Engine, users: dict[str, CandidateSet]) -> None:
         model = engine.model
         self.engine = engine
         self.model = model
         self.users = users
         self.policy = engine.policy
-        self.selection = model.settings.selection
-        self.seed = engine.project.seed
+        sel = model.settings.selection
+        self.decision_policy = engine.policy.decision_policy(sel.policy, sel.temperature, engine.project.seed)
         self.item_ids = model.catalog["item_id"].to_numpy(dtype=object)
         self.template_ids = [t.id for t in model.templates]
         # Every size a template declares, 2x included: render.sizes limits what a batch pre-renders,
         # not what the CMS may ask for (a size not on disk yet is rendered on demand).
         self.template_sizes = [{f"{w}x{h}" for w, h in t.sizes} for t in model.templates]
         self.sizes = sorted(set().union(*self.template_sizes), key=lambda s: [int(x) for x in s.split("x")]) if self.template_sizes else []
+        # Per size: which template indices render it (the last entry stands for index -1: no template).
+        self.renders = {size: np.asarray([size in t for t in self.template_sizes] + [False]) for size in self.sizes}
+        self.width = model.settings.selection.candidates + 1
+        self._unknown = unknown_user(model, "", self.width, self.policy)
         self.variants: dict[tuple[int, int, int, str], str] = {}  # (item, template, antecedent, size) -> variant id
         self._ids_lock = threading.Lock()
-        self.pin = self._pin_for_all()
         self.default = self._default_banner()
-        self.rng = np.random.default_rng(self.seed)  # Thompson draws per request
-        self.explore_rng = np.random.default_rng(self.seed + 1)
         self.variant_ids_for(self._all_banners())
 
     @classmethod
     def build(cls, engine: Engine) -> DecisionState:
         """Score every user of the engine's model once (vectorized, in blocks)."""
         model = engine.model
-        rows = np.arange(model.profiles.n_users)
-        users = candidate_block(model, rows, np.asarray(model.profiles.user_ids, dtype=object), engine.project.seed, engine.policy)
-        return cls(engine, users)
+        return cls(engine, user_candidates(model, np.arange(model.profiles.n_users), engine.policy, engine.segments))
 
     # -- variant ids -------------------------------------------------------------------------------
     def _all_banners(self) -> set[tuple[int, int, int]]:
-        banners = set().union(*(c.banners() for c in self.users.values())) if self.users else set()
+        banners: set[tuple[int, int, int]] = set().union(*(banners_of(c) for c in self.users.values())) if self.users else set()
         if self.default is not None:
             banners.add((self.default[0], self.default[1], -1))
         return banners
@@ -199,104 +152,51 @@ class DecisionState:
         return label if label in self.template_sizes[template] else None
 
     # -- defaults ----------------------------------------------------------------------------------
-    def _pin_for_all(self) -> int | None:
-        for pin in self.model.settings.rules.pins:
-            if pin.segment == "all":
-                pos = np.flatnonzero(self.item_ids == pin.item_id)
-                if len(pos) and self.model.template_choice.template[pos[0]] >= 0:
-                    return int(pos[0])
-        return None
-
     def _default_banner(self) -> tuple[int, int] | None:
-        """The global default: the holdout's default banner (the most popular allowed item under the
-        holdout template), else the most popular item under its own best template."""
-        from bannergen.selection.decide import default_banner
-
-        try:
-            return default_banner(self.model, self.policy.holdout_template)
-        except Exception as exc:  # a misconfigured default must not stop the service: fall back further
-            log.warning("default banner: %s; using the most popular allowed item", exc)
-        choice = self.model.template_choice.template
-        ok = (choice >= 0) & self.model.rules.allowed
-        if not ok.any():
-            return None
-        item = int(np.argmax(np.where(ok, self.model.profiles.popularity, -1.0)))
-        return item, int(choice[item])
+        """The default banner every candidate set ends with for users who have nothing else."""
+        item, template = int(self._unknown.items[0, -1]), int(self._unknown.templates[0, -1])
+        return (item, template) if item >= 0 else None
 
     def default_choice(self, user_id: str, policy: str, reason: str, known: bool) -> Choice | None:
+        """The default banner outside the kernel: for a decision that failed or overran its budget."""
         if self.default is None:
             return None
         item, t = self.default
         return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], math.nan, 1.0, policy, reason, known)
 
     # -- deciding ----------------------------------------------------------------------------------
-    def update_users(self, users: dict[str, UserCandidates]) -> None:
+    def update_users(self, users: dict[str, CandidateSet]) -> None:
         """Swap in recomputed candidates (from the writer thread)."""
-        self.variant_ids_for(set().union(*(c.banners() for c in users.values())) if users else set())
+        self.variant_ids_for(set().union(*(banners_of(c) for c in users.values())) if users else set())
         self.users.update(users)
+
+    def candidates_of(self, user_id: str) -> tuple[CandidateSet, bool]:
+        """(the user's candidate set, whether the user is known); an unknown user's holds only the default."""
+        cands = self.users.get(user_id)
+        if cands is None:
+            return replace(self._unknown, user_ids=np.asarray([user_id], dtype=object)), False
+        return cands, True
 
     def decide(self, user_id: str, size: str) -> Choice | None:
         """The banner for ``user_id`` at ``size`` now; None when nothing at all can be shown."""
-        cands = self.users.get(user_id)
-        if cands is None:
-            return self.default_choice(user_id, "default", DEFAULT_REASON, known=False)
-        if cands.holdout:
-            return self.default_choice(user_id, "holdout", HOLDOUT_REASON, known=True)
-        if self.pin is not None:
-            t = int(self.model.template_choice.template[self.pin])
-            return Choice(user_id, self.pin, t, str(self.item_ids[self.pin]), self.template_ids[t], math.nan, 1.0, "pin",
-                          "活动推荐", True)
-        scores = cands.scores.copy()
-        for c, t in enumerate(cands.templates):
-            if size not in self.template_sizes[t]:
-                scores[c] = -np.inf
-        view = self.engine.feedback
-        cap = self.policy.cap_per_day
-        if cap > 0 and view.today:
-            for c in range(len(scores)):
-                key = (user_id, self.item_ids[cands.items[c]], self.template_ids[cands.templates[c]])
-                if view.today.get(key, 0) >= cap:
-                    scores[c] = -np.inf
-        finite = np.isfinite(scores)
-        if not finite.any():
-            return self.default_choice(user_id, "default", DEFAULT_REASON, known=True)
-        name = self.selection.policy
-        if name == "thompson":
-            index, probs = self._thompson(cands, scores, finite)
-        else:
-            z = np.where(finite, np.exp((np.where(finite, scores, 0.0) - scores[finite].max()) / self.selection.temperature), 0.0)
-            probs = z / z.sum()
-            if name == "greedy":
-                index = int(np.argmax(np.where(finite, scores, -np.inf)))
-                probs = np.zeros_like(probs)
-                probs[index] = 1.0
-            else:
-                cumulative = np.cumsum(probs)
-                index = int(np.argmax(cumulative > cands.uniform * cumulative[-1]))
+        cands, known = self.candidates_of(user_id)
+        available = self.renders[size][cands.templates] if size in self.renders else None
+        made = decide_all(cands, self.decision_policy, self.engine.feedback, available)
+        pos = int(made.chosen[0])
+        if pos < 0:
+            return None
+        probs = made.probabilities[0]
+        listed = made.listed()[0]
+        candidates = tuple(
+            Listed(int(c), int(cands.items[0, c]), int(cands.templates[0, c]), int(cands.antecedents[0, c]),
+                   str(cands.item_ids[0, c]), str(cands.template_ids[0, c]), str(cands.antecedent_ids[0, c]),
+                   float(cands.scores[0, c]), float(probs[c]), str(cands.reasons[0, c]))
+            for c in np.flatnonzero(listed))
         # The others by score: where a chosen variant is not rendered yet, the best cached one of them stands in.
-        ranked = tuple((int(cands.items[c]), int(cands.templates[c]), int(cands.antecedents[c]), cands.reasons[c])
-                       for c in np.flatnonzero(finite) if c != index)
-        item, t = int(cands.items[index]), int(cands.templates[index])
-        return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], float(scores[index]),
-                      float(probs[index]), name, cands.reasons[index], True, ranked, int(cands.antecedents[index]))
-
-    def _thompson(self, cands: UserCandidates, scores: np.ndarray, finite: np.ndarray) -> tuple[int, np.ndarray]:
-        """Thompson sampling as in batch decide: the scorer's view as the Beta prior, feedback counts
-        from the FeedbackView, the exploration floor; the propensity by Monte Carlo."""
-        from bannergen.bandits import thompson_choose
-
-        p = self.policy
-        mean = scores[finite].mean()
-        prior = np.where(finite, np.clip(p.prior_ctr * np.exp(np.where(finite, scores - mean, 0.0)), 1e-4, 0.5), np.nan)
-        counts = self.engine.feedback.counts
-        clicks = np.zeros(len(scores))
-        shown = np.zeros(len(scores))
-        for c in range(len(scores)):
-            slot = counts.get((self.item_ids[cands.items[c]], self.template_ids[cands.templates[c]]))
-            if slot:
-                shown[c], clicks[c] = slot[0], slot[1]
-        index, propensity = thompson_choose(prior[None, :], p.prior_strength, clicks[None, :], shown[None, :],
-                                            p.exploration_floor, seed=self.rng, draws=64)
-        probs = np.zeros(len(scores))
-        probs[int(index[0])] = float(propensity[0])
-        return int(index[0]), probs
+        usable = listed[:-1] & (available[0, :-1] if available is not None else True)
+        ranked = tuple((x.item, x.template, x.antecedent, x.reason) for x in candidates
+                       if x.position != pos and x.position < len(usable) and usable[x.position])
+        item, t = int(cands.items[0, pos]), int(cands.templates[0, pos])
+        return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], float(cands.scores[0, pos]),
+                      float(probs[pos]), str(made.policy[0]), str(cands.reasons[0, pos]) or DEFAULT_REASON, known,
+                      ranked, int(cands.antecedents[0, pos]), candidates, pos)
