@@ -1,9 +1,15 @@
-"""Simulate a day of banner feedback for a rendered segment, to try `feedback ingest` and `report`.
+"""Simulate a day of banner feedback for a rendered segment, with known true click rates.
 
-Reads OUT/manifest.json and its assignments, then writes impressions, clicks and conversions
-with a known true CTR per template (seeded), as a CMS would log them:
+Each impression is a fresh decision of --policy over the user's candidates from the render's
+decision log (OUT/<segment>/manifest.json -> candidates); the decisions go to the serve decision
+log (the project's serve.behaviour_store) and the events, with decision_id, variant_id,
+placement, propensity and policy, to a CSV as a CMS would report them. The true click rates
+depend on user and banner (bannergen.bandits.simulator.ClickModel); --truth prints the true CTR
+of every reference policy, to compare with `bannergen feedback evaluate`:
 
-    python examples/simulate_feedback.py --segment camera-fans          # writes out/feedback-camera-fans.csv
+    python examples/simulate_feedback.py --segment camera-fans --policy softmax --truth
+    bannergen feedback ingest out/feedback-camera-fans.csv
+    bannergen feedback evaluate --policy greedy
 """
 
 from __future__ import annotations
@@ -12,46 +18,69 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from bannergen.bandits.inputs import item_table, project_policy
+from bannergen.bandits.simulator import ClickModel, simulate
+from bannergen.bandits.targets import TARGET_POLICIES
+from bannergen.config import load_project
+from bannergen.manifest import variant_index
+from bannergen.service.realtime import BehaviourLog
+
 ROOT = Path(__file__).resolve().parents[1]
-TRUE_CTR = {"category-launch": 0.06, "price-drop": 0.045, "product-spotlight": 0.03}
+DECISION_COLUMNS = ["decision_id", "ts", "user_id", "placement", "size", "variant_id", "item_id", "template",
+                    "policy", "propensity", "score", "explanation"]
+CANDIDATE_COLUMNS = ["decision_id", "position", "item_id", "template", "antecedent_id", "score", "probability", "chosen"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--project", type=Path, default=ROOT)
     ap.add_argument("--segment", default="camera-fans")
-    ap.add_argument("--out-root", type=Path, default=ROOT / "out")
+    ap.add_argument("--policy", default="softmax", choices=TARGET_POLICIES, help="the logging policy")
+    ap.add_argument("--temperature", type=float, help="softmax temperature (default: scoring/weights.toml)")
     ap.add_argument("--impressions", type=int, default=20, help="impressions per user")
+    ap.add_argument("--placement", default="home_top")
+    ap.add_argument("--size", default="1200x400")
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--out", type=Path, help="events file (default: OUT/feedback-<segment>.csv)")
+    ap.add_argument("--decision-log", type=Path, help="SQLite decision log (default: the project's serve.behaviour_store)")
+    ap.add_argument("--truth", action="store_true", help="print the true CTR of every reference policy")
     args = ap.parse_args()
-    out = args.out_root / args.segment
+
+    project = load_project(args.project.resolve())
+    out = project.out / args.segment
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-    table = pd.read_csv(out / manifest["assignments"]["csv"], dtype={"user_id": str, "item_id": str})
-    table = table[table["size"] == "1200x400"].reset_index(drop=True)
-    rng = np.random.default_rng(args.seed)
-    n = len(table) * args.impressions
-    rows = table.loc[np.repeat(table.index, args.impressions)].reset_index(drop=True)
-    start = pd.Timestamp("2026-11-28T08:00:00Z")  # the example shop's last day
-    ts = start + pd.to_timedelta(np.sort(rng.uniform(0, 12 * 3600, n)), unit="s")
-    ctr = rows["template"].map(TRUE_CTR).fillna(0.03).to_numpy()
-    clicked = rng.random(n) < ctr
-    converted = clicked & (rng.random(n) < 0.12)
-    base = pd.DataFrame({"user_id": rows["user_id"], "variant_id": rows["variant_id"], "placement": "home_top",
-                         "propensity": rows["propensity"], "policy": rows["policy"]})
-    impressions = base.assign(event="impression", ts=ts, value=0.0)
-    clicks = base[clicked].assign(event="click", ts=ts[clicked] + pd.Timedelta(seconds=4), value=0.0)
-    sales = base[converted].assign(event="conversion", ts=ts[converted] + pd.Timedelta(minutes=3),
-                                   value=rng.uniform(200, 5000, converted.sum()).round(2))
-    events = pd.concat([impressions, clicks, sales]).sort_values("ts", kind="stable")
-    events["event_id"] = [f"sim-{args.seed}-{k}" for k in range(len(events))]
-    events["ts"] = events["ts"].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    target = args.out_root / f"feedback-{args.segment}.csv"
-    events[["event_id", "ts", "user_id", "variant_id", "event", "value", "placement", "propensity", "policy"]].to_csv(
-        target, index=False
-    )
-    print(f"wrote {len(events):,} events ({clicked.sum():,} clicks, {converted.sum():,} conversions) to {target}")
+    candidates = pd.read_parquet(out / manifest["candidates"]["parquet"])
+    items = item_table(project.catalog, project.scoring)
+    policy = project_policy(project.scoring, args.policy, args.temperature, seed=args.seed)
+    sim = simulate(candidates, args.policy, policy, ClickModel(seed=args.seed), args.impressions, categories=items,
+                   variants=variant_index(project.out), placement=args.placement, size=args.size, seed=args.seed)
+
+    decisions = sim.decisions[sim.decisions["chosen"]].merge(
+        sim.events[sim.events["event"] == "impression"][["decision_id", "variant_id", "propensity"]], on="decision_id")
+    decisions["ts"] = decisions["ts"].astype(int)
+    decisions["score"] = decisions["score"].astype(object).where(decisions["score"].notna(), None)
+    decisions["explanation"] = ""
+    cands = sim.decisions.assign(chosen=sim.decisions["chosen"].astype(int))
+    cands["score"] = cands["score"].astype(object).where(cands["score"].notna(), None)
+    log_path = args.decision_log or project.serve.behaviour_store
+    behaviour = BehaviourLog(log_path)
+    behaviour.log_decisions(list(decisions[DECISION_COLUMNS].itertuples(index=False, name=None)),
+                            list(cands[CANDIDATE_COLUMNS].itertuples(index=False, name=None)))
+    behaviour.close()
+
+    events = sim.events.copy()
+    events["ts"] = pd.to_datetime(events["ts"], unit="us", utc=True).dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    target = args.out or project.out / f"feedback-{args.segment}.csv"
+    events.to_csv(target, index=False)
+    counts = sim.events["event"].value_counts()
+    print(f"wrote {len(events):,} events ({counts.get('impression', 0):,} impressions, {counts.get('click', 0):,} clicks, "
+          f"{counts.get('conversion', 0):,} conversions) to {target}; {len(decisions):,} decisions to {log_path}")
+    if args.truth:
+        for name in TARGET_POLICIES:
+            value = sim.true_value(name, project_policy(project.scoring, name))  # as `feedback evaluate` sees it
+            print(f"true ctr {name:<9} {value:.4f}")
 
 
 if __name__ == "__main__":

@@ -1,25 +1,22 @@
-"""Bandit policies over Beta posteriors, frequency caps and holdout, off-policy evaluation, a simulator.
+"""Off-policy evaluation over logged decisions, and a simulator with known truth.
 
-Kept apart as in zr-obp: policies (policies.py) choose and log propensities; the logged
-feedback record (logged.py) comes from the store; estimators (ope.py) only see that record;
-the simulator (simulator.py) produces logs with a known truth to test all of them.
+Kept apart as in zr-obp: the decision log (decision_log.py) and the feedback join to it
+(logged.py) make the logged record; target policies (targets.py) are distributions over each
+decision's own candidates, computed by the one decision kernel (bannergen.selection.kernel);
+estimators (ope.py, evaluate.py, reward_model.py) only see that record; the simulator
+(simulator.py) produces logs with a known truth to test all of them.
 """
 
-from bannergen.bandits.evaluate import POLICIES, evaluate_policy, policy_probabilities
-from bannergen.bandits.guards import cap_mask, impressions_today, in_holdout
-from bannergen.bandits.logged import LoggedFeedback, logged_feedback, logged_feedback_from_store
+from bannergen.bandits.decision_log import banner_index, known_decision_ids, load_decision_log
+from bannergen.bandits.evaluate import evaluate_file, evaluate_policy
+from bannergen.bandits.logged import LoggedDecisions, join_decisions
 from bannergen.bandits.ope import Estimate, OPEResult, estimate
-from bannergen.bandits.policies import (
-    beta_parameters, choose_from, greedy_choose, greedy_probabilities, posterior_mean, softmax_choose,
-    softmax_probabilities, thompson_choose, thompson_probabilities, uniform_choose, uniform_probabilities,
-)
-from bannergen.bandits.posterior import PosteriorCache
-from bannergen.bandits.simulator import Simulator, SimResult
+from bannergen.bandits.reward_model import RewardModel
+from bannergen.bandits.simulator import ClickModel, SimulatedLog, simulate
+from bannergen.bandits.targets import TARGET_POLICIES, read_target_file, reference_target
 
 __all__ = [
-    "POLICIES", "Estimate", "LoggedFeedback", "OPEResult", "PosteriorCache", "SimResult", "Simulator",
-    "beta_parameters", "cap_mask", "choose_from", "estimate", "evaluate_policy", "greedy_choose",
-    "greedy_probabilities", "impressions_today", "in_holdout", "logged_feedback", "logged_feedback_from_store",
-    "policy_probabilities", "posterior_mean", "softmax_choose", "softmax_probabilities", "thompson_choose",
-    "thompson_probabilities", "uniform_choose", "uniform_probabilities",
+    "TARGET_POLICIES", "ClickModel", "Estimate", "LoggedDecisions", "OPEResult", "RewardModel", "SimulatedLog",
+    "banner_index", "estimate", "evaluate_file", "evaluate_policy", "join_decisions", "known_decision_ids",
+    "load_decision_log", "read_target_file", "reference_target", "simulate",
 ]

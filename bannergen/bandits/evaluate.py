@@ -1,76 +1,81 @@
-"""``bannergen feedback evaluate``: candidate policies fitted on the logs, then estimated on them.
+"""``bannergen feedback evaluate``: a target policy's CTR estimated on the logged decisions.
 
-Each candidate policy sees, per placement, the variants logged there and Beta(1 + clicks,
-1 + impressions - clicks) posteriors from the same logs:
-    uniform   uniform among the placement's logged variants
-    greedy    the highest posterior mean
-    thompson  P(variant wins a posterior draw), with an exploration floor
-    softmax   exp(mean / t) / sum exp(mean / t)
-The reward model for DR is the posterior mean. Policies are context-free within a placement, so
-their probabilities are computed once per placement and broadcast over its rows.
+The target is a reference policy of the decision kernel (``evaluate_policy``) or a file
+(``evaluate_file``); either way it is a distribution over each impression's own candidates. The
+DR reward model is a logistic regression on banner features (bandits.reward_model).
+
+    >>> logged = join_decisions(events, load_decision_log(out, behaviour), banners)
+    >>> evaluate_policy(logged, "greedy", DecisionPolicy()).snipw.estimate
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
+import pandas as pd
 
-from bannergen.bandits.logged import LoggedFeedback
-from bannergen.bandits.ope import UNSUPPORTED_MASS, OPEResult, estimate
-from bannergen.bandits.policies import (
-    greedy_probabilities, posterior_mean, softmax_probabilities, thompson_probabilities, uniform_probabilities,
-)
-from bannergen.errors import InputError
+from bannergen.bandits.logged import LoggedDecisions
+from bannergen.bandits.ope import OPEResult, estimate
+from bannergen.bandits.reward_model import RewardModel
+from bannergen.bandits.targets import TargetFile, file_target, reference_target
+from bannergen.selection.kernel import DecisionPolicy
 
-POLICIES = ("uniform", "greedy", "thompson", "softmax")
-
-
-# Empirical-Bayes shrinkage: every variant starts at its placement's pooled CTR, worth this many
-# impressions. A flat Beta(1, 1) would rate a variant with one lucky click at 0.67 and make
-# greedy and the reward model chase it; pooled means keep thin variants near the average.
-PRIOR_STRENGTH = 50.0
+log = logging.getLogger(__name__)
 
 
-def pooled_prior(clicks: np.ndarray, impressions: np.ndarray, available: np.ndarray) -> np.ndarray:
-    """(rows, k) prior mean: each row's (placement's) pooled CTR on its available variants."""
-    c = np.where(available, clicks, 0).sum(axis=1)
-    n = np.where(available, impressions, 0).sum(axis=1)
-    pooled = np.clip((c + 1.0) / (n + 2.0), 1e-6, 1 - 1e-6)
-    return np.where(available, pooled[:, None], np.nan)
+def unsupported_share(logged: LoggedDecisions, target: np.ndarray) -> float:
+    """Mean target probability (over impressions) on candidates the logging policy gave
+    probability 0: target (n, k)."""
+    if logged.n == 0:
+        return 0.0
+    never = logged.listed[logged.decision] & ~(logged.logged[logged.decision] > 0)
+    return float((target * never).sum(axis=1).mean())
 
 
-def policy_probabilities(name: str, clicks: np.ndarray, impressions: np.ndarray, available: np.ndarray,
-                         temperature: float = 0.02, floor: float = 0.0, seed: int = 0) -> np.ndarray:
-    """(rows, k) probabilities of policy ``name`` from per-row counts (rows, k)."""
-    if name == "uniform":
-        return uniform_probabilities(available)
-    prior = pooled_prior(clicks, impressions, available)
-    means = posterior_mean(prior, PRIOR_STRENGTH, clicks, impressions)
-    if name == "greedy":
-        return greedy_probabilities(means, available)
-    if name == "softmax":
-        return softmax_probabilities(means, temperature, available)
-    if name == "thompson":
-        return thompson_probabilities(prior, PRIOR_STRENGTH, clicks, impressions, floor=floor, seed=seed,
-                                      available=available)
-    raise InputError(f"unknown policy '{name}'", hint=f"expected one of {', '.join(POLICIES)}")
+def evaluate(logged: LoggedDecisions, name: str, target: np.ndarray, reward_model: np.ndarray,
+             notes: tuple[str, ...] = (), n_boot: int = 200, seed: int = 0) -> OPEResult:
+    """IPW, SNIPW and DR of ``target`` (n, k) with ``reward_model`` (n, k) on ``logged``, with the
+    rows left out and the unsupported target mass as counts and warnings."""
+    result = estimate(name, logged.action, logged.reward, logged.pscore, target, reward_model, n_boot=n_boot, seed=seed)
+    unsupported = unsupported_share(logged, target)
+    warnings = list(result.warnings)
+    if logged.unmatched:
+        warnings.append(f"{logged.unmatched} impressions match no logged decision (no decision id, and no "
+                        f"decision of the user before them lists their banner); they are left out")
+    if logged.no_propensity:
+        warnings.append(f"{logged.no_propensity} impressions have no propensity; they are left out")
+    if unsupported > 0:
+        warnings.append(f"the log cannot support {unsupported:.2%} of the target's mass (candidates the logging "
+                        f"policy never shows); the estimates leave it out")
+    warnings += notes
+    for text in warnings:
+        log.warning("%s: %s", name, text)
+    return OPEResult(result.policy, result.n, result.ess, result.ipw, result.snipw, result.dr, logged.unmatched,
+                     logged.no_propensity, unsupported, tuple(warnings))
 
 
-def evaluate_policy(logged: LoggedFeedback, name: str, temperature: float = 0.02, floor: float = 0.0,
+def evaluate_policy(logged: LoggedDecisions, name: str, policy: DecisionPolicy, items: pd.DataFrame | None = None,
                     n_boot: int = 200, seed: int = 0) -> OPEResult:
-    """IPW, SNIPW and DR estimates of policy ``name``'s CTR on ``logged``."""
-    if name not in POLICIES:
-        raise InputError(f"unknown policy '{name}'", hint=f"expected one of {', '.join(POLICIES)}")
-    clicks, imps = logged.counts()
-    k = logged.k
-    avail_p = np.arange(k)[None, :] < np.array([len(v) for v in logged.variants], np.int64)[:, None]
-    per_placement = policy_probabilities(name, clicks, imps, avail_p, temperature, floor, seed)
-    model = np.where(avail_p, posterior_mean(pooled_prior(clicks, imps, avail_p), PRIOR_STRENGTH, clicks, imps), 0.0)
-    target = per_placement[logged.placement]
-    result = estimate(name, logged.action, logged.reward, logged.pscore, target, model[logged.placement],
-                      n_boot=n_boot, seed=seed)
-    unsupported = float((per_placement * (imps == 0)).sum(axis=1).max()) if len(imps) else 0.0
-    if unsupported > UNSUPPORTED_MASS:
-        extra = f"poor overlap: the policy puts {unsupported:.1%} of its choices on variants never logged"
-        result = OPEResult(result.policy, result.n, result.ess, result.ipw, result.snipw, result.dr,
-                           (*result.warnings, extra))
-    return result
+    """Estimate reference policy ``name`` (logged, uniform, softmax, greedy, thompson) with the
+    settings of ``policy``; ``items`` (item_id, category, price_band) feed the reward model."""
+    target = reference_target(logged, name, policy)
+    if name == "logged":
+        # The logging policy's probability of what it chose is the logged propensity itself: all weights are 1.
+        target[np.arange(logged.n), logged.action] = logged.pscore
+    q = RewardModel(random_state=seed).fit(logged, items).predict(logged)
+    return evaluate(logged, name, target, q, n_boot=n_boot, seed=seed)
+
+
+def evaluate_file(logged: LoggedDecisions, target: TargetFile, banners: pd.DataFrame,
+                  items: pd.DataFrame | None = None, n_boot: int = 200, seed: int = 0) -> OPEResult:
+    """Estimate the policy of a target file (bandits.targets.read_target_file)."""
+    found = file_target(logged, target, banners)
+    notes = []
+    if found.off_log > 0:
+        notes.append(f"{target.path} puts {found.off_log:.2%} of its mass on variants the log never shows; "
+                     f"each decision's target is renormalised over its own candidates")
+    if found.no_mass:
+        notes.append(f"{found.no_mass} impressions' decisions get no mass from {target.path}; they keep the logged banner")
+    q = RewardModel(random_state=seed).fit(logged, items).predict(logged)
+    return evaluate(logged, str(target.path.name), found.probabilities, q, tuple(notes), n_boot=n_boot, seed=seed)

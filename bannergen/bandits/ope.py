@@ -1,7 +1,7 @@
 """Off-policy estimators of a target policy's CTR from logged feedback: IPW, SNIPW, DR.
 
 With logged action a_i, reward r_i, logging propensity p_i, target probabilities pi(. | x_i)
-and a reward model q(x, a):
+over impression i's own candidates x_i (its decision's candidate set) and a reward model q(x, a):
     w_i   = pi(a_i | x_i) / p_i
     IPW   = mean(w_i r_i)                                  unbiased, high variance
     SNIPW = sum(w_i r_i) / sum(w_i)                        self-normalised: bounded, slightly biased
@@ -12,15 +12,11 @@ and a reward model q(x, a):
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 
-log = logging.getLogger(__name__)
-
 POOR_OVERLAP_ESS_SHARE = 0.05   # ESS below 5% of n: the estimate rests on a few heavy rows
-UNSUPPORTED_MASS = 0.01         # target mass on actions the logs never show
 
 
 @dataclass(frozen=True)
@@ -35,7 +31,11 @@ class Estimate:
 
 @dataclass(frozen=True)
 class OPEResult:
-    """What ``bannergen feedback evaluate`` prints. n: rows used (with a propensity)."""
+    """What ``bannergen feedback evaluate`` prints.
+
+    n: impressions used; unmatched: impressions that match no logged decision and no_propensity:
+    those without a propensity (both left out); unsupported: mean target probability on candidates
+    the logging policy never shows (probability 0), which no estimate here can see."""
 
     policy: str
     n: int
@@ -43,11 +43,15 @@ class OPEResult:
     ipw: Estimate
     snipw: Estimate
     dr: Estimate
+    unmatched: int = 0
+    no_propensity: int = 0
+    unsupported: float = 0.0
     warnings: tuple[str, ...] = field(default=())
 
     def as_dict(self) -> dict:
         return {"policy": self.policy, "n": self.n, "ess": self.ess, "ipw": self.ipw.as_dict(),
-                "snipw": self.snipw.as_dict(), "dr": self.dr.as_dict(), "warnings": list(self.warnings)}
+                "snipw": self.snipw.as_dict(), "dr": self.dr.as_dict(), "unmatched": self.unmatched,
+                "no_propensity": self.no_propensity, "unsupported": self.unsupported, "warnings": list(self.warnings)}
 
 
 def _point(w: np.ndarray, r: np.ndarray, direct: np.ndarray, q_a: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -79,7 +83,7 @@ def estimate(policy: str, action: np.ndarray, reward: np.ndarray, pscore: np.nda
     nan = Estimate(float("nan"), float("nan"), float("nan"))
     if n == 0:
         warnings.append("no logged impressions with propensities: nothing to evaluate")
-        return OPEResult(policy, 0, 0.0, nan, nan, nan, tuple(warnings))
+        return OPEResult(policy, 0, 0.0, nan, nan, nan, warnings=tuple(warnings))
     rows = np.arange(n)
     w = pi[rows, a] / p
     ess = float(w.sum() ** 2 / max((w ** 2).sum(), 1e-300))
@@ -100,11 +104,4 @@ def estimate(policy: str, action: np.ndarray, reward: np.ndarray, pscore: np.nda
     boot = np.concatenate(boots, axis=1)
     lo_q, hi_q = np.nanpercentile(boot, [2.5, 97.5], axis=1)
     ests = [Estimate(float(point[i]), float(lo_q[i]), float(hi_q[i])) for i in range(3)]
-    for text in warnings:
-        log.warning("%s: %s", policy, text)
-    return OPEResult(policy, n, ess, ests[0], ests[1], ests[2], tuple(warnings))
-
-
-def unsupported_mass(target: np.ndarray, logged_counts: np.ndarray) -> float:
-    """Mean target probability on actions with no logged impressions (n, k) x (n, k) -> float."""
-    return float((np.asarray(target) * (np.asarray(logged_counts) == 0)).sum(axis=1).mean()) if len(target) else 0.0
+    return OPEResult(policy, n, ess, ests[0], ests[1], ests[2], warnings=tuple(warnings))

@@ -59,16 +59,21 @@ def _store_path(store: Path | None) -> Path:
     return Path(configured) if configured else project.root / DEFAULT_STORE
 
 
-def _out_root() -> Path | None:
+def _project():  # -> Project | None
     root = _project_root()
     if root is None:
         return None
     from bannergen.config import load_project
 
     try:
-        return load_project(root).out
+        return load_project(root)
     except BannergenError:
         return None
+
+
+def _out_root() -> Path | None:
+    project = _project()
+    return project.out if project else None
 
 
 def feedback_app() -> typer.Typer:
@@ -87,15 +92,20 @@ def feedback_app() -> typer.Typer:
 
         Example: bannergen feedback ingest events.csv
         """
-        from bannergen.feedback import ingest_file, known_variant_ids, open_store
+        from bannergen.bandits import banner_index, known_decision_ids
+        from bannergen.feedback import ingest_file, open_store
 
         try:
             path = _store_path(store)
-            out_root = _out_root()
-            known = known_variant_ids(out_root) if out_root else None
+            project = _project()
+            # Known variants: every manifest's, and every banner serve rendered on demand.
+            ids = banner_index(project.out, project.serve.behaviour_store)["variant_id"] if project else ()
+            known = frozenset(ids) if len(ids) else None
+            decisions = known_decision_ids(project.out, project.serve.behaviour_store) if project else None
             rejects_path = rejects or path.with_name(f"{path.stem}-rejects.txt")
             with open_store(path, timeout=timeout) as db:
-                result = ingest_file(file, db, known_variants=known, rejects_path=rejects_path, display=str(file))
+                result = ingest_file(file, db, known_variants=known, known_decisions=decisions,
+                                     rejects_path=rejects_path, display=str(file))
         except BannergenError as error:
             fail(error)
             return
@@ -108,31 +118,47 @@ def feedback_app() -> typer.Typer:
         if c.rejected:
             typer.echo(f"{c.rejected} rejected rows, all listed in {result.rejects_path}", err=True)
         if c.unknown_variant:
-            typer.echo(f"unknown_variant={c.unknown_variant} (kept and flagged: variant ids not in any manifest)")
+            typer.echo(f"unknown_variant={c.unknown_variant} (kept and flagged: variant ids in no manifest or decision log)")
+        if c.unknown_decision:
+            typer.echo(f"unknown_decision={c.unknown_decision} (kept and flagged: decision ids in no decision log)")
         typer.echo(c.line())  # the contract: always the last line
 
     @app.command()
     def evaluate(
-        policy: Annotated[str, typer.Option("--policy", help="uniform, greedy, thompson or softmax")],
+        policy: Annotated[Optional[str], typer.Option("--policy", help="logged, uniform, greedy, softmax or thompson")] = None,
+        target: Annotated[Optional[Path], typer.Option("--target", help="CSV of placement (or decision_id), variant_id, probability")] = None,
         store: StoreOpt = None,
         fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
-        temperature: Annotated[float, typer.Option("--temperature", help="softmax temperature on posterior CTR")] = 0.02,
-        floor: Annotated[float, typer.Option("--floor", help="Thompson exploration floor per variant")] = 0.0,
+        temperature: Annotated[Optional[float], typer.Option("--temperature", help="softmax temperature on candidate scores (default: scoring/weights.toml)")] = None,
+        floor: Annotated[Optional[float], typer.Option("--floor", help="Thompson exploration floor per candidate (default: scoring/policy.toml)")] = None,
+        boot: Annotated[int, typer.Option("--boot", help="bootstrap resamples for the 95% intervals")] = 200,
         seed: Annotated[int, typer.Option("--seed")] = 0,
     ) -> None:
-        """Estimate a policy's CTR on the logged feedback (IPW, SNIPW, DR with bootstrap 95% intervals).
+        """Estimate a policy's CTR on the logged decisions (IPW, SNIPW, DR with bootstrap 95% intervals).
 
-        Example: bannergen feedback evaluate --policy thompson --format json
+        Example: bannergen feedback evaluate --policy greedy --format json
         """
-        from bannergen.bandits import POLICIES, evaluate_policy, logged_feedback_from_store
+        from bannergen.bandits import TARGET_POLICIES, evaluate_file, evaluate_policy, read_target_file
+        from bannergen.bandits.inputs import item_table, logged_from_store, project_policy
         from bannergen.feedback import open_store
 
         try:
-            if policy not in POLICIES:
-                raise InputError(f"unknown policy '{policy}'", hint=f"expected one of {', '.join(POLICIES)}")
+            if (policy is None) == (target is None):
+                raise InputError("give one of --policy NAME or --target FILE",
+                                 hint=f"policies: {', '.join(TARGET_POLICIES)}")
+            if policy is not None and policy not in TARGET_POLICIES:
+                raise InputError(f"unknown policy '{policy}'", hint=f"expected one of {', '.join(TARGET_POLICIES)}")
+            wanted = read_target_file(target) if target is not None else None
+            project = _project()
+            out_root, behaviour = (project.out, project.serve.behaviour_store) if project else (None, None)
+            items = item_table(project.catalog, project.scoring) if project else None
             with open_store(_store_path(store)) as db:
-                result = evaluate_policy(logged_feedback_from_store(db), policy, temperature=temperature,
-                                         floor=floor, seed=seed)
+                logged, banners = logged_from_store(db, out_root, behaviour)
+            if wanted is not None:
+                result = evaluate_file(logged, wanted, banners, items, n_boot=boot, seed=seed)
+            else:
+                settings = project_policy(project.scoring if project else None, policy, temperature, floor, seed)
+                result = evaluate_policy(logged, policy, settings, items, n_boot=boot, seed=seed)
         except BannergenError as error:
             fail(error)
             return
@@ -141,10 +167,12 @@ def feedback_app() -> typer.Typer:
         if fmt == TableOrJson.json:
             out = result.as_dict()
             out.pop("warnings")
-            typer.echo(json.dumps(out, allow_nan=False, default=str) if result.n else json.dumps(
-                {**out, **{k: {kk: None for kk in out[k]} for k in ("ipw", "snipw", "dr")}}))
+            for name in ("ipw", "snipw", "dr"):
+                out[name] = {k: (None if v != v else v) for k, v in out[name].items()}  # NaN -> null
+            typer.echo(json.dumps(out, allow_nan=False))
             return
-        typer.echo(f"policy {result.policy}: n={result.n} ess={result.ess:,.0f}")
+        typer.echo(f"policy {result.policy}: n={result.n:,} ess={result.ess:,.0f} unmatched={result.unmatched:,} "
+                   f"no_propensity={result.no_propensity:,} unsupported={result.unsupported:.2%}")
         for name in ("ipw", "snipw", "dr"):
             e = getattr(result, name)
             typer.echo(f"  {name:<6} {e.estimate:.4f}  [{e.ci_low:.4f}, {e.ci_high:.4f}]")

@@ -6,7 +6,7 @@
 accepted=3 duplicate=0 rejected=0
 """
 
-from bannergen.feedback.ingest import IngestResult, ingest_file, known_variant_ids
+from bannergen.feedback.ingest import IngestResult, ingest_file
 from bannergen.feedback.schema import (
     FEEDBACK_EVENTS, HOLDOUT_POLICY, FeedbackEvent, IngestCounts, events_to_frame,
 )
@@ -16,6 +16,6 @@ from bannergen.feedback.validate import Validated, validate_chunk, validate_fram
 
 __all__ = [
     "FEEDBACK_EVENTS", "HOLDOUT_POLICY", "FeedbackEvent", "FeedbackStore", "IngestCounts", "IngestResult",
-    "Validated", "events_to_frame", "ingest_file", "invalid_clicks", "known_variant_ids", "open_store",
+    "Validated", "events_to_frame", "ingest_file", "invalid_clicks", "open_store",
     "validate_chunk", "validate_frame",
 ]

@@ -7,7 +7,6 @@ make the re-run idempotent).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import tempfile
@@ -35,21 +34,6 @@ class IngestResult:
 
     def as_dict(self) -> dict:
         return {**self.counts.as_dict(), "rejects_file": str(self.rejects_path) if self.rejects_path else None}
-
-
-def known_variant_ids(out_root: Path) -> frozenset[str] | None:
-    """Variant ids of every manifest under ``out_root`` (OUT/<segment>/manifest.json); None when
-    there is no manifest at all (nothing to check against)."""
-    manifests = sorted(Path(out_root).glob("*/manifest.json"))
-    if not manifests:
-        return None
-    ids: set[str] = set()
-    for path in manifests:
-        try:
-            ids.update(json.loads(path.read_text(encoding="utf-8")).get("variants", {}))
-        except (OSError, ValueError) as exc:
-            log.warning("%s: unreadable manifest skipped (%s)", path, exc)
-    return frozenset(ids)
 
 
 def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str] | None = None,

@@ -3,29 +3,17 @@ OUT/<segment>/manifest.json and the assignment files it points at."""
 
 from __future__ import annotations
 
-import json
-import logging
 from pathlib import Path
 
 import pandas as pd
 
-log = logging.getLogger(__name__)
-
-
-def _manifests(out_root: Path) -> list[tuple[Path, dict]]:
-    found = []
-    for path in sorted(Path(out_root).glob("*/manifest.json")):
-        try:
-            found.append((path, json.loads(path.read_text(encoding="utf-8"))))
-        except (OSError, ValueError) as exc:
-            log.warning("%s: unreadable manifest skipped (%s)", path, exc)
-    return found
+from bannergen.bandits.decision_log import manifests
 
 
 def variant_meta(out_root: Path) -> pd.DataFrame:
     """One row per variant id: variant_id, template, item_id, size (first manifest wins)."""
     rows = [(vid, v.get("template", ""), (v.get("item_ids") or [""])[0], v.get("size", ""))
-            for _, m in _manifests(out_root) for vid, v in m.get("variants", {}).items()]
+            for _, m in manifests(out_root) for vid, v in m.get("variants", {}).items()]
     frame = pd.DataFrame(rows, columns=["variant_id", "template", "item_id", "size"], dtype=object)
     return frame.drop_duplicates("variant_id").reset_index(drop=True)
 
@@ -33,7 +21,7 @@ def variant_meta(out_root: Path) -> pd.DataFrame:
 def user_segments(out_root: Path) -> pd.DataFrame:
     """(user_id, variant_id, segment) for every assignment of every rendered segment."""
     parts = []
-    for path, m in _manifests(out_root):
+    for path, m in manifests(out_root):
         rel = (m.get("assignments") or {}).get("parquet")
         if not rel or not (path.parent / rel).is_file():
             continue
