@@ -28,6 +28,10 @@ class FeedbackView:
     counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # (item, template) -> [impr, clicks]
     today: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (user, item, template) -> impressions
     day: int = 0  # the UTC day (us // DAY_US) ``today`` is about
+    # Change counters, so a caller may keep a decision until what it read changes: ``version``
+    # moves with any count, ``user_today`` with a user's impressions today.
+    version: int = 0
+    user_today: dict[str, int] = field(default_factory=dict)
     scope: str = "all"  # "all" placements pooled, or one placement's feedback only
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -51,6 +55,7 @@ class FeedbackView:
         shown = shown[shown["ts"] // DAY_US == view.day].merge(view.variants, on="variant_id")
         per_user = shown.groupby(["user_id", *KEY]).size()
         view.today = {k: int(n) for k, n in per_user.items()}
+        view.user_today = {str(u): int(n) for u, n in per_user.groupby(level=0).sum().items()}
         return view
 
     def add_variants(self, variants: pd.DataFrame) -> None:
@@ -70,6 +75,7 @@ class FeedbackView:
                 slot = self.counts.setdefault((item, template), [0, 0])
                 slot[0] += int(impressions)
                 slot[1] += int(clicks)
+            self.version += 1
 
     def note_impressions(self, frame: pd.DataFrame, now_us: int) -> None:
         """Count impressions (user_id, variant_id, event, ts) toward today's frequency cap."""
@@ -77,10 +83,11 @@ class FeedbackView:
         shown = frame[(frame["event"] == "impression")].merge(self.variants, on="variant_id")
         with self._lock:
             if day != self.day:
-                self.today, self.day = {}, day
+                self.today, self.day, self.user_today = {}, day, {}
             for user, item, template, ts in shown[["user_id", *KEY, "ts"]].itertuples(index=False):
                 if int(ts) // DAY_US == day:
                     self.today[(user, item, template)] = self.today.get((user, item, template), 0) + 1
+                    self.user_today[user] = self.user_today.get(user, 0) + 1
 
     def lookup(self, items: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(clicks, impressions) for arrays of item ids and template ids of the same shape."""
@@ -108,8 +115,13 @@ class FeedbackView:
             return np.asarray([self.today.get(key, 0) for key in keys], dtype=np.int64).reshape(n, k)
         with self._lock:
             known = dict(self.today)
-        table = pd.Series(list(known.values()), index=pd.MultiIndex.from_tuples(list(known)))
-        wanted = pd.MultiIndex.from_arrays(
-            [np.repeat(np.asarray(user_ids, dtype=object), k), items.ravel().astype(object), templates.ravel().astype(object)]
-        )
-        return table.reindex(wanted, fill_value=0).to_numpy(dtype=np.int64).reshape(n, k)
+        # Only users with an impression today can be capped: look up their rows alone.
+        seen = pd.Index(np.asarray(user_ids, dtype=object)).isin({user for user, _, _ in known})
+        out = np.zeros((n, k), dtype=np.int64)
+        rows = np.flatnonzero(seen)
+        if len(rows):
+            table = pd.Series(list(known.values()), index=pd.MultiIndex.from_tuples(list(known)))
+            wanted = pd.MultiIndex.from_arrays([np.repeat(np.asarray(user_ids, dtype=object)[rows], k),
+                                                items[rows].ravel().astype(object), templates[rows].ravel().astype(object)])
+            out[rows] = table.reindex(wanted, fill_value=0).to_numpy(dtype=np.int64).reshape(len(rows), k)
+        return out

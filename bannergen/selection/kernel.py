@@ -30,7 +30,10 @@ matching, and the logged propensity is the probability the choice was really mad
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -45,6 +48,7 @@ REFERENCE_POLICIES: tuple[str, ...] = ("uniform", *POLICIES)
 # Users per block of the Thompson Monte Carlo: a block's (users, draws, k) float32 sample stays
 # near 8 MB whatever the shop's size.
 _THOMPSON_BLOCK_CELLS = 2_000_000
+_THREADS = min(2, os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,8 @@ def thompson_prior(scores: np.ndarray, prior_ctr: float) -> np.ndarray:
 def beta_posterior(prior_mean: np.ndarray, prior_strength: float, clicks: np.ndarray,
                    impressions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(alpha, beta) of each candidate's Beta posterior, (n, k); clicks are capped at impressions."""
-    m = np.clip(np.nan_to_num(np.asarray(prior_mean, np.float64), nan=0.5), 1e-6, 1 - 1e-6)
+    prior_mean = np.asarray(prior_mean, np.float64)
+    m = np.clip(np.where(np.isnan(prior_mean), 0.5, prior_mean), 1e-6, 1 - 1e-6)
     c = np.asarray(clicks, np.float64)
     i = np.maximum(np.asarray(impressions, np.float64), c)
     return m * prior_strength + c, (1 - m) * prior_strength + (i - c)
@@ -142,17 +147,21 @@ def beta_posterior(prior_mean: np.ndarray, prior_strength: float, clicks: np.nda
 def _trigamma(x: np.ndarray) -> np.ndarray:
     """psi'(x) for x > 0: six steps of the recurrence psi'(x) = psi'(x + 1) + 1 / x^2, then the
     asymptotic series (error below 1e-9 from x + 6 on); scipy's polygamma is ten times slower."""
-    acc = np.zeros_like(x)
-    for i in range(6):
-        acc += 1.0 / (x + i) ** 2
+    acc = (1.0 / (x[..., None] + _SHIFTS) ** 2).sum(axis=-1)
     y = x + 6.0
     inv2 = 1.0 / (y * y)
     return acc + 1.0 / y + inv2 / 2 + inv2 / y * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 / 30)))
 
 
+_SHIFTS = np.arange(6.0)
+
+
+@lru_cache(maxsize=64)
 def normal_table(seed: int, draws: int, k: int) -> np.ndarray:
-    """The common standard-normal draws (draws, k) float32 of one seed and candidate count."""
-    return np.random.default_rng([seed, k, draws]).standard_normal((draws, k)).astype(np.float32)
+    """The common standard-normal draws (draws, k) float32 of one seed and candidate count (read-only)."""
+    table = np.random.default_rng([seed, k, draws]).standard_normal((draws, k)).astype(np.float32)
+    table.setflags(write=False)
+    return table
 
 
 def thompson_win_rates(alpha: np.ndarray, beta: np.ndarray, available: np.ndarray, draws: int, seed: int) -> np.ndarray:
@@ -168,12 +177,22 @@ def thompson_win_rates(alpha: np.ndarray, beta: np.ndarray, available: np.ndarra
     sd = np.sqrt(_trigamma(a) + _trigamma(b)).astype(np.float32)
     z = normal_table(seed, draws, k)
     step = max(1, _THOMPSON_BLOCK_CELLS // (draws * k))
-    for lo in range(0, n, step):  # blocks of users: vectorized within, bounded memory across
+
+    def block(lo: int) -> None:  # vectorized within a block of users, bounded memory across blocks
         hi = min(n, lo + step)
         logits = mu[lo:hi, None, :] + sd[lo:hi, None, :] * z[None, :, :]  # (users, draws, k)
         best = logits.argmax(axis=2)
         flat = (np.arange(hi - lo)[:, None] * k + best).ravel()
         wins[lo:hi] = np.bincount(flat, minlength=(hi - lo) * k).reshape(hi - lo, k)
+
+    starts = range(0, n, step)
+    if len(starts) < 2 or _THREADS < 2:
+        for lo in starts:
+            block(lo)
+    else:  # numpy releases the GIL in these kernels: blocks on both cores
+        with ThreadPoolExecutor(max_workers=_THREADS, thread_name_prefix="bannergen-thompson") as pool:
+            for _ in pool.map(block, starts):
+                pass
     wins /= draws
     wins[~ok] = 0.0
     # A row whose available candidates never won (cannot happen with finite logits) keeps its mass.
@@ -326,13 +345,29 @@ class Decisions:
         }, columns=list(CANDIDATE_COLUMNS))
 
 
+def banner_counts(feedback, candidates: CandidateSet, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(clicks, impressions) (len(rows), k) of the policy candidates' banners at ``rows``: looked
+    up once per distinct (item, template) banner, not once per user (100,000 users share ~10,000)."""
+    c, k = candidates, candidates.k
+    if len(rows) * k <= 64:  # a served decision: a few dictionary gets beat hashing the keys
+        return feedback.lookup(c.item_ids[rows, :k], c.template_ids[rows, :k])
+    items, templates = c.items[rows, :k], c.templates[rows, :k]
+    key = items.astype(np.int64) * (int(templates.max(initial=0)) + 2) + (templates + 1)
+    codes, unique = pd.factorize(key.ravel())  # hashing, not sorting: 1.2M keys in ~20 ms
+    first = np.empty(len(unique), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the first cell holding each banner
+    clicks, impressions = feedback.lookup(c.item_ids[rows, :k].ravel()[first], c.template_ids[rows, :k].ravel()[first])
+    return clicks[codes].reshape(items.shape), impressions[codes].reshape(items.shape)
+
+
 def decide_all(candidates: CandidateSet, policy: DecisionPolicy, feedback=None,
-               available: np.ndarray | None = None) -> Decisions:
+               available: np.ndarray | None = None, uniforms: np.ndarray | None = None) -> Decisions:
     """The kernel: probabilities and a choice for every user of ``candidates``.
 
     feedback: a FeedbackView (per-banner click and impression counts, today's impressions per user
     for the cap) or None for no feedback; available: bool (n, k + 1) of candidates that may be
-    shown at all here (e.g. the size a CMS asked for), None for all.
+    shown at all here (e.g. the size a CMS asked for), None for all; uniforms: the users'
+    ``keyed_uniforms(user_ids, policy.seed)`` when the caller keeps them (serve), else computed.
 
     Order of precedence per user: the holdout gets its default banner; else a pin; else the policy
     over the available candidates (not capped, not masked); else the default banner."""
@@ -346,21 +381,25 @@ def decide_all(candidates: CandidateSet, policy: DecisionPolicy, feedback=None,
         # A banner seen N times today makes way for the next one (rotation).
         shown = feedback.shown_today(c.user_ids, c.item_ids[:, :k], c.template_ids[:, :k])
         avail &= shown < policy.cap_per_day
-    fixed_kind = np.asarray(c.fixed, dtype=object)
-    free = fixed_kind == ""  # users the policy decides for
+    free = c.fixed == ""  # users the policy decides for; the others get their fixed banner
     probabilities = np.zeros(c.items.shape)
-    if free.any():
-        rows = np.flatnonzero(free)
+    rows = np.flatnonzero(free)
+    if len(rows):
         if policy.name == "thompson" and feedback is not None:
-            clicks, impressions = feedback.lookup(c.item_ids[rows, :k], c.template_ids[rows, :k])
+            clicks, impressions = banner_counts(feedback, c, rows)
         else:
             clicks = impressions = np.zeros((len(rows), k))
         probabilities[rows, :k] = policy_probabilities(policy.name, policy_scores[rows], avail[rows], clicks,
                                                        impressions, policy)
     nothing = free & ~avail.any(axis=1)
     use_fixed = ~free | nothing
-    probabilities[use_fixed, :] = 0.0
-    probabilities[use_fixed & (c.items[:, k] >= 0), k] = 1.0
-    names = np.where(fixed_kind == "", np.where(nothing, "default", policy.name), fixed_kind).astype(object)
-    chosen = sample(probabilities, keyed_uniforms(c.user_ids, policy.seed)) if n else np.zeros(0, np.int64)
-    return Decisions(c, probabilities, chosen.astype(np.int64), names)
+    names = np.full(n, policy.name, dtype=object)
+    if use_fixed.any():
+        probabilities[use_fixed, :] = 0.0
+        probabilities[use_fixed & (c.items[:, k] >= 0), k] = 1.0
+        names[nothing] = "default"
+        names[~free] = c.fixed[~free]
+    if uniforms is None:
+        uniforms = keyed_uniforms(c.user_ids, policy.seed)
+    chosen = sample(probabilities, uniforms) if n else np.zeros(0, np.int64)
+    return Decisions(c, probabilities, chosen.astype(np.int64, copy=False), names)

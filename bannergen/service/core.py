@@ -343,6 +343,7 @@ class Service:
                     "placement": e.placement if e.placement is not None else placement,
                     "propensity": e.propensity if e.propensity is not None else propensity,
                     "policy": e.policy if e.policy is not None else policy,
+                    "decision_id": e.decision_id or "",
                 })
             frame = pd.DataFrame(rows, columns=list(COLUMNS))
             counts, bad = self.engine.record_feedback(frame, source="<POST /v1/events>")

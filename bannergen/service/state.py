@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bannergen.selection.candidate_set import DEFAULT_REASON, banners_of, unknown_user, user_candidates
-from bannergen.selection.kernel import CandidateSet, decide_all
+from bannergen.selection.kernel import CandidateSet, decide_all, keyed_uniforms
 
 if TYPE_CHECKING:
     from bannergen.pipeline import Engine
 
 log = logging.getLogger(__name__)
+
+KEPT_DECISIONS = 200_000  # decisions kept for reuse until what they read changes
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,10 @@ class DecisionState:
         self._ids_lock = threading.Lock()
         self.default = self._default_banner()
         self.variant_ids_for(self._all_banners())
+        self.uniforms: dict[str, float] = {}
+        self._remember_uniforms(list(users))
+        # (user, size) -> (the candidates, the stamp, the decision) of the last decision
+        self._kept: dict[tuple[str, str], tuple[CandidateSet, tuple, Choice | None]] = {}
 
     @classmethod
     def build(cls, engine: Engine) -> DecisionState:
@@ -168,7 +174,14 @@ class DecisionState:
     def update_users(self, users: dict[str, CandidateSet]) -> None:
         """Swap in recomputed candidates (from the writer thread)."""
         self.variant_ids_for(set().union(*(banners_of(c) for c in users.values())) if users else set())
+        self._remember_uniforms(list(users))
         self.users.update(users)
+
+    def _remember_uniforms(self, user_ids: list[str]) -> None:
+        """Each user's selection uniform, computed for many users at once (one hash per user, not per request)."""
+        if user_ids:
+            values = keyed_uniforms(np.asarray(user_ids, dtype=object), self.decision_policy.seed)
+            self.uniforms.update(zip(user_ids, values.tolist()))
 
     def candidates_of(self, user_id: str) -> tuple[CandidateSet, bool]:
         """(the user's candidate set, whether the user is known); an unknown user's holds only the default."""
@@ -177,26 +190,51 @@ class DecisionState:
             return replace(self._unknown, user_ids=np.asarray([user_id], dtype=object)), False
         return cands, True
 
+    def _stamp(self, cands: CandidateSet, user_id: str) -> tuple:
+        """What a decision read besides its own candidates: feedback counts (Thompson) and the user's
+        impressions today (the cap). A kept decision is reused only while its stamp holds."""
+        view = self.engine.feedback
+        p = self.decision_policy
+        return (view.version if p.name == "thompson" else 0,
+                (view.day, view.user_today.get(user_id, 0)) if p.cap_per_day > 0 else 0)
+
     def decide(self, user_id: str, size: str) -> Choice | None:
-        """The banner for ``user_id`` at ``size`` now; None when nothing at all can be shown."""
+        """The banner for ``user_id`` at ``size`` now; None when nothing at all can be shown.
+
+        The kernel is deterministic given the candidates, the feedback it reads and the user's
+        uniform, so a decision is kept per (user, size) and recomputed only when one of those moved."""
         cands, known = self.candidates_of(user_id)
+        stamp = self._stamp(cands, user_id)
+        kept = self._kept.get((user_id, size)) if known else None
+        if kept is not None and kept[0] is cands and kept[1] == stamp:  # the same candidates, nothing read has moved
+            return kept[2]
+        choice = self._decide(user_id, size, cands, known)
+        if known:
+            if len(self._kept) >= KEPT_DECISIONS:
+                self._kept.clear()  # bounded memory; the busiest users are back within a second
+            self._kept[(user_id, size)] = (cands, stamp, choice)
+        return choice
+
+    def _decide(self, user_id: str, size: str, cands: CandidateSet, known: bool) -> Choice | None:
         available = self.renders[size][cands.templates] if size in self.renders else None
-        made = decide_all(cands, self.decision_policy, self.engine.feedback, available)
+        uniform = self.uniforms.get(user_id)
+        made = decide_all(cands, self.decision_policy, self.engine.feedback, available,
+                          None if uniform is None else np.asarray([uniform]))
         pos = int(made.chosen[0])
         if pos < 0:
             return None
-        probs = made.probabilities[0]
+        probs = made.probabilities[0].tolist()
         listed = made.listed()[0]
+        items, templates, antecedents = cands.items[0].tolist(), cands.templates[0].tolist(), cands.antecedents[0].tolist()
+        item_ids, template_ids = cands.item_ids[0].tolist(), cands.template_ids[0].tolist()
+        antecedent_ids, scores, reasons = cands.antecedent_ids[0].tolist(), cands.scores[0].tolist(), cands.reasons[0].tolist()
         candidates = tuple(
-            Listed(int(c), int(cands.items[0, c]), int(cands.templates[0, c]), int(cands.antecedents[0, c]),
-                   str(cands.item_ids[0, c]), str(cands.template_ids[0, c]), str(cands.antecedent_ids[0, c]),
-                   float(cands.scores[0, c]), float(probs[c]), str(cands.reasons[0, c]))
-            for c in np.flatnonzero(listed))
+            Listed(c, items[c], templates[c], antecedents[c], item_ids[c], template_ids[c], antecedent_ids[c], scores[c],
+                   probs[c], reasons[c])
+            for c in np.flatnonzero(listed).tolist())
         # The others by score: where a chosen variant is not rendered yet, the best cached one of them stands in.
         usable = listed[:-1] & (available[0, :-1] if available is not None else True)
         ranked = tuple((x.item, x.template, x.antecedent, x.reason) for x in candidates
                        if x.position != pos and x.position < len(usable) and usable[x.position])
-        item, t = int(cands.items[0, pos]), int(cands.templates[0, pos])
-        return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], float(cands.scores[0, pos]),
-                      float(probs[pos]), str(made.policy[0]), str(cands.reasons[0, pos]) or DEFAULT_REASON, known,
-                      ranked, int(cands.antecedents[0, pos]), candidates, pos)
+        return Choice(user_id, items[pos], templates[pos], item_ids[pos], template_ids[pos], scores[pos], probs[pos],
+                      str(made.policy[0]), reasons[pos] or DEFAULT_REASON, known, ranked, antecedents[pos], candidates, pos)
