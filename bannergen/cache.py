@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from bannergen.errors import EnvironmentFailure
 
@@ -19,14 +21,20 @@ VARIANT_ID = re.compile(r"^[0-9a-f]{24}$")
 FORMAT_SUFFIX = {"png": ".png", "webp": ".webp", "jpg": ".jpg", "html": ".html"}
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file in the same folder and os.replace."""
+def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
+    """Write ``data`` to ``path`` via a temp file in the same folder and os.replace, so a reader
+    sees the old file or the whole new one. ``data`` is the bytes, or a function that writes them
+    to the binary file it is given (for output too large to hold twice in memory). Parent folders
+    are created; an OSError becomes EnvironmentFailure naming the path."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                if callable(data):
+                    data(handle)
+                else:
+                    handle.write(data)
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import difflib
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from bannergen.errors import ConfigError
 
@@ -38,14 +39,23 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("select.seed", 20261129, "seed of the selection RNG: the same seed gives the same assignment"),
     ("feedback.store", ".bannergen/feedback.sqlite", "the feedback store (SQLite file)"),
     ("paths.models", ".bannergen/models", "fitted models (.npz/JSON, no pickle)"),
-    ("mapping.table", "", "a foreign order-line table (CSV, gzip CSV, Parquet); when set, the catalog and purchase events are derived from it (docs: bannergen/data/mapping.py)"),
+    (
+        "mapping.table",
+        "",
+        "a foreign order-line table (CSV, gzip CSV, Parquet); when set, the catalog and purchase events are "
+        "derived from it (docs: bannergen/data/mapping.py)",
+    ),
     ("mapping.user", "user_id", "mapping: the column holding the user id (rows without one feed baskets only)"),
     ("mapping.item", "item_id", "mapping: the column holding the item id"),
     ("mapping.time", "ts", "mapping: the column holding the order time"),
     ("mapping.basket", "", "mapping: the column holding the order (basket) id; empty: one basket per user and day"),
     ("mapping.title", "", "mapping: the column holding the item title (most frequent value per item)"),
     ("mapping.price", "", "mapping: the column holding the unit price (median per item)"),
-    ("mapping.quantity", "", "mapping: the column holding the quantity; rows with quantity <= 0 are returns and skipped"),
+    (
+        "mapping.quantity",
+        "",
+        "mapping: the column holding the quantity; rows with quantity <= 0 are returns and skipped",
+    ),
     ("mapping.category", "", "mapping: the column holding the category (empty: one category for all)"),
     ("mapping.brand", "", "mapping: the column holding the brand (empty: one brand for all)"),
     ("mapping.cancel_prefix", "C", "mapping: orders whose id starts with this are cancellations and skipped"),
@@ -57,7 +67,11 @@ SETTINGS: tuple[tuple[str, Any, str], ...] = (
     ("serve.render_budget_ms", 150, "wait this long for a chosen variant to render, else serve the best cached one"),
     ("serve.max_body_bytes", 1048576, "request bodies above this get 413 before being read"),
     ("serve.max_events", 500, "events per POST /v1/events batch"),
-    ("serve.behaviour_store", ".bannergen/behaviour.sqlite", "real-time behaviour events (SQLite WAL), replayed at start-up"),
+    (
+        "serve.behaviour_store",
+        ".bannergen/behaviour.sqlite",
+        "real-time behaviour events (SQLite WAL), replayed at start-up",
+    ),
 )
 _DEFAULTS = {key: default for key, default, _ in SETTINGS}
 
@@ -184,7 +198,11 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
     rate = _typed(flat, "data.max_reject_rate", float, source)
     if not 0.0 <= rate <= 1.0:
         raise ConfigError(f"{source}: data.max_reject_rate must be within 0..1; got {rate}")
-    for key, lo, hi in (("render.webp_quality", 1, 100), ("render.jpg_quality", 1, 100), ("render.png_compress_level", 0, 9)):
+    for key, lo, hi in (
+        ("render.webp_quality", 1, 100),
+        ("render.jpg_quality", 1, 100),
+        ("render.png_compress_level", 0, 9),
+    ):
         v = _typed(flat, key, int, source)
         if not lo <= v <= hi:
             raise ConfigError(f"{source}: {key} must be within {lo}..{hi}; got {v}")

@@ -55,5 +55,7 @@ def template_context(catalog: pd.DataFrame, item: int, template, catalog_dir: Pa
         context = replace(context, items=tuple(banner_context(catalog.iloc[r], catalog_dir) for r in rows))
     if antecedent >= 0:  # a cross-sell banner: "买了 <antecedent> 的人也买了 <item>"
         trigger = banner_context(catalog.iloc[int(antecedent)], catalog_dir)
-        context = replace(context, antecedent=trigger.title, antecedent_id=trigger.item_id, antecedent_image=trigger.image)
+        context = replace(
+            context, antecedent=trigger.title, antecedent_id=trigger.item_id, antecedent_image=trigger.image
+        )
     return context

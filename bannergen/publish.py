@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from bannergen.cache import atomic_write
 from bannergen.errors import EnvironmentFailure, InputError
@@ -58,7 +58,11 @@ def headers_file(segments: list[str]) -> str:
 
 def _segment_files(out: Path, seg: str, manifest: dict, with_assignments: bool) -> list[str]:
     """Paths relative to OUT of what a segment publishes (the manifest excluded)."""
-    files = [str(p.relative_to(out)) for p in sorted((out / seg / "assets").rglob("*")) if p.is_file() and not p.name.startswith(".")]
+    files = [
+        str(p.relative_to(out))
+        for p in sorted((out / seg / "assets").rglob("*"))
+        if p.is_file() and not p.name.startswith(".")
+    ]
     if with_assignments:
         files += [f"{seg}/{rel}" for rel in manifest.get("assignments", {}).values()]
     return files
@@ -75,14 +79,11 @@ class _Folder:
         return {str(p.relative_to(self.root)) for p in base.rglob("*") if p.is_file()}
 
     def copy(self, src: Path, rel: str) -> None:
-        target = self.root / rel
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.part")
-            shutil.copyfile(src, tmp)
-            os.replace(tmp, target)
-        except OSError as exc:
-            raise EnvironmentFailure(f"{target}: cannot write: {exc.strerror or exc}") from exc
+        def copy_from_src(handle: BinaryIO) -> None:
+            with src.open("rb") as source:
+                shutil.copyfileobj(source, handle)
+
+        atomic_write(self.root / rel, copy_from_src)
 
     def write(self, rel: str, data: bytes, cache_control: str) -> None:
         atomic_write(self.root / rel, data)
@@ -93,7 +94,9 @@ class _Fsspec:
         try:
             import fsspec
         except ImportError:
-            raise InputError(f"publishing to {url} needs fsspec", hint="pip install fsspec (and s3fs for s3://)") from None
+            raise InputError(
+                f"publishing to {url} needs fsspec", hint="pip install fsspec (and s3fs for s3://)"
+            ) from None
         try:
             self.fs, self.root = fsspec.core.url_to_fs(url)
         except (ImportError, ValueError) as exc:
@@ -181,6 +184,8 @@ def publish(out: Path, dest: str, segments: list[str] | None = None, with_assign
 def _published_segments(target) -> set[str]:
     """Segments published earlier (so the headers file keeps covering them)."""
     try:
-        return {rel.split("/")[0] for rel in target.existing("") if rel.endswith("/manifest.json") and rel.count("/") == 1}
+        return {
+            rel.split("/")[0] for rel in target.existing("") if rel.endswith("/manifest.json") and rel.count("/") == 1
+        }
     except Exception:  # listing is best effort; the headers file then covers this run's segments
         return set()

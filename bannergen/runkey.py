@@ -18,7 +18,7 @@ from bannergen import __version__
 from bannergen.config import Project
 
 
-def _hash_tree(h: "hashlib._Hash", root: Path, contents: bool) -> None:
+def _hash_tree(h: hashlib._Hash, root: Path, contents: bool) -> None:
     """Fold every file under ``root`` into ``h``: its relative path and either its bytes
     (``contents``) or its size and modification time (cheap, for large image folders)."""
     if not root.exists():
@@ -79,7 +79,7 @@ def run_key(project: Project, segment: str, limit: int | None, caps_active: bool
     return h.hexdigest()
 
 
-def _hash_file(h: "hashlib._Hash", path: Path) -> None:
+def _hash_file(h: hashlib._Hash, path: Path) -> None:
     h.update(path.name.encode())
     if not path.is_file():
         h.update(b"<absent>")

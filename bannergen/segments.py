@@ -50,7 +50,7 @@ class ProfileSummary:
     idle_days: np.ndarray
 
     @classmethod
-    def of(cls, profiles: Profiles, features: ItemFeatures) -> "ProfileSummary":
+    def of(cls, profiles: Profiles, features: ItemFeatures) -> ProfileSummary:
         interest = profiles.interest.tocsc()
 
         def top(block: str) -> tuple[np.ndarray, np.ndarray]:
@@ -83,11 +83,15 @@ def load_segments(path: Path) -> dict[str, Segment]:
         if not conditions:
             raise ConfigError(f"{where}: has no conditions", hint=f"use some of {', '.join(CONDITIONS[1:])}")
         for key in ("min_affinity", "min_purchases", "max_purchases", "active_within_days", "inactive_for_days"):
-            if key in conditions and (isinstance(conditions[key], bool) or not isinstance(conditions[key], (int, float))):
+            if key in conditions and (
+                isinstance(conditions[key], bool) or not isinstance(conditions[key], (int, float))
+            ):
                 raise ConfigError(f"{where}: '{key}' must be a number; got {conditions[key]!r}")
         for key in ("top_category", "brand", "price_band"):
             value = conditions.get(key)
-            if value is not None and not (isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))):
+            if value is not None and not (
+                isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            ):
                 raise ConfigError(f"{where}: '{key}' must be a name or a list of names; got {value!r}")
         segments[name] = Segment(name, str(body.get("description", "")), conditions)
     return segments

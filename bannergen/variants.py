@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -74,7 +74,9 @@ def _render_batch(batch: list[tuple[str, RenderSpec]]) -> list[tuple[str, tuple[
     for variant_id, spec in batch:
         result = renderer.render(spec)
         store.put(variant_id, result.files, result.sidecars)
-        done.append((variant_id, tuple(f"{variant_id} {spec.template_id} {spec.context.item_id}: {w}" for w in result.warnings)))
+        done.append(
+            (variant_id, tuple(f"{variant_id} {spec.template_id} {spec.context.item_id}: {w}" for w in result.warnings))
+        )
     return done
 
 

@@ -3,8 +3,8 @@ products in the same run (scoring issue).
 
 Uses the scale shop of benchmarks/scale.py (generated if missing) and the project's blend
 (content + item kNN + EASE + rules + popularity, scoring/blend.toml), fitted or loaded as render
-would. Then, in the model's own blocks (BLOCK_CELLS / items users): the final scores (blend, campaign rules, template bonus) and
-each user's top-10. Baselines, timed in the same process:
+would. Then, in the model's own blocks (BLOCK_CELLS / items users): the final scores (blend,
+campaign rules, template bonus) and each user's top-10. Baselines, timed in the same process:
   - items: the dense product of the shapes the blend multiplies, (users x items) @ (items x items),
     i.e. what EASE and item kNN would cost without sparsity; timed on one block and scaled up;
   - rank-256: a dense factor product (users x 256) @ (256 x items), all blocks;
@@ -44,7 +44,8 @@ def main() -> None:
     if not toml.exists():
         toml.write_text(
             f'[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
-            f'[paths]\ntemplates = "{ROOT / "templates"}"\nassets = "{ROOT / "assets"}"\nscoring = "{ROOT / "scoring"}"\n'
+            f'[paths]\ntemplates = "{ROOT / "templates"}"\nassets = "{ROOT / "assets"}"\n'
+            f'scoring = "{ROOT / "scoring"}"\n'
             f'out = "out"\nrejects = "out/rejects.txt"\nmodels = "models"\n[feedback]\nstore = "feedback.sqlite"\n',
             encoding="utf-8",
         )
@@ -104,7 +105,9 @@ def main() -> None:
         one_user.append(time.perf_counter() - start)
     stop.set()
 
-    print(f"{n_users:,} users x {n_items:,} items; blend: {', '.join(model.blend.scorers) if model.blend else 'content'}")
+    print(
+        f"{n_users:,} users x {n_items:,} items; blend: {', '.join(model.blend.scorers) if model.blend else 'content'}"
+    )
     print(f"model built (fit or loaded) in {fit:.1f}s\n")
     print(f"{'what':<52}{'seconds':>10}{'blend / it':>12}")
     print(f"{f'blend + rules + template bonus -> top-10 ({step:,}-user blocks)':<52}{blend:>10.1f}{'':>12}")

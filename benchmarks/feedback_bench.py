@@ -46,14 +46,18 @@ def main() -> None:
             t = time.perf_counter()
             counts = ingest_file(csv, store).counts
             dt = time.perf_counter() - t
-            rows.append(("ingest CSV -> SQLite", f"{dt:.2f} s", f"{counts.accepted / dt:,.0f} events/s", ">= 200,000/s"))
+            rows.append(
+                ("ingest CSV -> SQLite", f"{dt:.2f} s", f"{counts.accepted / dt:,.0f} events/s", ">= 200,000/s")
+            )
             t = time.perf_counter()
             ingest_file(csv, store)
             rows.append(("re-ingest (all duplicates)", f"{time.perf_counter() - t:.2f} s", "", ""))
         with open_store(db) as store:  # a fresh process-like open: no warm caches of ours
             t = time.perf_counter()
             text = to_json(build_report(store, "variant"))
-            rows.append(("report --by variant (json)", f"{time.perf_counter() - t:.2f} s", f"{len(text):,} bytes", "<= 2 s"))
+            rows.append(
+                ("report --by variant (json)", f"{time.perf_counter() - t:.2f} s", f"{len(text):,} bytes", "<= 2 s")
+            )
             t = time.perf_counter()
             write_html(build_report(store, "variant"), Path(tmp) / "r.html", store)
             rows.append(("report --format html", f"{time.perf_counter() - t:.2f} s", "", "<= 5 s"))

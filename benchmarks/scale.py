@@ -72,7 +72,10 @@ def main() -> None:
              "--events", str(args.events), "--images", "shared", "--out", str(shop)],
             check=True, cwd=ROOT, stdout=subprocess.DEVNULL,
         )
-        print(f"generated {args.users:,} users, {args.items:,} items, {args.events:,} events in {time.perf_counter() - t:.0f}s")
+        print(
+            f"generated {args.users:,} users, {args.items:,} items, {args.events:,} events "
+            f"in {time.perf_counter() - t:.0f}s"
+        )
     # A project of its own beside the shop (the repository's templates, assets and rules), so its
     # output, fitted model and feedback never mix with the example shop's.
     out = args.workdir / "out"

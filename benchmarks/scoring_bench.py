@@ -15,7 +15,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-CLI = [sys.executable, "-c", "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()"]
+CLI = [
+    sys.executable,
+    "-c",
+    "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()",
+]
 
 
 def timed(args: list[str]) -> tuple[float, str]:
@@ -44,7 +48,10 @@ def main() -> None:
             doc = json.loads(out)
             print(f"\n{project} {protocol}: split {doc['split_date']}, {doc['users']} users, {t:.0f}s")
             for r in doc["results"]:
-                print(f"  {r['scorer']:<18} HR {r['hr']:.4f}  NDCG {r['ndcg']:.4f}  P {r['precision']:.4f}  R {r['recall']:.4f}  cov {r['coverage']:.4f}")
+                print(
+                    f"  {r['scorer']:<18} HR {r['hr']:.4f}  NDCG {r['ndcg']:.4f}  P {r['precision']:.4f}  "
+                    f"R {r['recall']:.4f}  cov {r['coverage']:.4f}"
+                )
             for r in doc["ratios"]:
                 print(f"  NDCG ratio blend / {r['blend_vs']}: {r['ratio']:.3f} [{r['low']:.3f}, {r['high']:.3f}]")
 

@@ -125,7 +125,7 @@ async def main_async(args, port: int) -> None:
     for raw in decisions:
         await warm.request(raw)
     for _ in range(600):
-        health = json.loads((await _get_json(port, "/healthz")))
+        health = json.loads(await _get_json(port, "/healthz"))
         if health["render_queue"] == 0:
             break
         await asyncio.sleep(0.5)
@@ -197,8 +197,12 @@ def main() -> None:
             'rejects = "out/rejects.txt"', f'rejects = "{project / "rejects.txt"}"'), encoding="utf-8")
         for name in ("examples", "templates", "assets", "scoring"):
             (project / name).symlink_to(ROOT / name)
-        server = subprocess.Popen([sys.executable, "-c", SERVER, "--project", str(project), "serve", "--port", str(port)],
-                                  env=env, stdout=subprocess.PIPE, text=True)
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVER, "--project", str(project), "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         try:
             print(server.stdout.readline().strip(), flush=True)
             deadline = time.time() + 120

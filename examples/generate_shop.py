@@ -21,8 +21,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 END = np.datetime64("2026-11-28T23:59:59", "s")  # the newest moment of the dataset (UTC)
 SHOP_URL = "https://shop.example.com/item/"
@@ -228,7 +232,7 @@ def _mix(c: tuple[int, int, int], other: tuple[int, int, int], t: float) -> tupl
     return tuple(int(a + (b - a) * t) for a, b in zip(c, other))  # type: ignore[return-value]
 
 
-def draw_product(shape: str, colour: tuple[int, int, int], variant: int = 0) -> "Image.Image":
+def draw_product(shape: str, colour: tuple[int, int, int], variant: int = 0) -> Image.Image:
     """A flat product illustration: the category's shape in the brand colour on a light ground.
 
     Drawn at twice the size and downsampled, which gives smooth edges without an AA renderer.
@@ -285,8 +289,10 @@ def draw_product(shape: str, colour: tuple[int, int, int], variant: int = 0) -> 
     elif shape == "tv":
         d.rectangle(r(0.08, 0.2, 0.92, 0.68), fill=body)
         d.rectangle(r(0.1, 0.22, 0.9, 0.66), fill=dark)
-        d.polygon([(s * 0.1, s * 0.66), (s * 0.55, s * 0.22), (s * 0.9, s * 0.22), (s * 0.9, s * 0.3), (s * 0.3, s * 0.66)],
-                  fill=_mix(dark, colour, 0.25))
+        d.polygon(
+            [(s * 0.1, s * 0.66), (s * 0.55, s * 0.22), (s * 0.9, s * 0.22), (s * 0.9, s * 0.3), (s * 0.3, s * 0.66)],
+            fill=_mix(dark, colour, 0.25),
+        )
         d.rectangle(r(0.47, 0.68, 0.53, 0.78), fill=deep)
         d.rounded_rectangle(r(0.3, 0.78, 0.7, 0.81), radius=s * 0.01, fill=deep)
     elif shape == "fridge":
@@ -302,7 +308,9 @@ def draw_product(shape: str, colour: tuple[int, int, int], variant: int = 0) -> 
         d.rounded_rectangle(r(0.1, 0.64, 0.92, 0.72), radius=s * 0.03, fill=white)
         d.line([(s * 0.3, s * 0.6), (s * 0.5, s * 0.48), (s * 0.7, s * 0.56)], fill=light, width=int(s * 0.03))
         for k in range(3):
-            d.line([(s * (0.42 + 0.04 * k), s * 0.36), (s * (0.5 + 0.04 * k), s * 0.4)], fill=white, width=int(s * 0.01))
+            d.line(
+                [(s * (0.42 + 0.04 * k), s * 0.36), (s * (0.5 + 0.04 * k), s * 0.4)], fill=white, width=int(s * 0.01)
+            )
     elif shape == "bottle":
         d.rounded_rectangle(r(0.42, 0.12, 0.58, 0.3), radius=s * 0.02, fill=dark)
         d.rounded_rectangle(r(0.33, 0.28, 0.67, 0.84), radius=s * 0.06, fill=body)
@@ -538,7 +546,9 @@ def add_demo_user(events: Events, rows: list[dict[str, str]], days: int) -> Even
         user=np.concatenate([events.user, np.full(n, len(events.user_ids))]),
         item=np.concatenate([events.item, [-1 if i is None else i for _, _, i, _ in DEMO_EVENTS]]),
         event=np.concatenate([events.event, [EVENT_NAMES.index(e) for _, e, _, _ in DEMO_EVENTS]]).astype(np.int8),
-        seconds=np.concatenate([events.seconds, [int((np.datetime64(t, "s") - start) // np.timedelta64(1, "s")) for t, *_ in DEMO_EVENTS]]),
+        seconds=np.concatenate(
+            [events.seconds, [int((np.datetime64(t, "s") - start) // np.timedelta64(1, "s")) for t, *_ in DEMO_EVENTS]]
+        ),
         query=np.concatenate([events.query, q_index]),
         user_ids=[*events.user_ids, DEMO_USER],
         queries=queries,
@@ -560,7 +570,7 @@ def write_events(events: Events, rows: list[dict[str, str]], days: int, path: Pa
          for i in range(0, len(moments), step)] or [pa.array([], pa.string())]
     )
 
-    def coded(codes: np.ndarray, names: list[str]) -> "pa.Array":
+    def coded(codes: np.ndarray, names: list[str]) -> pa.Array:
         # Codes -1 mean "none" and map to the empty string appended to the dictionary.
         codes = np.where(codes < 0, len(names), codes).astype(np.int32)
         return pa.DictionaryArray.from_arrays(pa.array(codes), pa.array([*names, ""], pa.string())).cast(pa.string())

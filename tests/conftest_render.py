@@ -6,8 +6,8 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 from PIL import Image, ImageDraw
+from scipy.ndimage import gaussian_filter
 
 from bannergen.render import Renderer
 from bannergen.templating import Template, load_templates
@@ -64,7 +64,9 @@ def golden_context(template_id: str, image: Path, other: Path) -> BannerContext:
     if template_id == "cross-sell":
         return camera_context(image, antecedent="索尼 SEL50F18F 定焦镜头", antecedent_id="B200", antecedent_image=other)
     if template_id == "carousel":
-        second = camera_context(other, item_id="B200", title="索尼 SEL50F18F 定焦镜头 大光圈人像", price="¥1,299", price_value=1299.0)
+        second = camera_context(
+            other, item_id="B200", title="索尼 SEL50F18F 定焦镜头 大光圈人像", price="¥1,299", price_value=1299.0
+        )
         third = camera_context(None, item_id="C300", title="闪迪 128GB SD 存储卡 V30", price="¥99", price_value=99.0)
         return camera_context(image, items=(ctx, second, third))
     return ctx

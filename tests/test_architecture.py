@@ -12,12 +12,6 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bannergen"
 
-# Cycles not yet broken. Each entry must still exist (the test fails once it is gone, so the
-# entry is deleted with the fix); any cycle not listed fails.
-KNOWN_CYCLES = [
-    ["bannergen.feedback.sqlite", "bannergen.feedback.store"],  # the SQLite store and the store interface
-]
-
 
 def module_files(package: Path) -> dict[str, Path]:
     """Dotted module name -> file, for every .py file under ``package``."""
@@ -126,7 +120,4 @@ def test_bannergen_has_no_import_cycles() -> None:
     graph = import_graph(PACKAGE)
     assert len(graph) > 50  # the walk found the package
     found = cycles(graph)
-    new = [c for c in found if c not in KNOWN_CYCLES]
-    assert not new, "import cycles: " + "; ".join(" <-> ".join(c) for c in new)
-    gone = [c for c in KNOWN_CYCLES if c not in found]
-    assert not gone, "no longer cycles, delete from KNOWN_CYCLES: " + "; ".join(" <-> ".join(c) for c in gone)
+    assert not found, "import cycles: " + "; ".join(" <-> ".join(c) for c in found)

@@ -95,7 +95,9 @@ def test_too_many_bad_rows_fail_closed_and_keep_the_previous_output(project):
     assert "rows rejected" in result.output and "above the limit of 5.0%" in result.output
     assert (project / "out/camera-fans/manifest.json").read_bytes() == manifest
     rejects = (project / "out/rejects.txt").read_text(encoding="utf-8").splitlines()
-    assert rejects[0].endswith("catalog.csv:2:price: not a positive number; got 'x1000.00'; expected a number > 0 such as 4999.00")
+    assert rejects[0].endswith(
+        "catalog.csv:2:price: not a positive number; got 'x1000.00'; expected a number > 0 such as 4999.00"
+    )
 
 
 def test_a_few_bad_rows_are_skipped_and_reported(project):

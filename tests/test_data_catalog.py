@@ -209,7 +209,17 @@ def test_fixture_loads_with_the_documented_schema() -> None:
     result = load_catalog(FIXTURES / "catalog_small.csv")
     assert result.rejects == ()
     frame = result.frame
-    assert list(frame.columns) == ["item_id", "title", "brand", "category", "price", "list_price", "image", "stock", "url"]
+    assert list(frame.columns) == [
+        "item_id",
+        "title",
+        "brand",
+        "category",
+        "price",
+        "list_price",
+        "image",
+        "stock",
+        "url",
+    ]
     assert isinstance(frame.index, pd.RangeIndex)
     assert frame["item_id"].tolist() == ["000101", "000102", "000103", "000104", "000105", "000106"]
     assert frame["price"].dtype == np.float64 and frame["list_price"].dtype == np.float64

@@ -30,7 +30,8 @@ def test_check_reject_rate_message(tmp_path: Path, monkeypatch: pytest.MonkeyPat
                           rejects_path=tmp_path / "out" / "rejects.txt")
     assert str(caught.value) == (
         "catalog.csv: 120 of 1000 rows rejected (12.0%), above the limit of 5.0%; see out/rejects.txt "
-        "(hint: the first is catalog.csv:7:price: not a positive number; got 'abc'; expected a number > 0 such as 4999.00)"
+        "(hint: the first is catalog.csv:7:price: not a positive number; got 'abc'; "
+        "expected a number > 0 such as 4999.00)"
     )
     assert caught.value.message.endswith("see out/rejects.txt")
     assert isinstance(caught.value, DataError) and caught.value.exit_code == 2

@@ -16,7 +16,11 @@ from bannergen.evaluation import bootstrap_ratio, evaluate, rank_metrics, top_k
 from bannergen.scorers.settings import BlendSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-CLI = [sys.executable, "-c", "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()"]
+CLI = [
+    sys.executable,
+    "-c",
+    "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()",
+]
 
 
 def test_metrics_by_hand():
@@ -50,14 +54,23 @@ def shop():
         a, b = ("A", "B") if n % 2 else ("C", "D")
         t0 = end - pd.Timedelta(days=90 - n)
         rows += [(f"u{n}", a, "purchase", t0), (f"u{n}", b, "purchase", t0)]
-        rows += [(f"u{n}", a, "purchase", end - pd.Timedelta(days=40)), (f"u{n}", b, "purchase", end - pd.Timedelta(days=35))]
+        rows += [
+            (f"u{n}", a, "purchase", end - pd.Timedelta(days=40)),
+            (f"u{n}", b, "purchase", end - pd.Timedelta(days=35)),
+        ]
     for n in range(40, 60):
         a, b = ("A", "B") if n % 2 else ("C", "D")
-        rows += [(f"u{n}", a, "purchase", end - pd.Timedelta(days=70)), (f"u{n}", "E", "purchase", end - pd.Timedelta(days=69)),
-                 (f"u{n}", b, "purchase", end - pd.Timedelta(days=5))]
+        rows += [
+            (f"u{n}", a, "purchase", end - pd.Timedelta(days=70)),
+            (f"u{n}", "E", "purchase", end - pd.Timedelta(days=69)),
+            (f"u{n}", b, "purchase", end - pd.Timedelta(days=5)),
+        ]
     for n in range(60, 80):
         a, b = ("A", "B") if n % 2 else ("C", "D")
-        rows += [(f"u{n}", a, "purchase", end - pd.Timedelta(days=60)), (f"u{n}", b, "purchase", end - pd.Timedelta(days=40))]
+        rows += [
+            (f"u{n}", a, "purchase", end - pd.Timedelta(days=60)),
+            (f"u{n}", b, "purchase", end - pd.Timedelta(days=40)),
+        ]
     events = pd.DataFrame(rows, columns=["user_id", "item_id", "event", "ts"]).assign(query="")
     catalog = pd.DataFrame({"item_id": list("ABCDE"), "title": list("ABCDE"), "brand": "-", "category": "-",
                             "price": 1.0, "list_price": np.nan, "image": "", "stock": 1, "url": ""})
@@ -71,7 +84,9 @@ def test_protocol_new_items_finds_the_partner_item():
     res = {x["scorer"]: x for x in r.results}
     assert {"blend", "popularity", "popularity_recent", "item_knn", "ease"} <= set(res) and "history" not in res
     assert res["ease"]["hr"] == pytest.approx(1.0) and res["item_knn"]["hr"] == pytest.approx(1.0)
-    repeat = evaluate(catalog, events, k=2, protocol="repeat", settings=BlendSettings(weights={"ease": 1.0}, params={}), n_boot=50)
+    repeat = evaluate(
+        catalog, events, k=2, protocol="repeat", settings=BlendSettings(weights={"ease": 1.0}, params={}), n_boot=50
+    )
     assert "history" in {x["scorer"] for x in repeat.results}
 
 
@@ -107,6 +122,8 @@ def test_logistic_weights_come_from_the_validation_fold_and_may_be_negative():
     noise = rng.random((n_users, n_items)).astype(np.float32)
     targets = sp.csr_matrix((good > 0.9).astype(np.float32))
     anti = (1.0 - good + 0.05 * noise).astype(np.float32)  # says the opposite of the truth
-    fold = Fold(data=None, rows=np.arange(n_users), targets=targets, exclude=None, cut=pd.Timestamp("2026-01-01", tz="UTC"))
+    fold = Fold(
+        data=None, rows=np.arange(n_users), targets=targets, exclude=None, cut=pd.Timestamp("2026-01-01", tz="UTC")
+    )
     w = logistic_weights({"good": good, "noise": noise, "anti": anti}, fold, 5, candidates=30)
     assert w["good"] > 0 and w.get("anti", 0.0) < 0 and max(abs(v) for v in w.values()) == pytest.approx(1.0)

@@ -30,7 +30,9 @@ def test_folder_publish_copies_assets_then_manifest_and_is_incremental(out, tmp_
     order = []
     real_copy, real_write = pub._Folder.copy, pub._Folder.write
     monkeypatch.setattr(pub._Folder, "copy", lambda self, src, rel: (order.append(rel), real_copy(self, src, rel)))
-    monkeypatch.setattr(pub._Folder, "write", lambda self, rel, data, cc: (order.append(rel), real_write(self, rel, data, cc)))
+    monkeypatch.setattr(
+        pub._Folder, "write", lambda self, rel, data, cc: (order.append(rel), real_write(self, rel, data, cc))
+    )
     dest = tmp_path / "www"
     first = publish(out, str(dest))
     assert order[-1] == "camera-fans/manifest.json" and order[-2] == "_headers"
@@ -69,7 +71,10 @@ def test_fsspec_memory_destination(out):
     fs = fsspec.filesystem("memory")
     manifest = json.loads(fs.cat_file("/cdn/banners/camera-fans/manifest.json"))
     vid, entry = next(iter(manifest["variants"].items()))
-    assert fs.cat_file(f"/cdn/banners/camera-fans/{entry['files']['webp']}") == (out / "camera-fans" / entry["files"]["webp"]).read_bytes()
+    assert (
+        fs.cat_file(f"/cdn/banners/camera-fans/{entry['files']['webp']}")
+        == (out / "camera-fans" / entry["files"]["webp"]).read_bytes()
+    )
     assert fs.exists("/cdn/banners/_headers")
     assert publish(out, "memory://cdn/banners").copied == 0 and summary.copied > 0
 
@@ -82,5 +87,7 @@ def test_publish_cli(out, tmp_path):
 
     if "publish" not in {c.name for c in app.registered_commands}:
         register(app)
-    result = CliRunner().invoke(app, ["--project", str(ROOT), "publish", "--to", str(tmp_path / "www"), "--segment", "nope"])
+    result = CliRunner().invoke(
+        app, ["--project", str(ROOT), "publish", "--to", str(tmp_path / "www"), "--segment", "nope"]
+    )
     assert result.exit_code == 2 and "no manifest for segment" in result.output

@@ -21,11 +21,20 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest_render import (
+    ASSETS,
+    BASE_SIZES,
+    SHIPPED,
+    golden_context,
+    load_shipped,
+    product_image,
+    product_image_2,
+    ssim,
+)
 from PIL import Image
 
 from bannergen.render import Renderer
 from bannergen.types import RenderSpec
-from conftest_render import ASSETS, BASE_SIZES, SHIPPED, golden_context, load_shipped, product_image, product_image_2, ssim
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -42,7 +51,9 @@ def _playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("the playwright Python package is not installed (pip install playwright; no browser download needed)")
+        pytest.skip(
+            "the playwright Python package is not installed (pip install playwright; no browser download needed)"
+        )
     return sync_playwright
 
 

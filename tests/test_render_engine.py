@@ -12,12 +12,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest_render import ASSETS, ROOT, camera_context, load_shipped, product_image
 from PIL import Image
 
 from bannergen.errors import TemplateError
 from bannergen.render import Renderer
 from bannergen.types import RenderSpec
-from conftest_render import ASSETS, ROOT, camera_context, load_shipped, product_image, renderer
 
 
 @pytest.fixture(scope="module")
@@ -75,12 +75,16 @@ def test_html_escapes_catalog_text_and_drops_unsafe_urls(shipped, image):
 
 def test_missing_product_image_draws_a_placeholder_and_warns(shipped, tmp_path):
     missing = tmp_path / "nope.jpg"
-    variant = Renderer(shipped, ASSETS, formats=("png", "html")).render(RenderSpec("price-drop", (750, 300), camera_context(missing)))
+    variant = Renderer(shipped, ASSETS, formats=("png", "html")).render(
+        RenderSpec("price-drop", (750, 300), camera_context(missing))
+    )
     assert any(w.startswith(f"image: cannot use {missing}") for w in variant.warnings)
     assert Image.open(io.BytesIO(variant.files["png"])).size == (750, 300)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"not an image")
-    variant = Renderer(shipped, ASSETS, formats=("png",)).render(RenderSpec("price-drop", (750, 300), camera_context(broken)))
+    variant = Renderer(shipped, ASSETS, formats=("png",)).render(
+        RenderSpec("price-drop", (750, 300), camera_context(broken))
+    )
     assert any("UnidentifiedImageError" in w for w in variant.warnings)
 
 
@@ -96,13 +100,19 @@ def test_variant_id_follows_what_decides_the_bytes(shipped, image, tmp_path):
     base = r.variant_id(spec)
     assert base == r.variant_id(RenderSpec("price-drop", (1200, 400), camera_context(image)))
     assert base == r.render(spec).variant_id
-    assert base != r.variant_id(RenderSpec("price-drop", (1200, 400), camera_context(image, price="¥4,899", price_value=4899.0)))
+    assert base != r.variant_id(
+        RenderSpec("price-drop", (1200, 400), camera_context(image, price="¥4,899", price_value=4899.0))
+    )
     assert base != r.variant_id(RenderSpec("price-drop", (750, 300), camera_context(image)))
     assert base != r.variant_id(RenderSpec("category-launch", (1200, 400), camera_context(image)))
     assert base != Renderer(shipped, ASSETS, webp_quality=70).variant_id(spec)
     # another item's fields are not part of this spec, so changing them cannot move this id
-    other_before = r.variant_id(RenderSpec("price-drop", (1200, 400), camera_context(image, item_id="B2", title="别的商品")))
-    other_after = r.variant_id(RenderSpec("price-drop", (1200, 400), camera_context(image, item_id="B2", title="别的商品 新版")))
+    other_before = r.variant_id(
+        RenderSpec("price-drop", (1200, 400), camera_context(image, item_id="B2", title="别的商品"))
+    )
+    other_after = r.variant_id(
+        RenderSpec("price-drop", (1200, 400), camera_context(image, item_id="B2", title="别的商品 新版"))
+    )
     assert other_before != other_after and r.variant_id(spec) == base
     # the image counts by content, not by path
     copy = tmp_path / "same.png"
@@ -135,8 +145,12 @@ _SCRIPT = textwrap.dedent("""
 
 def test_same_spec_gives_identical_bytes_in_two_processes(image):
     script = _SCRIPT.format(tests=str(ROOT / "tests"), image=str(image))
-    runs = [subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120)
-            for _ in range(2)]
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=120
+        )
+        for _ in range(2)
+    ]
     first, second = (json.loads(run.stdout) for run in runs)
     assert first == second
     assert all(len(files) >= 5 for files in first.values())

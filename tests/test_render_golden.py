@@ -12,10 +12,10 @@ import os
 
 import numpy as np
 import pytest
+from conftest_render import BASE_SIZES, GOLDEN, SHIPPED, golden_context, product_image, product_image_2, renderer, ssim
 from PIL import Image
 
 from bannergen.types import RenderSpec
-from conftest_render import BASE_SIZES, GOLDEN, SHIPPED, golden_context, product_image, product_image_2, renderer, ssim
 
 MAX_MEAN_ABS_DIFF = 2.0  # on 0-255
 MAX_SHARE_FAR_OFF = 0.01  # pixels differing by more than 64 in some channel
@@ -66,7 +66,9 @@ def test_2x_versions_have_the_1x_structure(rendered, template_id):
         assert big.size == (w * 2, h * 2)
         expected = Image.open(GOLDEN / f"{template_id}-{w}x{h}.png")
         score = ssim(big.resize((w, h), Image.Resampling.LANCZOS), expected)
-        assert score >= MIN_SSIM_2X, f"{template_id} {w}x{h}@2x: SSIM {score:.3f} against the 1x golden (min {MIN_SSIM_2X})"
+        assert score >= MIN_SSIM_2X, (
+            f"{template_id} {w}x{h}@2x: SSIM {score:.3f} against the 1x golden (min {MIN_SSIM_2X})"
+        )
 
 
 def test_no_stray_golden_files():

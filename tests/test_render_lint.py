@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from conftest_render import ASSETS, ROOT, camera_context, copy_template, load_shipped
 from PIL import Image
 
 from bannergen.render.lint import Linter, lint_catalog
 from bannergen.templating import load_templates
-from conftest_render import ASSETS, ROOT, camera_context, copy_template, load_shipped
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -51,7 +51,11 @@ def test_each_kind_is_reported(tmp_path):
     # growing titles: fine, then only at min_size, then cut with an ellipsis; never the other order
     linter, seen = Linter(ASSETS), []
     for n in range(1, 60):
-        kinds = {k for e, k in _kinds(linter.lint(template, camera_context(None, title="相机" * n), (1200, 400))) if e == "title"}
+        kinds = {
+            k
+            for e, k in _kinds(linter.lint(template, camera_context(None, title="相机" * n), (1200, 400)))
+            if e == "title"
+        }
         state = "ellipsis" if "ellipsis" in kinds else "min_size" if "min_size" in kinds else "fine"
         if not seen or seen[-1] != state:
             seen.append(state)
@@ -66,7 +70,9 @@ def test_the_example_shop_lints_every_template_item_and_size_within_a_minute():
     rows = {r["template"]: r for r in report.summary()}
     assert rows["product-spotlight"]["items"] == len(catalog) == 320
     assert rows["carousel"]["banners"] == 320 * 6
-    assert sum(r["contrast"] + r["no_fit"] + r["missing_glyph"] for r in rows.values()) == 0  # shipped templates are clean
+    assert (
+        sum(r["contrast"] + r["no_fit"] + r["missing_glyph"] for r in rows.values()) == 0
+    )  # shipped templates are clean
     assert report.seconds < 60
 
 

@@ -3,26 +3,31 @@
 from __future__ import annotations
 
 import pytest
+from conftest_render import BOLD, REGULAR, ink_bbox
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
 from bannergen.render.text import CLOSING, draw_text, fit_text, tokens, warnings_for
-from conftest_render import BOLD, REGULAR, ink_bbox
 
 CHAIN = (REGULAR,)
 WHITE = (255, 255, 255)
 BOX = (40, 30, 420, 130)  # x, y, w, h inside a 520x200 canvas
 
 LONG_TITLES = {
-    "chinese": "华为 HUAWEI Mate 60 Pro 旗舰手机 12GB+512GB 雅川青 卫星通话 超可靠玄武架构 全焦段超清影像，「新品」限时抢购！" * 2,
-    "english": "Sony WH-1000XM5 Wireless Industry Leading Noise Canceling Headphones with Auto Noise Canceling Optimizer " * 2,
-    "mixed": "Apple iPhone 15 Pro Max (A3108) 256GB 原色钛金属 支持移动联通电信5G 双卡双待手机 Supercalifragilisticexpialidocious",
+    "chinese": ("华为 HUAWEI Mate 60 Pro 旗舰手机 12GB+512GB 雅川青 卫星通话 超可靠玄武架构 "
+                "全焦段超清影像，「新品」限时抢购！") * 2,
+    "english": ("Sony WH-1000XM5 Wireless Industry Leading Noise Canceling Headphones "
+                "with Auto Noise Canceling Optimizer ") * 2,
+    "mixed": ("Apple iPhone 15 Pro Max (A3108) 256GB 原色钛金属 支持移动联通电信5G 双卡双待手机 "
+              "Supercalifragilisticexpialidocious"),
     "one_word": "Pneumonoultramicroscopicsilicovolcanoconiosis" * 3,
 }
 
 
-def draw(text: str, box=BOX, max_size=48, min_size=16, max_lines=2, align="left", valign="top", strike=False, chain=CHAIN):
+def draw(
+    text: str, box=BOX, max_size=48, min_size=16, max_lines=2, align="left", valign="top", strike=False, chain=CHAIN
+):
     image = Image.new("RGB", (520, 200), WHITE)
     x, y, w, h = box
     fitted = fit_text(text, chain, w, h, max_size, min_size, max_lines, 1.25, 2)
@@ -63,7 +68,9 @@ def test_breaking_rules_cjk_punctuation_and_latin_words():
     assert tokens("相机，「超值」套装！仅¥4,999") == ["相", "机，", "「超", "值」", "套", "装！", "仅", "¥4,999"]
     _, fitted = draw("超值好物，限时特惠。" * 6, max_size=30, min_size=30, max_lines=8, box=(10, 10, 300, 190))
     assert all(line[0] not in CLOSING for line in fitted.lines)
-    _, fitted = draw("Noise Canceling Headphones Wireless", max_size=30, min_size=30, max_lines=4, box=(10, 10, 260, 190))
+    _, fitted = draw(
+        "Noise Canceling Headphones Wireless", max_size=30, min_size=30, max_lines=4, box=(10, 10, 260, 190)
+    )
     assert all(not line.startswith(" ") and not line.endswith(" ") for line in fitted.lines)
     assert " ".join(fitted.lines) == "Noise Canceling Headphones Wireless"  # broke at spaces only
 
@@ -83,8 +90,11 @@ def test_fallback_font_order_is_primary_first():
 
 # Pieces rather than characters, so long Latin words (broken between characters) come up too.
 TEXT = st.lists(
-    st.sampled_from(list("华为手机新品上市超值好物限时抢购耳机相机，。！？（）「」、 ") + list("AaBbWwMmiIl0123456789 -,.()¥%")
-                    + ["Supercalifragilistic", "𠀀", "😀", "  "]),
+    st.sampled_from(
+        list("华为手机新品上市超值好物限时抢购耳机相机，。！？（）「」、 ")
+        + list("AaBbWwMmiIl0123456789 -,.()¥%")
+        + ["Supercalifragilistic", "𠀀", "😀", "  "]
+    ),
     min_size=1,
     max_size=60,
 ).map("".join)
@@ -95,6 +105,8 @@ TEXT = st.lists(
        valign=st.sampled_from(["top", "middle", "bottom"]), w=st.integers(30, 420), h=st.integers(12, 130))
 def test_random_text_never_leaves_its_box(text, max_lines, align, valign, w, h):
     box = (40, 30, w, h)
-    image, fitted = draw(text, box=box, max_size=40, min_size=10, max_lines=max_lines, align=align, valign=valign, strike=True)
+    image, fitted = draw(
+        text, box=box, max_size=40, min_size=10, max_lines=max_lines, align=align, valign=valign, strike=True
+    )
     assert_inside(image, box)
     assert "𠀀" not in "".join(fitted.lines) and "😀" not in "".join(fitted.lines)

@@ -13,7 +13,11 @@ from bannergen.association import mine_rules, read_baskets, write_rules
 from bannergen.association.mining import ThresholdError
 from bannergen.association.scorer import pair_rules
 
-CLI = [sys.executable, "-c", "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()"]
+CLI = [
+    sys.executable,
+    "-c",
+    "from bannergen.cli.main import app; from bannergen.cli.scoring import register; register(app); app()",
+]
 
 
 def run(*args, cwd=None):
@@ -37,7 +41,15 @@ def test_csv_output_joins_itemsets_sorted(tmp_path):
     f.write_text("c,b,a\na,b,c\na,b\n", encoding="utf-8")
     write_rules(mine_rules(read_baskets(f), 0.6, 0.5), tmp_path / "r.csv")
     out = pd.read_csv(tmp_path / "r.csv", dtype=str, keep_default_na=False)
-    assert list(out.columns[:7]) == ["antecedents", "consequents", "support", "confidence", "lift", "leverage", "conviction"]
+    assert list(out.columns[:7]) == [
+        "antecedents",
+        "consequents",
+        "support",
+        "confidence",
+        "lift",
+        "leverage",
+        "conviction",
+    ]
     assert set(out["antecedents"]) <= {"a", "b", "c", "a|b", "a|c", "b|c"}
 
 
@@ -79,7 +91,10 @@ def test_pair_rules_equal_mlxtend(shared_data):
     theirs = mine_rules(b, 0.01, 0.2, max_len=2)
     assert len(ours) == len(theirs)
     idx = {n: k for k, n in enumerate(b.items)}
-    key = {(idx[a[0]], idx[c[0]]): conf for a, c, conf in zip(theirs["antecedents"], theirs["consequents"], theirs["confidence"])}
+    key = {
+        (idx[a[0]], idx[c[0]]): conf
+        for a, c, conf in zip(theirs["antecedents"], theirs["consequents"], theirs["confidence"])
+    }
     for a, c, conf in zip(ours["antecedent"], ours["consequent"], ours["confidence"]):
         assert key[(a, c)] == pytest.approx(conf)
 
@@ -98,6 +113,7 @@ def test_online_retail_cli_and_explosion_guard(shared_data, tmp_path):
 
 def test_threshold_error_is_raised_before_mining():
     import scipy.sparse as sp
+
     from bannergen.association import BasketSet
 
     m = sp.csr_matrix(np.ones((20, 40), dtype=np.float32))  # every basket holds every item: 2^40 itemsets

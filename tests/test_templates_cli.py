@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import typer
+from conftest_render import ROOT, SHIPPED
 from typer.testing import CliRunner
 
 from bannergen.cli import main as cli_main
 from bannergen.cli.templates import register
-from conftest_render import ROOT, SHIPPED
 
 
 def _app() -> typer.Typer:

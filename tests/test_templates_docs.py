@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import shutil
 
+from conftest_render import ASSETS, ROOT, TEMPLATES
+
 from bannergen.templating import load_templates
 from bannergen.types import BannerContext
-from conftest_render import ASSETS, ROOT, TEMPLATES
 
 
 def test_the_documented_example_loads_and_renders_its_headline(tmp_path):
@@ -17,7 +18,9 @@ def test_the_documented_example_loads_and_renders_its_headline(tmp_path):
     folder = tmp_path / "category-launch"
     folder.mkdir()
     # the doc shows only the 1200x400 layout section, so the example manifest is cut to that size
-    (folder / "template.toml").write_text(manifest.replace('sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200x400"]'), encoding="utf-8")
+    (folder / "template.toml").write_text(
+        manifest.replace('sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200x400"]'), encoding="utf-8"
+    )
     (folder / "layout.toml").write_text(layout, encoding="utf-8")
     shutil.copy(TEMPLATES / "category-launch" / "banner.html.j2", folder)
     template = load_templates(tmp_path, assets_dir=ASSETS)["category-launch"]

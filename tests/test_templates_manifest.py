@@ -8,17 +8,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest_render import ASSETS, camera_context, copy_template, load_shipped
 
 from bannergen.errors import TemplateError
 from bannergen.render import Renderer
-from bannergen.types import RenderSpec
 from bannergen.templating import load_templates
-from conftest_render import ASSETS, camera_context, copy_template, load_shipped
+from bannergen.types import RenderSpec
 
 
 def test_shipped_templates_load_sorted_with_their_rules():
     templates = load_shipped()
-    assert list(templates) == ["brand-showcase", "carousel", "category-launch", "cross-sell", "price-drop", "product-spotlight"]
+    assert list(templates) == [
+        "brand-showcase",
+        "carousel",
+        "category-launch",
+        "cross-sell",
+        "price-drop",
+        "product-spotlight",
+    ]
     launch = templates["category-launch"]
     assert launch.priority == pytest.approx(0.05)
     assert launch.categories == ("相机", "手机", "笔记本电脑", "平板电脑", "耳机", "智能手表")
@@ -65,20 +72,69 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 BAD_MANIFESTS = [
-    ("template.toml", "priority = 0.0", "priorty = 0.0", r"template\.toml: unknown key 'priorty' \(hint: did you mean 'priority'\?\)"),
-    ("template.toml", 'headline = "{{ brand }} 精选好物"', "headline = \"{{ ''.__class__ }}\"", r"template\.toml: headline: sandbox refused"),
-    ("template.toml", 'headline = "{{ brand }} 精选好物"', 'headline = "{{ colour }}"', r"template\.toml: headline: unknown name 'colour' \(hint: did you mean 'colours'\?\)"),
-    ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200x400", "750x300", "300x250", "320x50"]', r'layout\.toml: sizes\."320x50": missing'),
-    ("template.toml", 'sizes = ["1200x400", "750x300", "300x250"]', 'sizes = ["1200by400"]', r"size must look like '1200x400'; got '1200by400'"),
-    ("template.toml", "scales = [1, 2]", "scales = [2]", r"scales must list pixel densities from 1, 2, 3 and include 1; got \[2\]"),
-    ("template.toml", "requires_antecedent = false", "requires_antecedent = false\nrequires_items = 4", r"requires_items must be within 1\.\.3; got 4"),
+    (
+        "template.toml",
+        "priority = 0.0",
+        "priorty = 0.0",
+        r"template\.toml: unknown key 'priorty' \(hint: did you mean 'priority'\?\)",
+    ),
+    (
+        "template.toml",
+        'headline = "{{ brand }} 精选好物"',
+        "headline = \"{{ ''.__class__ }}\"",
+        r"template\.toml: headline: sandbox refused",
+    ),
+    (
+        "template.toml",
+        'headline = "{{ brand }} 精选好物"',
+        'headline = "{{ colour }}"',
+        r"template\.toml: headline: unknown name 'colour' \(hint: did you mean 'colours'\?\)",
+    ),
+    (
+        "template.toml",
+        'sizes = ["1200x400", "750x300", "300x250"]',
+        'sizes = ["1200x400", "750x300", "300x250", "320x50"]',
+        r'layout\.toml: sizes\."320x50": missing',
+    ),
+    (
+        "template.toml",
+        'sizes = ["1200x400", "750x300", "300x250"]',
+        'sizes = ["1200by400"]',
+        r"size must look like '1200x400'; got '1200by400'",
+    ),
+    (
+        "template.toml",
+        "scales = [1, 2]",
+        "scales = [2]",
+        r"scales must list pixel densities from 1, 2, 3 and include 1; got \[2\]",
+    ),
+    (
+        "template.toml",
+        "requires_antecedent = false",
+        "requires_antecedent = false\nrequires_items = 4",
+        r"requires_items must be within 1\.\.3; got 4",
+    ),
     ("template.toml", 'categories = "*"', "categories = []", r'\[suits\]: categories must be "\*" or a non-empty list'),
     ("template.toml", 'slots = ["brand"', 'slots = ["brandname"', r"unknown slots \['brandname'\]"),
-    ("layout.toml", 'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]',
-     'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]\nfil = "#fff"', r"unknown key 'fil' \(hint: did you mean 'fill'\?\)"),
-    ("layout.toml", "box = [780, 30, 340, 340]", "box = [980, 30, 340, 340]", r"box \[980, 30, 340, 340\] does not lie inside the 1200x400 banner"),
+    (
+        "layout.toml",
+        'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]',
+        'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]\nfil = "#fff"',
+        r"unknown key 'fil' \(hint: did you mean 'fill'\?\)",
+    ),
+    (
+        "layout.toml",
+        "box = [780, 30, 340, 340]",
+        "box = [980, 30, 340, 340]",
+        r"box \[980, 30, 340, 340\] does not lie inside the 1200x400 banner",
+    ),
     ("layout.toml", 'fill = "accent"', 'fill = "acent"', r"unknown colour 'acent' \(hint: did you mean 'accent'\?\)"),
-    ("layout.toml", 'kind = "gradient"\nfrom = "paper"', 'kind = "image"\nimage = "../../etc/passwd"\nfrom = "paper"', r"asset path '\.\./\.\./etc/passwd' escapes assets/"),
+    (
+        "layout.toml",
+        'kind = "gradient"\nfrom = "paper"',
+        'kind = "image"\nimage = "../../etc/passwd"\nfrom = "paper"',
+        r"asset path '\.\./\.\./etc/passwd' escapes assets/",
+    ),
     ("layout.toml", 'text = "{{ title }}"', 'text = "{{ title.__class__.__mro__ }}"', r"sandbox refused"),
 ]
 
@@ -94,7 +150,10 @@ def test_bad_template_is_rejected_with_the_file_and_the_problem(tmp_path, file, 
 def test_html_cannot_include_files_outside_its_folder(tmp_path):
     folder = copy_template(tmp_path)
     _edit(folder / "banner.html.j2", "<title>", '{% include "../price-drop/banner.html.j2" %}<title>')
-    with pytest.raises(TemplateError, match=r"banner\.html\.j2: line 10: include '\.\./price-drop/banner\.html\.j2' escapes the template folder"):
+    with pytest.raises(
+        TemplateError,
+        match=r"banner\.html\.j2: line 10: include '\.\./price-drop/banner\.html\.j2' escapes the template folder",
+    ):
         load_templates(folder.parent, assets_dir=ASSETS)
 
 

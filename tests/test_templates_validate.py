@@ -9,13 +9,13 @@ import zlib
 from pathlib import Path
 
 import pytest
+from conftest_render import ASSETS, TEMPLATES
 from PIL import Image
 
 from bannergen.errors import TemplateError
 from bannergen.templating import load_templates
 from bannergen.templating.manifest import load_template
 from bannergen.templating.validate import validate_templates
-from conftest_render import ASSETS, TEMPLATES
 
 
 @pytest.fixture(scope="module")
@@ -72,52 +72,153 @@ def _image(source: str) -> str:
 
 # (file, old, new, text on the reported line, the finding after "file:line: "; {line}/{assets} filled in)
 CASES = [
-    ("template.toml", "priority = 0.0", "priority = 0.0\nbroken = ]", "broken = ]",
-     "not valid TOML: "),
-    ("template.toml", "priority = 0.0", "priorty = 0.0", "priorty",
-     "unknown key 'priorty' (hint: did you mean 'priority'?)"),
-    ("template.toml", HEADLINE, "headline = \"{{ ''.__class__.__mro__ }}\"", "headline =",
-     "headline: sandbox refused attribute '__class__'" + PRIVATE),
-    ("template.toml", HEADLINE, "headline = \"{{ cycler.__init__.__globals__.os.popen('id').read() }}\"", "headline =",
-     "headline: sandbox refused attribute '__globals__'" + PRIVATE),
-    ("template.toml", HEADLINE, "headline = \"{{ lipsum }}\"", "headline =",
-     "headline: unknown name 'lipsum'"),
-    ("template.toml", 'regular = "NotoSansSC-Regular.otf"', 'regular = "Missing.otf"', "regular =",
-     "font 'Missing.otf' not found under {assets}/fonts/ (hint: put the .otf/.ttf file in assets/fonts/ or name a shipped one)"),
-    ("template.toml", 'regular = "NotoSansSC-Regular.otf"', 'regular = "Broken.otf"', "regular =",
-     "font 'Broken.otf' cannot be read: "),
-    ("template.toml", 'cta = "立即抢购"', 'cta = "立即抢购𠀀"', "cta =",
-     "cta: no font covers '𠀀' (U+20000) (hint: add a [fonts] fallback that has these characters, or change the text)"),
-    ("layout.toml", FIRST_BOX, "box = [980, 30, 340, 340]", "box = [980",
-     'sizes."1200x400".elements[0] (halo): box [980, 30, 340, 340] does not lie inside the 1200x400 banner'),
-    ("layout.toml", 'text = "{{ title }}"', "text = \"{{ self._TemplateReference__context }}\"", "_TemplateReference",
-     TITLE_TEXT + "sandbox refused attribute '_TemplateReference__context'" + PRIVATE),
-    ("layout.toml", 'text = "{{ title }}"', "text = \"{{ ''|attr('__class__') }}\"", "|attr",
-     TITLE_TEXT + "sandbox refused the 'attr' filter"),
-    ("layout.toml", 'text = "{{ title }}"', "text = \"{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}\"",
-     "__subclasses__", TITLE_TEXT + "sandbox refused attribute '__base__'" + PRIVATE),
-    ("layout.toml", HALO, _image("img/disguised.png"), "img/disguised.png",
-     "asset 'img/disguised.png': disguised.png is a TIFF image, not one of PNG, JPEG, WebP (hint: re-export it as PNG or WebP)"),
-    ("layout.toml", HALO, _image("img/bomb.png"), "img/bomb.png",
-     "asset 'img/bomb.png': bomb.png has 3,600,000,000 pixels, above the limit of 16,777,216 (4096x4096)"),
-    ("layout.toml", HALO, _image("../../etc/passwd"), "etc/passwd",
-     'sizes."1200x400".elements[0] (halo).source: asset path \'../../etc/passwd\' escapes assets/'),
-    ("banner.html.j2", TITLE_HTML, "<title>{{ headline }</title>", "<title>",
-     "syntax error on line {line}: unexpected '}'"),
-    ("banner.html.j2", TITLE_HTML, '{% include "../price-drop/banner.html.j2" %}', "include",
-     "include '../price-drop/banner.html.j2' escapes the template folder (hint: include only files inside the template's own folder)"),
-    ("banner.html.j2", TITLE_HTML, "<title>{{ ''.__class__.__mro__[1].__subclasses__() }}</title>", "<title>",
-     "sandbox refused attribute '__class__'" + PRIVATE),
-    ("banner.html.j2", TITLE_HTML, "<title>{{ title|safe }}</title>", "<title>",
-     "'|safe' on catalog field 'title' (catalog text must stay escaped)"),
-    ("banner.html.j2", TITLE_HTML, "<title><a href={{ url }}>x</a></title>", "<title>",
-     'attribute href= holds Jinja output without quotes; write href="{{ url }}"'),
-    ("banner.html.j2", TITLE_HTML, '<title><a href="{{ title }}">x</a></title>', "<title>",
-     "href gets '{{ title }}': URLs must be http(s); use '|safe_url'"),
-    ("banner.html.j2", TITLE_HTML, '<title><a href="javascript:alert(1)">x</a></title>', "<title>",
-     "href 'javascript:alert(1)': only http(s) or relative URLs are allowed"),
-    ("banner.html.j2", TITLE_HTML, "<title>{{ config.items() }}</title>", "<title>",
-     "unknown name 'config'"),
+    ("template.toml", "priority = 0.0", "priority = 0.0\nbroken = ]", "broken = ]", "not valid TOML: "),
+    (
+        "template.toml",
+        "priority = 0.0",
+        "priorty = 0.0",
+        "priorty",
+        "unknown key 'priorty' (hint: did you mean 'priority'?)",
+    ),
+    (
+        "template.toml",
+        HEADLINE,
+        "headline = \"{{ ''.__class__.__mro__ }}\"",
+        "headline =",
+        "headline: sandbox refused attribute '__class__'" + PRIVATE,
+    ),
+    (
+        "template.toml",
+        HEADLINE,
+        "headline = \"{{ cycler.__init__.__globals__.os.popen('id').read() }}\"",
+        "headline =",
+        "headline: sandbox refused attribute '__globals__'" + PRIVATE,
+    ),
+    ("template.toml", HEADLINE, 'headline = "{{ lipsum }}"', "headline =", "headline: unknown name 'lipsum'"),
+    (
+        "template.toml",
+        'regular = "NotoSansSC-Regular.otf"',
+        'regular = "Missing.otf"',
+        "regular =",
+        "font 'Missing.otf' not found under {assets}/fonts/ "
+        "(hint: put the .otf/.ttf file in assets/fonts/ or name a shipped one)",
+    ),
+    (
+        "template.toml",
+        'regular = "NotoSansSC-Regular.otf"',
+        'regular = "Broken.otf"',
+        "regular =",
+        "font 'Broken.otf' cannot be read: ",
+    ),
+    (
+        "template.toml",
+        'cta = "立即抢购"',
+        'cta = "立即抢购𠀀"',
+        "cta =",
+        "cta: no font covers '𠀀' (U+20000) "
+        "(hint: add a [fonts] fallback that has these characters, or change the text)",
+    ),
+    (
+        "layout.toml",
+        FIRST_BOX,
+        "box = [980, 30, 340, 340]",
+        "box = [980",
+        'sizes."1200x400".elements[0] (halo): box [980, 30, 340, 340] does not lie inside the 1200x400 banner',
+    ),
+    (
+        "layout.toml",
+        'text = "{{ title }}"',
+        'text = "{{ self._TemplateReference__context }}"',
+        "_TemplateReference",
+        TITLE_TEXT + "sandbox refused attribute '_TemplateReference__context'" + PRIVATE,
+    ),
+    (
+        "layout.toml",
+        'text = "{{ title }}"',
+        "text = \"{{ ''|attr('__class__') }}\"",
+        "|attr",
+        TITLE_TEXT + "sandbox refused the 'attr' filter",
+    ),
+    (
+        "layout.toml",
+        'text = "{{ title }}"',
+        'text = "{% for c in [].__class__.__base__.__subclasses__() %}{{ c }}{% endfor %}"',
+        "__subclasses__",
+        TITLE_TEXT + "sandbox refused attribute '__base__'" + PRIVATE,
+    ),
+    (
+        "layout.toml",
+        HALO,
+        _image("img/disguised.png"),
+        "img/disguised.png",
+        "asset 'img/disguised.png': disguised.png is a TIFF image, not one of PNG, JPEG, WebP "
+        "(hint: re-export it as PNG or WebP)",
+    ),
+    (
+        "layout.toml",
+        HALO,
+        _image("img/bomb.png"),
+        "img/bomb.png",
+        "asset 'img/bomb.png': bomb.png has 3,600,000,000 pixels, above the limit of 16,777,216 (4096x4096)",
+    ),
+    (
+        "layout.toml",
+        HALO,
+        _image("../../etc/passwd"),
+        "etc/passwd",
+        "sizes.\"1200x400\".elements[0] (halo).source: asset path '../../etc/passwd' escapes assets/",
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        "<title>{{ headline }</title>",
+        "<title>",
+        "syntax error on line {line}: unexpected '}'",
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        '{% include "../price-drop/banner.html.j2" %}',
+        "include",
+        "include '../price-drop/banner.html.j2' escapes the template folder "
+        "(hint: include only files inside the template's own folder)",
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        "<title>{{ ''.__class__.__mro__[1].__subclasses__() }}</title>",
+        "<title>",
+        "sandbox refused attribute '__class__'" + PRIVATE,
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        "<title>{{ title|safe }}</title>",
+        "<title>",
+        "'|safe' on catalog field 'title' (catalog text must stay escaped)",
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        "<title><a href={{ url }}>x</a></title>",
+        "<title>",
+        'attribute href= holds Jinja output without quotes; write href="{{ url }}"',
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        '<title><a href="{{ title }}">x</a></title>',
+        "<title>",
+        "href gets '{{ title }}': URLs must be http(s); use '|safe_url'",
+    ),
+    (
+        "banner.html.j2",
+        TITLE_HTML,
+        '<title><a href="javascript:alert(1)">x</a></title>',
+        "<title>",
+        "href 'javascript:alert(1)': only http(s) or relative URLs are allowed",
+    ),
+    ("banner.html.j2", TITLE_HTML, "<title>{{ config.items() }}</title>", "<title>", "unknown name 'config'"),
 ]
 
 
@@ -135,11 +236,16 @@ def test_bad_input_is_one_finding_with_file_and_line(project, assets, file, old,
     assert text.startswith(prefix), text
     assert text[len(prefix):].startswith(expected.replace("{line}", str(line)).replace("{assets}", str(assets))), text
     # loading still works for the healthy template
-    assert list(load_templates(project, assets_dir=assets, on_error=lambda e: None)) in (["price-drop"], ["price-drop", "product-spotlight"])
+    assert list(load_templates(project, assets_dir=assets, on_error=lambda e: None)) in (
+        ["price-drop"],
+        ["price-drop", "product-spotlight"],
+    )
 
 
 def test_shipped_templates_are_valid():
-    assert validate_templates(TEMPLATES, ASSETS) == {tid.name: [] for tid in sorted(TEMPLATES.iterdir()) if (tid / "template.toml").is_file()}
+    assert validate_templates(TEMPLATES, ASSETS) == {
+        tid.name: [] for tid in sorted(TEMPLATES.iterdir()) if (tid / "template.toml").is_file()
+    }
 
 
 def test_every_broken_layout_element_is_reported_at_once(project, assets):

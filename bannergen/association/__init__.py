@@ -10,5 +10,11 @@ from bannergen.association.baskets import BasketSet, baskets_from_matrix, read_b
 from bannergen.association.mining import RULE_COLUMNS, estimate_itemsets, mine_rules, write_rules
 
 __all__ = [
-    "BasketSet", "RULE_COLUMNS", "baskets_from_matrix", "estimate_itemsets", "mine_rules", "read_baskets", "write_rules",
+    "BasketSet",
+    "RULE_COLUMNS",
+    "baskets_from_matrix",
+    "estimate_itemsets",
+    "mine_rules",
+    "read_baskets",
+    "write_rules",
 ]

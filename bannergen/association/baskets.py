@@ -93,7 +93,9 @@ def _read_lines(path: Path, shown: str) -> BasketSet:
         raise DataError(f"{shown}: not UTF-8 text", hint="save it as UTF-8") from exc
     except (OSError, EOFError, csv.Error) as exc:
         raise DataError(f"{shown}: cannot read baskets ({exc})") from exc
-    return baskets_from_pairs(np.asarray(basket, dtype=object), np.asarray(item, dtype=object), source=shown, empty=empty)
+    return baskets_from_pairs(
+        np.asarray(basket, dtype=object), np.asarray(item, dtype=object), source=shown, empty=empty
+    )
 
 
 def read_baskets(path: Path, basket_col: str | None = None, item_col: str | None = None,

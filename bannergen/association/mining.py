@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +22,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from bannergen.association.baskets import BasketSet
+from bannergen.cache import atomic_write
 from bannergen.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -201,7 +200,6 @@ def write_rules(rules: pd.DataFrame, path: Path) -> None:
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".json"):
         raise InputError(f"{path}: rules are written as .csv or .json; got '{path.suffix or 'no suffix'}'")
-    path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".csv":
         text = rules_frame_for_output(rules).to_csv(index=False, lineterminator="\n")
     else:
@@ -214,11 +212,4 @@ def write_rules(rules: pd.DataFrame, path: Path) -> None:
                 rec[c] = round(v, 6) if math.isfinite(v) else None
             records.append(rec)
         text = json.dumps(records, ensure_ascii=False, indent=1) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text.encode("utf-8"))

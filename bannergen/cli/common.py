@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,10 +31,10 @@ app = typer.Typer(
 
 
 class State:
-    project: Optional[Path] = None
+    project: Path | None = None
     debug: bool = False
-    catalog: Optional[Path] = None
-    events: Optional[Path] = None
+    catalog: Path | None = None
+    events: Path | None = None
 
 
 state = State()
@@ -42,9 +42,12 @@ state = State()
 
 @app.callback()
 def _global(
-    project: Annotated[Optional[Path], typer.Option("--project", help="project folder (holds bannergen.toml); default: found from the current folder")] = None,
-    catalog: Annotated[Optional[Path], typer.Option("--catalog", help="catalog file, overriding bannergen.toml")] = None,
-    events: Annotated[Optional[Path], typer.Option("--events", help="events file, overriding bannergen.toml")] = None,
+    project: Annotated[
+        Path | None,
+        typer.Option("--project", help="project folder (holds bannergen.toml); default: found from the current folder"),
+    ] = None,
+    catalog: Annotated[Path | None, typer.Option("--catalog", help="catalog file, overriding bannergen.toml")] = None,
+    events: Annotated[Path | None, typer.Option("--events", help="events file, overriding bannergen.toml")] = None,
     debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
 ) -> None:
     state.project, state.catalog, state.events, state.debug = project, catalog, events, debug

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -37,22 +37,43 @@ def _project():
 
 
 def rules_app() -> typer.Typer:
-    app = typer.Typer(help="Association rules: mine baskets for 'people who bought X also bought Y'.", no_args_is_help=True)
+    app = typer.Typer(
+        help="Association rules: mine baskets for 'people who bought X also bought Y'.", no_args_is_help=True
+    )
 
     @app.command("mine")
     def mine(
-        baskets: Annotated[Path, typer.Option("--baskets", help="one basket per line (comma separated), or a table with --basket-col/--item-col (CSV, gzip CSV, Parquet)")],
-        min_support: Annotated[float, typer.Option("--min-support", help="minimum share of baskets holding the itemset, in (0, 1]")],
-        min_confidence: Annotated[float, typer.Option("--min-confidence", help="minimum P(consequent | antecedent), in (0, 1]")],
-        basket_col: Annotated[Optional[str], typer.Option("--basket-col", help="basket (order) id column of a table")] = None,
-        item_col: Annotated[Optional[str], typer.Option("--item-col", help="item column of a table")] = None,
-        max_len: Annotated[Optional[int], typer.Option("--max-len", help="longest itemset (antecedent + consequent)")] = None,
-        algorithm: Annotated[Algorithm, typer.Option("--algorithm", help="fpgrowth (default) or apriori")] = Algorithm.fpgrowth,
-        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write rules to .csv or .json (default: print the top 10)")] = None,
+        baskets: Annotated[
+            Path,
+            typer.Option(
+                "--baskets",
+                help="one basket per line (comma separated), or a table with --basket-col/--item-col "
+                "(CSV, gzip CSV, Parquet)",
+            ),
+        ],
+        min_support: Annotated[
+            float, typer.Option("--min-support", help="minimum share of baskets holding the itemset, in (0, 1]")
+        ],
+        min_confidence: Annotated[
+            float, typer.Option("--min-confidence", help="minimum P(consequent | antecedent), in (0, 1]")
+        ],
+        basket_col: Annotated[
+            str | None, typer.Option("--basket-col", help="basket (order) id column of a table")
+        ] = None,
+        item_col: Annotated[str | None, typer.Option("--item-col", help="item column of a table")] = None,
+        max_len: Annotated[
+            int | None, typer.Option("--max-len", help="longest itemset (antecedent + consequent)")
+        ] = None,
+        algorithm: Annotated[
+            Algorithm, typer.Option("--algorithm", help="fpgrowth (default) or apriori")
+        ] = Algorithm.fpgrowth,
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="write rules to .csv or .json (default: print the top 10)")
+        ] = None,
     ) -> None:
         """Mine association rules from baskets (cancelled orders and empty baskets are skipped and counted).
 
-        Example: bannergen rules mine --baskets ../shared/data/groceries/groceries.csv --min-support 0.006 --min-confidence 0.25 --out rules.csv
+        Example: bannergen rules mine --baskets groceries.csv --min-support 0.006 --min-confidence 0.25 --out rules.csv
         """
         import time
 
@@ -89,9 +110,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def fit(
-        tune: Annotated[Optional[bool], typer.Option("--tune/--no-tune", help="tune the blend weights on the last validation_days of data (default: blend.toml [tune] enabled)")] = None,
+        tune: Annotated[
+            bool | None,
+            typer.Option(
+                "--tune/--no-tune",
+                help="tune the blend weights on the last validation_days of data (default: blend.toml [tune] enabled)",
+            ),
+        ] = None,
     ) -> None:
-        """Fit every scorer of scoring/blend.toml on the project's data; save the model (.npz + JSON) with a fingerprint.
+        """Fit every scorer of scoring/blend.toml on the project's data; save the model (.npz + JSON)
+        with a fingerprint.
 
         Example: bannergen fit --tune
         """
@@ -104,14 +132,21 @@ def register(app: typer.Typer) -> None:
             return
         times = " ".join(f"{k}={v:.2f}s" for k, v in s.timings.items())
         typer.echo(f"fitted {', '.join(s.scorers)} on {s.users:,} users x {s.items:,} items ({times})")
-        typer.echo("weights" + (" (tuned)" if s.tuned else "") + ": " + ", ".join(f"{k}={v:g}" for k, v in s.weights.items()))
+        typer.echo(
+            "weights" + (" (tuned)" if s.tuned else "") + ": " + ", ".join(f"{k}={v:g}" for k, v in s.weights.items())
+        )
         typer.echo(f"model: {shown(s.folder / 'model.json')}  fingerprint {s.fingerprint}")
 
     @app.command()
     def evaluate(
         k: Annotated[int, typer.Option("--k", min=1, help="cut-off of the top-K metrics")] = 10,
-        split_date: Annotated[Optional[str], typer.Option("--split-date", help="hold out purchases from this date (default: last date - 30 days)")] = None,
-        protocol: Annotated[Protocol, typer.Option("--protocol", help="new-items (only items not bought before) or repeat")] = Protocol.new_items,
+        split_date: Annotated[
+            str | None,
+            typer.Option("--split-date", help="hold out purchases from this date (default: last date - 30 days)"),
+        ] = None,
+        protocol: Annotated[
+            Protocol, typer.Option("--protocol", help="new-items (only items not bought before) or repeat")
+        ] = Protocol.new_items,
         fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
     ) -> None:
         """Offline metrics (HR, NDCG, precision, recall @K, coverage) of every scorer and the blend on a time split.
@@ -119,7 +154,8 @@ def register(app: typer.Typer) -> None:
         Example: bannergen --project examples/online-retail evaluate --k 10 --format json
         """
         from bannergen.data.mapping import load_shop
-        from bannergen.evaluation.offline import evaluate as run, parse_date
+        from bannergen.evaluation.offline import evaluate as run
+        from bannergen.evaluation.offline import parse_date
         from bannergen.scorers.settings import DEFAULT_BLEND, load_scoring
 
         try:
@@ -138,14 +174,25 @@ def register(app: typer.Typer) -> None:
         if fmt is TableOrJson.json:
             typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
             return
-        typer.echo(f"{result.data}: protocol {result.protocol}, split {result.split_date} (tuned on "
-                   f"{result.validation_split_date} .. {result.split_date}), {result.users:,} users, {result.seconds:.1f}s")
-        typer.echo(f"{'scorer':<18} {'HR@' + str(k):>8} {'NDCG@' + str(k):>8} {'P@' + str(k):>8} {'R@' + str(k):>8} {'coverage':>9}")
+        typer.echo(
+            f"{result.data}: protocol {result.protocol}, split {result.split_date} (tuned on "
+            f"{result.validation_split_date} .. {result.split_date}), {result.users:,} users, {result.seconds:.1f}s"
+        )
+        typer.echo(
+            f"{'scorer':<18} {'HR@' + str(k):>8} {'NDCG@' + str(k):>8} {'P@' + str(k):>8} {'R@' + str(k):>8} "
+            f"{'coverage':>9}"
+        )
         for r in result.results:
-            typer.echo(f"{r['scorer']:<18} {r['hr']:8.4f} {r['ndcg']:8.4f} {r['precision']:8.4f} {r['recall']:8.4f} {r['coverage']:9.4f}")
+            typer.echo(
+                f"{r['scorer']:<18} {r['hr']:8.4f} {r['ndcg']:8.4f} {r['precision']:8.4f} {r['recall']:8.4f} "
+                f"{r['coverage']:9.4f}"
+            )
         typer.echo("blend weights: " + ", ".join(f"{n}={w:g}" for n, w in result.weights.items()))
         for r in result.ratios:
-            typer.echo(f"{r['metric']} blend / {r['blend_vs']}: {r['ratio']:.3f} (95% paired bootstrap {r['low']:.3f} .. {r['high']:.3f})")
+            typer.echo(
+                f"{r['metric']} blend / {r['blend_vs']}: {r['ratio']:.3f} "
+                f"(95% paired bootstrap {r['low']:.3f} .. {r['high']:.3f})"
+            )
 
     @app.command()
     def recommend(
@@ -166,7 +213,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"user {user_id} ({note})")
         for n, r in enumerate(recs, start=1):
             total = sum(abs(v) for v in r.shares.values()) or 1.0
-            parts = ", ".join(f"{name} {abs(v) / total:.0%}" for name, v in sorted(r.shares.items(), key=lambda x: -abs(x[1])) if v)
+            parts = ", ".join(
+                f"{name} {abs(v) / total:.0%}" for name, v in sorted(r.shares.items(), key=lambda x: -abs(x[1])) if v
+            )
             typer.echo(f"{n:>2}. {r.item_id}  {r.title}  s={r.score:.3f}  [{parts}]")
             if r.rule:
                 typer.echo(f"      {r.rule}")

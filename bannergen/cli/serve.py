@@ -7,7 +7,7 @@ fsspec) happen inside the commands.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -62,8 +62,10 @@ def serve(
 
 def publish(
     to: Annotated[str, typer.Option("--to", help="a folder, or an fsspec URL such as s3://bucket/prefix")],
-    segment: Annotated[Optional[list[str]], typer.Option("--segment", "-s", help="only this segment (repeatable)")] = None,
-    with_assignments: Annotated[bool, typer.Option("--with-assignments", help="also copy the assignment tables (they hold user ids)")] = False,
+    segment: Annotated[list[str] | None, typer.Option("--segment", "-s", help="only this segment (repeatable)")] = None,
+    with_assignments: Annotated[
+        bool, typer.Option("--with-assignments", help="also copy the assignment tables (they hold user ids)")
+    ] = False,
 ) -> None:
     """Copy rendered assets to a CDN origin, then the manifests last (atomically where possible).
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -79,7 +79,7 @@ def new(
 
 @templates_app.command("validate")
 def validate(
-    ids: Annotated[Optional[list[str]], typer.Argument(help="template ids (default: every template)")] = None,
+    ids: Annotated[list[str] | None, typer.Argument(help="template ids (default: every template)")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print findings as JSON")] = False,
 ) -> None:
     """Check every template on its own: schema, Jinja and sandbox, HTML rules, fonts, assets, boxes.
@@ -100,7 +100,7 @@ def validate(
     if json_out:
         typer.echo(json.dumps({tid: [f.as_dict() for f in fs] for tid, fs in results.items()}, ensure_ascii=False))
     else:
-        for tid, findings in results.items():
+        for findings in results.values():
             for finding in findings:
                 typer.echo(_relative(str(finding)), err=False)
         count = sum(len(fs) for fs in bad.values())
@@ -118,9 +118,13 @@ def _relative(line: str) -> str:
 @templates_app.command("preview")
 def preview(
     template_id: Annotated[str, typer.Argument(help="the template to preview")],
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: <paths.out>/preview)")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output folder (default: <paths.out>/preview)")
+    ] = None,
     samples: Annotated[int, typer.Option("--samples", min=1, max=12, help="how many sample items")] = 6,
-    open_: Annotated[bool, typer.Option("--open", help="open the contact sheet in a browser when one is available")] = False,
+    open_: Annotated[
+        bool, typer.Option("--open", help="open the contact sheet in a browser when one is available")
+    ] = False,
 ) -> None:
     """Write a contact sheet (HTML and PNG): every size over sample items, image beside HTML.
 
@@ -160,12 +164,20 @@ def preview(
 
 @templates_app.command("lint")
 def lint(
-    catalog: Annotated[bool, typer.Option("--catalog", help="every item of the project's catalog each template suits")] = False,
-    sample: Annotated[Optional[int], typer.Option("--sample", min=1, help="only N random suited items per template")] = None,
-    ids: Annotated[Optional[list[str]], typer.Option("--template", "-t", help="only this template (repeatable)")] = None,
-    sizes: Annotated[Optional[list[str]], typer.Option("--size", help="only this size, e.g. 300x250 or 1200x400@2x (repeatable)")] = None,
+    catalog: Annotated[
+        bool, typer.Option("--catalog", help="every item of the project's catalog each template suits")
+    ] = False,
+    sample: Annotated[
+        int | None, typer.Option("--sample", min=1, help="only N random suited items per template")
+    ] = None,
+    ids: Annotated[list[str] | None, typer.Option("--template", "-t", help="only this template (repeatable)")] = None,
+    sizes: Annotated[
+        list[str] | None, typer.Option("--size", help="only this size, e.g. 300x250 or 1200x400@2x (repeatable)")
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON (for CI)")] = False,
-    fail_on: Annotated[str, typer.Option("--fail-on", help="comma-separated kinds that make the exit code 2, e.g. contrast,no_fit")] = "",
+    fail_on: Annotated[
+        str, typer.Option("--fail-on", help="comma-separated kinds that make the exit code 2, e.g. contrast,no_fit")
+    ] = "",
     show: Annotated[int, typer.Option("--show", min=0, help="list at most N issues after the table")] = 20,
 ) -> None:
     """Fit every template to every item it suits, at every size, and report text needing the
@@ -220,7 +232,11 @@ def _print_lint(report, show: int) -> None:
     widths = [max(len(h), *(len(str(r[h])) for r in rows)) for h in head]
     typer.echo("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for r in rows:
-        typer.echo("  ".join(str(r[h]).ljust(w) if i == 0 else str(r[h]).rjust(w) for i, (h, w) in enumerate(zip(head, widths))))
+        typer.echo(
+            "  ".join(
+                str(r[h]).ljust(w) if i == 0 else str(r[h]).rjust(w) for i, (h, w) in enumerate(zip(head, widths))
+            )
+        )
     total = sum(r["banners"] for r in rows)
     typer.echo(f"{total:,} banners checked in {report.seconds:.1f}s; {len(report.issues):,} issues")
     for issue in report.issues[:show]:
@@ -246,7 +262,11 @@ def list_() -> None:
         suits = "all categories" if t.categories is None else "/".join(t.categories)
         if t.requires_discount or t.min_discount_pct:
             suits += f", discount >= {max(t.min_discount_pct, 1)}%"
-        needs = [n for n, on in (("antecedent", t.requires_antecedent), (f"{t.requires_items} items", t.requires_items > 1)) if on]
+        needs = [
+            n
+            for n, on in (("antecedent", t.requires_antecedent), (f"{t.requires_items} items", t.requires_items > 1))
+            if on
+        ]
         typer.echo(f"{t.id:<18} v{t.version:<3} {base} @ {scales:<6} priority {t.priority:+.2f}  {suits}"
                    + (f"  [needs {', '.join(needs)}]" if needs else ""))
         typer.echo(f"{'':<18} {t.description}")

@@ -76,7 +76,9 @@ def load_mapped(path: Path, mapping: dict[str, str]) -> MappedShop:
     required = [mapping.get(k, "") for k in ("item", "time")]
     if not all(required):
         raise DataError("mapping: 'item' and 'time' must name columns")
-    optional = [mapping[k] for k in ("user", "basket", "title", "price", "quantity", "category", "brand") if mapping.get(k)]
+    optional = [
+        mapping[k] for k in ("user", "basket", "title", "price", "quantity", "category", "brand") if mapping.get(k)
+    ]
     raw = read_table(Path(path), tuple(required), tuple(dict.fromkeys(c for c in optional if c not in required)))
     f = raw.frame
     for k in ("user", "basket", "title", "price", "quantity", "category", "brand"):
@@ -94,7 +96,11 @@ def load_mapped(path: Path, mapping: dict[str, str]) -> MappedShop:
     user = user.str.replace(r"\.0$", "", regex=True)
     ts, far = as_utc_time(f[mapping["time"]])
     prefix = mapping.get("cancel_prefix", "C")
-    cancelled = basket.str.startswith(prefix).to_numpy(dtype=bool) if (prefix and mapping.get("basket")) else np.zeros(len(f), bool)
+    cancelled = (
+        basket.str.startswith(prefix).to_numpy(dtype=bool)
+        if (prefix and mapping.get("basket"))
+        else np.zeros(len(f), bool)
+    )
     qty = as_number(f[mapping["quantity"]]) if mapping.get("quantity") else pd.Series(1.0, index=f.index)
     returns = ~cancelled & (qty.fillna(1.0) <= 0).to_numpy()
 
@@ -151,8 +157,16 @@ def load_mapped(path: Path, mapping: dict[str, str]) -> MappedShop:
     baskets = pd.DataFrame({"basket": lines["basket"].astype("str").to_numpy(),
                             "item_id": lines["item_id"].astype("str").to_numpy(), "ts": lines["ts"].to_numpy()})
     rejects = checks.rejects()
-    log.info("%s: %d items, %d purchase events, %d baskets, %d cancelled orders, %d returns, %d rejects",
-             raw.display, len(catalog), len(events), baskets["basket"].nunique(), n_cancelled, int(returns.sum()), len(rejects))
+    log.info(
+        "%s: %d items, %d purchase events, %d baskets, %d cancelled orders, %d returns, %d rejects",
+        raw.display,
+        len(catalog),
+        len(events),
+        baskets["basket"].nunique(),
+        n_cancelled,
+        int(returns.sum()),
+        len(rejects),
+    )
     return MappedShop(catalog, events, baskets, rejects, raw.rows_read, n_cancelled, int(returns.sum()))
 
 

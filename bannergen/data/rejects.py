@@ -7,13 +7,12 @@ are built for the rejected rows only; the checks themselves are whole-column mas
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bannergen.cache import atomic_write
 from bannergen.data.readers import RawTable, display_name
 from bannergen.errors import RejectRateError
 from bannergen.types import Reject
@@ -107,19 +106,7 @@ def write_rejects(path: Path, rejects: Sequence[Reject]) -> None:
     reader never sees half a report. An empty list writes an empty file, so a report from an
     earlier run never lingers. Parent folders are created.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            for reject in rejects:
-                fh.write(f"{reject}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(Path(path), "".join(f"{reject}\n" for reject in rejects).encode("utf-8"))
 
 
 def check_reject_rate(result: LoadResult, path: Path, max_rate: float, *, rejects_path: Path | None = None) -> None:

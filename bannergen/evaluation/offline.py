@@ -95,7 +95,7 @@ def make_fold(events: pd.DataFrame, catalog: pd.DataFrame, baskets: pd.DataFrame
     if end is not None:
         test = test[test["ts"] < end]
     train_baskets = baskets[baskets["ts"] < cut] if baskets is not None else None
-    titles = catalog["title"] if "title" in catalog else None
+    titles = catalog.get("title")
     data = build_interactions(train, catalog["item_id"], cut, baskets=train_baskets, titles=titles)
     if interest is not None:
         from bannergen.features import build_item_features
@@ -187,7 +187,14 @@ def logistic_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, candidate
         return {}
     weights = {n: round(float(w / top), 4) for n, w in zip(names, coef)}
     value = float(_metrics(sum(np.float32(w) * parts[n] for n, w in weights.items() if w), fold, k).ndcg.mean())
-    log.info("logistic weights %s: validation NDCG@%d %.4f (best single %s %.4f)", weights, k, value, best_name, single[best_name])
+    log.info(
+        "logistic weights %s: validation NDCG@%d %.4f (best single %s %.4f)",
+        weights,
+        k,
+        value,
+        best_name,
+        single[best_name],
+    )
     return {n: w for n, w in weights.items() if w}
 
 
@@ -221,7 +228,14 @@ def grid_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, rounds: int =
                     best, weights, improved = v, trial, True
         if not improved:
             break
-    log.info("tuned weights %s: validation NDCG@%d %.4f (best single %s %.4f)", weights, k, best, best_name, single[best_name])
+    log.info(
+        "tuned weights %s: validation NDCG@%d %.4f (best single %s %.4f)",
+        weights,
+        k,
+        best,
+        best_name,
+        single[best_name],
+    )
     return {n: float(w) for n, w in weights.items() if w}
 
 
@@ -266,7 +280,9 @@ def evaluate(
     # 2. refit on all training data; score the test period
     fold = make_fold(events, catalog, baskets, cut, None, protocol, interest)
     if len(fold.rows) == 0:
-        raise InputError(f"no user has purchases both before and after {cut.date()}", hint="choose another --split-date")
+        raise InputError(
+            f"no user has purchases both before and after {cut.date()}", hint="choose another --split-date"
+        )
     blend = Blend.from_settings(settings, interest, weights={n: 1.0 for n in names}).fit(fold.data)
     parts = _parts(blend, fold, names)
     per_user: dict[str, UserMetrics] = {n: _metrics(parts[n], fold, k) for n in names}
@@ -283,7 +299,9 @@ def evaluate(
         against.append(("history", "history"))
     for label, name in against:
         r, lo, hi = bootstrap_ratio(per_user["blend"].ndcg, per_user[name].ndcg, n_boot=n_boot)
-        ratios.append({"metric": f"ndcg@{k}", "blend_vs": label, "ratio": round(r, 4), "low": round(lo, 4), "high": round(hi, 4)})
+        ratios.append(
+            {"metric": f"ndcg@{k}", "blend_vs": label, "ratio": round(r, 4), "low": round(lo, 4), "high": round(hi, 4)}
+        )
     return EvaluationResult(
         k=k, protocol=protocol, split_date=str(cut.date()), validation_split_date=str(val_cut.date()),
         users=int(len(fold.rows)), data=data_label, results=results, weights=weights, ratios=ratios,

@@ -39,9 +39,17 @@ class Renderer:
     """Renders RenderSpecs to bytes. Holds caches (template digests, backgrounds, sidecars);
     one instance per process is meant to live for a whole batch."""
 
-    def __init__(self, templates: dict[str, Template], assets_dir: Path, *, formats: tuple[str, ...] = ("webp", "png", "html"),
-                 webp_quality: int = 85, jpg_quality: int = 88, png_compress_level: int = 6,
-                 font_base_url: str | None = None) -> None:
+    def __init__(
+        self,
+        templates: dict[str, Template],
+        assets_dir: Path,
+        *,
+        formats: tuple[str, ...] = ("webp", "png", "html"),
+        webp_quality: int = 85,
+        jpg_quality: int = 88,
+        png_compress_level: int = 6,
+        font_base_url: str | None = None,
+    ) -> None:
         """``font_base_url``: when set (e.g. "fonts/" or "file:///…/assets/fonts/"), the HTML gets
         ``fonts`` = {"regular": URL, "bold": URL} of the template's font files under it, for an
         @font-face, so a browser without Noto Sans SC draws the same glyphs as the image. Off by
@@ -64,7 +72,9 @@ class Renderer:
         try:
             return self.templates[template_id]
         except KeyError:
-            raise TemplateError(f"unknown template '{template_id}'", hint=f"templates: {sorted(self.templates)}") from None
+            raise TemplateError(
+                f"unknown template '{template_id}'", hint=f"templates: {sorted(self.templates)}"
+            ) from None
 
     def formats_for(self, template: Template) -> tuple[str, ...]:
         """The configured formats this template allows (its manifest may restrict them)."""

@@ -61,7 +61,9 @@ def view_model(composition: Composition, chains: dict[str, Chain]) -> tuple[dict
             "strike": style.strike,
             "truncated": fit.truncated,
             "text": " ".join(fit.lines),
-            "lines": [{"text": line, "x": x + dx, "top": y + by - fit.ascent} for line, (dx, by) in zip(fit.lines, offsets)],
+            "lines": [
+                {"text": line, "x": x + dx, "top": y + by - fit.ascent} for line, (dx, by) in zip(fit.lines, offsets)
+            ],
         }
     return boxes, fitted
 

@@ -10,9 +10,10 @@ product image, draw conditional shapes, draw fitted text. Encoding lives in enco
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from PIL import Image
 
@@ -84,7 +85,9 @@ class Compositor:
         chain = self._chains.get(names)
         if chain is None:
             chain = self._chains[names] = tuple(
-                str(resolve_asset(self.assets_dir, f"fonts/{name}", f"template '{template.id}' fonts")) for name in names)
+                str(resolve_asset(self.assets_dir, f"fonts/{name}", f"template '{template.id}' fonts"))
+                for name in names
+            )
         return chain
 
     def background(self, template: Template, size: tuple[int, int]) -> Image.Image:
@@ -109,7 +112,9 @@ class Compositor:
             img = layers.asset_image(str(path), path.stat().st_mtime_ns, w, h, element.fit, element.radius)
             image.paste(img, (x, y), img)
         else:
-            layers.draw_shape(image, element.kind, element.box, element.fill, element.radius, element.outline, element.outline_width)
+            layers.draw_shape(
+                image, element.kind, element.box, element.fill, element.radius, element.outline, element.outline_width
+            )
 
     def compose(self, template: Template, size: tuple[int, int], variables: dict[str, Any],
                 images: Mapping[str, Path | None] | Path | None) -> Composition:
@@ -142,10 +147,14 @@ class Compositor:
                 style = element.style
                 chain = self.chain(template, style.font)
                 text = element.text.render(variables)
-                fitted = fit_text(text, chain, w, h, style.max_size, style.min_size, style.max_lines, style.line_spacing, style.step)
+                fitted = fit_text(
+                    text, chain, w, h, style.max_size, style.min_size, style.max_lines, style.line_spacing, style.step
+                )
                 result.fitted[element.name] = fitted
                 result.warnings.extend(warnings_for(element.name, fitted, chain))
-                draw_text(result.image, element.box, fitted, chain, style.colour, style.align, style.valign, style.strike)
+                draw_text(
+                    result.image, element.box, fitted, chain, style.colour, style.align, style.valign, style.strike
+                )
             else:
                 self._draw_static(result.image, template, element)
         return result

@@ -149,10 +149,14 @@ def asset_image(path: str, mtime_ns: int, w: int, h: int, fit: str, radius: int)
     try:
         with Image.open(path) as img:
             if img.width * img.height > MAX_ASSET_PIXELS:  # refuse a decompression bomb before decoding it
-                raise Image.DecompressionBombError(f"{img.width}x{img.height} pixels is above the limit of {MAX_ASSET_PIXELS:,}")
+                raise Image.DecompressionBombError(
+                    f"{img.width}x{img.height} pixels is above the limit of {MAX_ASSET_PIXELS:,}"
+                )
             img = img.convert("RGBA")
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise TemplateError(f"{path}: cannot read asset image: {exc}", hint="run: bannergen templates validate") from exc
+        raise TemplateError(
+            f"{path}: cannot read asset image: {exc}", hint="run: bannergen templates validate"
+        ) from exc
     return _round(_fit_image(img, w, h, fit), radius)
 
 

@@ -31,11 +31,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+import bannergen.render.fonts as fontlib
 import bannergen.render.layers as layers
 from bannergen.render.fonts import metrics
 from bannergen.render.image import Compositor, baked, image_sources
 from bannergen.render.text import fit_text, line_offsets
-import bannergen.render.fonts as fontlib
 from bannergen.templating.layout import PRODUCT_SOURCES, Element
 from bannergen.templating.template import Template
 from bannergen.types import BannerContext
@@ -109,7 +109,9 @@ class Linter:
         self._under: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._ratios: dict[tuple, float] = {}
 
-    def _under_layer(self, template: Template, size: tuple[int, int], index: int, shown: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def _under_layer(
+        self, template: Template, size: tuple[int, int], index: int, shown: tuple[int, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(RGB pixels, shape (h, w, 3); their luminance, shape (h, w)) of the banner just before
         element ``index`` is drawn: the cached background with the visible dynamic shapes
         ``shown`` painted on."""
@@ -157,7 +159,9 @@ class Linter:
                 style = e.style
                 chain = self.compositor.chain(template, style.font)
                 text = e.text.render(names)
-                fitted = fit_text(text, chain, w, h, style.max_size, style.min_size, style.max_lines, style.line_spacing, style.step)
+                fitted = fit_text(
+                    text, chain, w, h, style.max_size, style.min_size, style.max_lines, style.line_spacing, style.step
+                )
                 if fitted.missing:
                     chars = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in fitted.missing[:5])
                     issue(e, "missing_glyph", f"no font has {chars}")
@@ -182,7 +186,7 @@ class Linter:
         x, y, w, h = e.box
         offsets = line_offsets(fitted, chain, w, h, e.style.align, e.style.valign)
         left = right = None
-        for line, (dx, base) in zip(fitted.lines, offsets):
+        for line, (dx, _base) in zip(fitted.lines, offsets):
             lo, hi = fontlib.extent(chain, fitted.size, line)
             a, b = dx + lo, dx + hi
             left = a if left is None else min(left, a)
@@ -196,7 +200,9 @@ class Linter:
         key = (template.id, size, index, shown, x0, x1, y0, y1, e.style.colour)
         worst = self._ratios.get(key)
         if worst is None:
-            worst = self._ratios[key] = self._worst(template, size, index, shown, (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)), e.style.colour)
+            worst = self._ratios[key] = self._worst(
+                template, size, index, shown, (x0, y0, max(x1, x0 + 1), max(y1, y0 + 1)), e.style.colour
+            )
         return worst, need
 
     def _worst(self, template: Template, size: tuple[int, int], index: int, shown: tuple[int, ...],
@@ -221,7 +227,7 @@ class Linter:
         return float(np.partition(ratios, k)[k])
 
 
-def lint_catalog(templates: dict[str, Template], assets_dir: Path, catalog: "pd.DataFrame", catalog_dir: Path, *,
+def lint_catalog(templates: dict[str, Template], assets_dir: Path, catalog: pd.DataFrame, catalog_dir: Path, *,
                  sample: int | None = None, sizes: tuple[str, ...] = (), seed: int = 0) -> Report:
     """Lint every template against every item it suits (``catalog_mask``), or a seeded random
     ``sample`` of them, at every size (or only the ``sizes`` labels given, e.g. "300x250@2x")."""
@@ -235,8 +241,12 @@ def lint_catalog(templates: dict[str, Template], assets_dir: Path, catalog: "pd.
         if sample is not None:
             idx = np.flatnonzero(template.catalog_mask(catalog))
             rng = np.random.default_rng(seed)
-            rows = sorted(int(i) for i in rng.choice(idx, size=min(sample, len(idx)), replace=False)) if len(idx) else []
-        chosen = [s for s in template.sizes if not sizes or template.size_label(s) in sizes or f"{s[0]}x{s[1]}" in sizes]
+            rows = (
+                sorted(int(i) for i in rng.choice(idx, size=min(sample, len(idx)), replace=False)) if len(idx) else []
+            )
+        chosen = [
+            s for s in template.sizes if not sizes or template.size_label(s) in sizes or f"{s[0]}x{s[1]}" in sizes
+        ]
         report.banners[template.id] += 0
         for _, context in contexts_for(template, catalog, catalog_dir, rows):
             report.items[template.id] += 1

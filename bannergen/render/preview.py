@@ -36,7 +36,9 @@ class Preview:
     warnings: tuple[str, ...]
 
 
-def write_preview(renderer: Renderer, template: Template, samples: list[tuple[str, BannerContext]], out_dir: Path) -> Preview:
+def write_preview(
+    renderer: Renderer, template: Template, samples: list[tuple[str, BannerContext]], out_dir: Path
+) -> Preview:
     """Render ``samples`` ((label, context)) at every size of ``template`` into ``out_dir/<id>/``.
     The renderer should have formats ("png", "html"); fonts are copied beside the pages so the
     HTML can use them (``Renderer(font_base_url="../fonts")``)."""
@@ -73,13 +75,19 @@ def write_preview(renderer: Renderer, template: Template, samples: list[tuple[st
                     target = banners / rel
                     if not target.exists():
                         atomic_write(target, data)
-                cell += (f'<figure><figcaption>{html.escape(template.size_label(size))} HTML</figcaption>'
-                         f'<iframe src="banners/{page.name}" width="{base_w}" height="{base_h}" scrolling="no"></iframe></figure>')
+                cell += (
+                    f"<figure><figcaption>{html.escape(template.size_label(size))} HTML</figcaption>"
+                    f'<iframe src="banners/{page.name}" width="{base_w}" height="{base_h}" scrolling="no">'
+                    "</iframe></figure>"
+                )
             if scale == 1:
                 images.append(Image.open(png).convert("RGB"))
             cells.append(f'<div class="pair">{cell}</div>')
-        rows.append(f'<section><h2>{html.escape(ctx.title)} <small>{html.escape(label)} · {html.escape(ctx.price)}</small></h2>'
-                    + "".join(cells) + "</section>")
+        rows.append(
+            f"<section><h2>{html.escape(ctx.title)} <small>{html.escape(label)} · {html.escape(ctx.price)}</small></h2>"
+            + "".join(cells)
+            + "</section>"
+        )
         sheet_rows.append((f"{label}: {ctx.title}", images))
     page = folder / "index.html"
     atomic_write(page, _page(template, rows, warnings).encode("utf-8"))

@@ -9,8 +9,9 @@ catalog's longest title as its antecedent, the worst case for text fitting.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from bannergen.templating.template import Template
 from bannergen.types import BannerContext
@@ -19,14 +20,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def _contexts(catalog: "pd.DataFrame", catalog_dir: Path, cta: str) -> list[BannerContext]:
+def _contexts(catalog: pd.DataFrame, catalog_dir: Path, cta: str) -> list[BannerContext]:
     from bannergen.contexts import banner_context
 
     return [banner_context(row, catalog_dir, cta) for row in catalog.to_dict("records")]
 
 
-def contexts_for(template: Template, catalog: "pd.DataFrame", catalog_dir: Path,
-                 rows: "list[int] | None" = None) -> Iterator[tuple[int, BannerContext]]:
+def contexts_for(template: Template, catalog: pd.DataFrame, catalog_dir: Path,
+                 rows: list[int] | None = None) -> Iterator[tuple[int, BannerContext]]:
     """(catalog row, context) for every row the template suits (``catalog_mask``), or ``rows``."""
     import numpy as np
 
@@ -48,7 +49,9 @@ def contexts_for(template: Template, catalog: "pd.DataFrame", catalog_dir: Path,
             start = pool.index(i) if i in pool else 0
             others = [pool[(start + k) % len(pool)] for k in range(1, len(pool))][: template.requires_items - 1]
             if len(others) < template.requires_items - 1:  # a small category: fill from the catalog
-                others += [j for j in range(len(base)) if j != i and j not in others][: template.requires_items - 1 - len(others)]
+                others += [j for j in range(len(base)) if j != i and j not in others][
+                    : template.requires_items - 1 - len(others)
+                ]
             changes["items"] = (ctx, *(base[j] for j in others))
         if antecedent is not None:
             ante = antecedent if antecedent.item_id != ctx.item_id else base[(i + 1) % len(base)]
@@ -62,7 +65,7 @@ def _fields(ctx: BannerContext) -> dict:
     return {f.name: getattr(ctx, f.name) for f in fields(ctx)}
 
 
-def sample_rows(template: Template, catalog: "pd.DataFrame", limit: int = 6) -> list[tuple[int, str]]:
+def sample_rows(template: Template, catalog: pd.DataFrame, limit: int = 6) -> list[tuple[int, str]]:
     """Up to ``limit`` telling rows the template suits, as (row, why): the shortest and the longest
     title, the most Chinese and the most English title, the highest and the lowest price."""
     import numpy as np

@@ -218,7 +218,9 @@ def warnings_for(name: str, fitted: FittedText, chain: Chain) -> list[str]:
     return out
 
 
-def line_offsets(fitted: FittedText, chain: Chain, box_w: int, box_h: int, align: str, valign: str) -> list[tuple[float, int]]:
+def line_offsets(
+    fitted: FittedText, chain: Chain, box_w: int, box_h: int, align: str, valign: str
+) -> list[tuple[float, int]]:
     """(x, baseline y) of every line relative to the box's top-left corner."""
     block = fitted.height
     top = {"top": 0, "middle": (box_h - block) // 2, "bottom": box_h - block}[valign]
@@ -247,8 +249,16 @@ def glyph_mask(chain: Chain, size: int, ch: str) -> tuple[Image.Image, int, int]
     return mask, left, top
 
 
-def draw_text(image: Image.Image, box: tuple[int, int, int, int], fitted: FittedText, chain: Chain,
-              colour: tuple[int, int, int, int], align: str = "left", valign: str = "top", strike: bool = False) -> None:
+def draw_text(
+    image: Image.Image,
+    box: tuple[int, int, int, int],
+    fitted: FittedText,
+    chain: Chain,
+    colour: tuple[int, int, int, int],
+    align: str = "left",
+    valign: str = "top",
+    strike: bool = False,
+) -> None:
     """Draw ``fitted`` into ``box`` of ``image``. Drawing happens on a crop of the box that is
     pasted back, so nothing can paint outside the box even if the fitting were off by a pixel.
     Glyphs are placed at the rounded pen position (the BASIC layout has no kerning, so this is

@@ -85,7 +85,9 @@ class Interactions:
         return replace(self, profiles=profiles, features=features)
 
 
-def _per_cell(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], how: str) -> sp.csr_matrix:
+def _per_cell(
+    rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int], how: str
+) -> sp.csr_matrix:
     if len(rows) == 0:
         return sp.csr_matrix(shape, dtype=np.float32)
     frame = pd.DataFrame({"r": rows, "c": cols, "v": values}).groupby(["r", "c"], sort=False)["v"].agg(how)
@@ -128,7 +130,9 @@ def build_interactions(
     item_index = pd.Index(item_ids)
     weights = {**DEFAULT_EVENT_WEIGHTS, **(event_weights or {})}
     if user_ids is None:
-        user_ids = pd.Index(pd.unique(events["user_id"].to_numpy())).sort_values() if len(events) else pd.Index([], dtype=str)
+        user_ids = (
+            pd.Index(pd.unique(events["user_id"].to_numpy())).sort_values() if len(events) else pd.Index([], dtype=str)
+        )
     user_ids = pd.Index(user_ids, name="user_id")
     shape = (len(user_ids), len(item_index))
     ev = events[(events["event"] != "search") & (events["ts"] <= as_of)]
@@ -166,7 +170,9 @@ def build_interactions(
         baskets=bmat,
         basket_ids=np.asarray(b_ids, dtype=object),
         as_of=as_of,
-        titles=None if titles is None else np.asarray(pd.Series(titles).fillna("").astype(str).to_numpy(), dtype=object),
+        titles=None
+        if titles is None
+        else np.asarray(pd.Series(titles).fillna("").astype(str).to_numpy(), dtype=object),
     )
 
 

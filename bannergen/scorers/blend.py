@@ -45,7 +45,9 @@ class Blend:
     """A weighted sum of scorers. ``fit`` fits every scorer with a non-zero weight, plus the
     cold-start scorer; ``score`` returns (len(rows), n_items) float32."""
 
-    def __init__(self, scorers: dict[str, Scorer], weights: dict[str, float], cold_start: str = "popularity_recent") -> None:
+    def __init__(
+        self, scorers: dict[str, Scorer], weights: dict[str, float], cold_start: str = "popularity_recent"
+    ) -> None:
         self.scorers = scorers
         self.weights = weights
         self.cold_start = cold_start

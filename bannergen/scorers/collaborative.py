@@ -209,7 +209,9 @@ class SVDScorer(Scorer):
         return _dense((x @ self.item_factors_) @ self.item_factors_.T)
 
 
-def _decayed(data: Interactions, transform: str, half_life_days: float, rows: np.ndarray | None = None) -> sp.csr_matrix:
+def _decayed(
+    data: Interactions, transform: str, half_life_days: float, rows: np.ndarray | None = None
+) -> sp.csr_matrix:
     """The implicit matrix with each cell times 0.5 ** (days since its last purchase / half-life)
     (unchanged when half-life <= 0): recent purchases count more (seasonal shops).
     ``rows``: only those users (scoring a block need not transform every user)."""
@@ -350,10 +352,7 @@ def _top_per_column(m: sp.csr_matrix, k: int) -> sp.csr_matrix:
     rows, cols, vals = [], [], []
     for j in range(c.shape[1]):
         lo, hi = c.indptr[j], c.indptr[j + 1]
-        if hi - lo > k:
-            part = lo + np.argsort(-c.data[lo:hi], kind="stable")[:k]
-        else:
-            part = np.arange(lo, hi)
+        part = lo + np.argsort(-c.data[lo:hi], kind="stable")[:k] if hi - lo > k else np.arange(lo, hi)
         rows.append(c.indices[part])
         cols.append(np.full(len(part), j))
         vals.append(c.data[part])

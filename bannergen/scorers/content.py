@@ -38,7 +38,7 @@ class ContentScorer(Scorer):
     def get_params(self) -> dict:
         return {}  # the weights come from scoring/weights.toml, which is part of a model's fingerprint
 
-    def fit(self, profiles: Profiles | Interactions, features: ItemFeatures | None = None) -> "ContentScorer":
+    def fit(self, profiles: Profiles | Interactions, features: ItemFeatures | None = None) -> ContentScorer:
         if isinstance(profiles, Interactions):
             if profiles.profiles is None or profiles.features is None:
                 raise ValueError("ContentScorer needs Interactions built with profiles and features")
@@ -65,7 +65,11 @@ class ContentScorer(Scorer):
         ``data`` (today's users for a model fitted earlier)."""
         if rows is None:
             rows = np.asarray(data)
-        elif isinstance(data, Interactions) and data.profiles is not None and data.profiles is not getattr(self, "_fitted_on", None):
+        elif (
+            isinstance(data, Interactions)
+            and data.profiles is not None
+            and data.profiles is not getattr(self, "_fitted_on", None)
+        ):
             self._bind(data.profiles)
         block = np.asarray(self._interest[rows] @ self.item_side_, dtype=np.float32)
         block += self.prior_[None, :]

@@ -45,7 +45,7 @@ def _interactions(project: Project, shop, settings, content: bool):
     from bannergen.scorers.base import build_interactions
 
     as_of = resolve_as_of(shop.events, project.as_of)
-    titles = shop.catalog["title"] if "title" in shop.catalog else None
+    titles = shop.catalog.get("title")
     data = build_interactions(shop.events, shop.catalog["item_id"], as_of, baskets=shop.baskets, titles=titles)
     if content:
         features = build_item_features(shop.catalog, settings.weights)
@@ -69,7 +69,7 @@ def fit_project(project: Project, tune: bool | None = None) -> FitSummary:
     weights = dict(blend_settings.weights)
     tuned = bool(blend_settings.tune if tune is None else tune)
     if tuned:
-        from bannergen.evaluation.offline import make_fold, tune_weights, _parts
+        from bannergen.evaluation.offline import _parts, make_fold, tune_weights
 
         start = time.perf_counter()
         cut = shop.events["ts"].max().normalize() - pd.Timedelta(days=blend_settings.validation_days)

@@ -81,7 +81,7 @@ class ScoringSettings:
     weights: InterestWeights
     selection: SelectionSettings
     rules: Rules = field(default_factory=Rules)
-    blend: "BlendSettings | None" = None  # scoring/blend.toml; None: the content scorer alone
+    blend: BlendSettings | None = None  # scoring/blend.toml; None: the content scorer alone
 
 
 def _number(table: dict[str, Any], key: str, where: str, default: float | None = None, *, lo: float = 0.0) -> float:
@@ -242,7 +242,9 @@ def load_scoring(scoring_dir: Path) -> ScoringSettings:
     """Read weights.toml and rules.toml from a project's scoring/ folder."""
     weights, selection = load_weights(scoring_dir / "weights.toml")
     blend = load_blend(scoring_dir / "blend.toml") if (scoring_dir / "blend.toml").is_file() else None
-    return ScoringSettings(weights=weights, selection=selection, rules=load_rules(scoring_dir / "rules.toml"), blend=blend)
+    return ScoringSettings(
+        weights=weights, selection=selection, rules=load_rules(scoring_dir / "rules.toml"), blend=blend
+    )
 
 
 # -- scoring/blend.toml ----------------------------------------------------------------------------

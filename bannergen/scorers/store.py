@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
+from bannergen.cache import atomic_write
 from bannergen.errors import InputError
 from bannergen.scorers.blend import Blend, make_scorer
 from bannergen.scorers.settings import InterestWeights
@@ -46,18 +45,6 @@ def fingerprint(files: list[Path], settings_files: list[Path], extra: dict[str, 
     return h.hexdigest()[:24]
 
 
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_blend(blend: Blend, folder: Path, fingerprint_: str, meta: dict[str, Any] | None = None) -> Path:
     """Write model.npz then model.json (the json last: its presence means a complete model)."""
     folder = Path(folder)
@@ -75,17 +62,20 @@ def save_blend(blend: Blend, folder: Path, fingerprint_: str, meta: dict[str, An
             else:
                 arrays[f"{name}/{key}"] = np.asarray(value)
                 kinds[name][key] = "array"
-    _atomic(folder / MODEL_NPZ, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
+    atomic_write(folder / MODEL_NPZ, lambda handle: np.savez(handle, **arrays))
     doc = {
         "format_version": FORMAT_VERSION,
         "fingerprint": fingerprint_,
         "weights": blend.weights,
         "cold_start": blend.cold_start,
-        "scorers": {n: {"class": type(s).__name__, "params": s.get_params(), "state": kinds[n]} for n, s in blend.scorers.items()},
+        "scorers": {
+            n: {"class": type(s).__name__, "params": s.get_params(), "state": kinds[n]}
+            for n, s in blend.scorers.items()
+        },
         **(meta or {}),
     }
     text = json.dumps(doc, ensure_ascii=False, indent=1, default=float)
-    _atomic(folder / MODEL_JSON, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write(folder / MODEL_JSON, text.encode("utf-8"))
     return folder / MODEL_JSON
 
 
@@ -107,8 +97,10 @@ def load_blend(folder: Path, expected_fingerprint: str | None, interest: Interes
     if doc is None:
         raise StaleModelError(f"{folder}: no fitted model", hint="run bannergen fit")
     if doc.get("format_version") != FORMAT_VERSION:
-        raise StaleModelError(f"{folder / MODEL_JSON}: model format {doc.get('format_version')!r}, this bannergen reads "
-                              f"{FORMAT_VERSION}", hint="run bannergen fit")
+        raise StaleModelError(
+            f"{folder / MODEL_JSON}: model format {doc.get('format_version')!r}, this bannergen reads {FORMAT_VERSION}",
+            hint="run bannergen fit",
+        )
     if expected_fingerprint is not None and doc.get("fingerprint") != expected_fingerprint:
         raise StaleModelError(f"{folder / MODEL_JSON}: fitted on other data or settings (fingerprint "
                               f"{doc.get('fingerprint')}, now {expected_fingerprint})", hint="run bannergen fit")

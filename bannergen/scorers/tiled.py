@@ -38,7 +38,10 @@ def _executor() -> ThreadPoolExecutor:
     global _pool
     with _pool_lock:
         if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bannergen-tile"))
+            _pool = (
+                os.getpid(),
+                ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="bannergen-tile"),
+            )
         return _pool[1]
 
 
@@ -55,7 +58,9 @@ class TiledWeights:
     def __init__(self, tiles: np.ndarray, n_cols: int) -> None:
         if tiles.ndim != 3 or tiles.dtype != np.float32:
             raise ValueError(f"tiles must be float32 (n_tiles, n_rows, width); got {tiles.dtype} {tiles.shape}")
-        if not 0 <= n_cols <= tiles.shape[0] * tiles.shape[2] or (n_cols and tiles.shape[0] != -(-n_cols // tiles.shape[2])):
+        if not 0 <= n_cols <= tiles.shape[0] * tiles.shape[2] or (
+            n_cols and tiles.shape[0] != -(-n_cols // tiles.shape[2])
+        ):
             raise ValueError(f"{tiles.shape[0]} tiles of width {tiles.shape[2]} cannot hold {n_cols} columns")
         self.tiles = np.ascontiguousarray(tiles)
         self.n_cols = int(n_cols)

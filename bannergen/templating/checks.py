@@ -9,8 +9,9 @@ from __future__ import annotations
 import difflib
 import posixpath
 import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from bannergen.errors import TemplateError
 
@@ -81,7 +82,11 @@ def parse_colour(value: Any, colours: Mapping[str, str], where: str) -> RGBA:
 
 def parse_box(value: Any, size: tuple[int, int], where: str) -> Box:
     """[x, y, w, h] in pixels, wholly inside the banner."""
-    if not (isinstance(value, list) and len(value) == 4 and all(isinstance(v, int) and not isinstance(v, bool) for v in value)):
+    if not (
+        isinstance(value, list)
+        and len(value) == 4
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    ):
         raise TemplateError(f"{where}: box must be [x, y, w, h] integers; got {value!r}")
     x, y, w, h = value
     if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > size[0] or y + h > size[1]:
@@ -95,7 +100,9 @@ def check_asset_path(rel: Any, where: str) -> str:
         raise TemplateError(f"{where}: asset path must be a non-empty string; got {rel!r}")
     norm = posixpath.normpath(rel.replace("\\", "/"))
     if rel.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", rel) or norm == ".." or norm.startswith("../"):
-        raise TemplateError(f"{where}: asset path {rel!r} escapes assets/", hint="name a file under assets/, e.g. 'backgrounds/x.png'")
+        raise TemplateError(
+            f"{where}: asset path {rel!r} escapes assets/", hint="name a file under assets/, e.g. 'backgrounds/x.png'"
+        )
     return norm
 
 

@@ -22,7 +22,9 @@ from bannergen.templating.names import CATALOG_FIELDS, HTML_NAMES
 from bannergen.templating.sandbox import static_problems
 
 # Values that are safe to put in a URL attribute: already http(s)-only or our own sidecars.
-SAFE_URL_EXPR = re.compile(r"^\s*(url|image_url|background_url|images\[[^\]]+\]|images\.\w+|fonts\.\w+|fonts\[[^\]]+\])\s*$|\|\s*safe_url\s*$")
+SAFE_URL_EXPR = re.compile(
+    r"^\s*(url|image_url|background_url|images\[[^\]]+\]|images\.\w+|fonts\.\w+|fonts\[[^\]]+\])\s*$|\|\s*safe_url\s*$"
+)
 URL_ATTRS = ("href", "src", "action", "formaction", "srcset", "poster", "data", "xlink:href", "background", "ping")
 _ATTR = re.compile(r"""\s([A-Za-z_:][-\w:.]*)\s*=\s*("([^"]*)"|'([^']*)'|(\{\{.*?\}\}|\{%.*?%\}|[^\s>"']+))""", re.S)
 _CSS_URL = re.compile(r"""url\(\s*["']?([^"')]*)["']?\s*\)""")
@@ -44,11 +46,15 @@ def ast_problems(ast: nodes.Template, folder: Path) -> list[tuple[int, str]]:
         if node.name == "safe" and node.node is not None:
             catalog = sorted(_names(node.node) & CATALOG_FIELDS)
             if catalog:
-                problems.append((node.lineno, f"'|safe' on catalog field '{catalog[0]}' (catalog text must stay escaped)"))
+                problems.append(
+                    (node.lineno, f"'|safe' on catalog field '{catalog[0]}' (catalog text must stay escaped)")
+                )
     for node in ast.find_all(nodes.ScopedEvalContextModifier):
         for kw in node.options:
             if kw.key == "autoescape" and not (isinstance(kw.value, nodes.Const) and kw.value.value):
-                problems.append((node.lineno, "'{% autoescape false %}' is not allowed (catalog text must stay escaped)"))
+                problems.append(
+                    (node.lineno, "'{% autoescape false %}' is not allowed (catalog text must stay escaped)")
+                )
     root = folder.resolve()
     for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
         target = node.template
@@ -68,7 +74,12 @@ def source_problems(source: str) -> list[tuple[int, str]]:
     for m in _ATTR.finditer(source):
         name, unquoted = m.group(1).lower(), m.group(5)
         if unquoted is not None and "{" in unquoted:
-            problems.append((_line(source, m.start(1)), f"attribute {name}= holds Jinja output without quotes; write {name}=\"{unquoted}\""))
+            problems.append(
+                (
+                    _line(source, m.start(1)),
+                    f'attribute {name}= holds Jinja output without quotes; write {name}="{unquoted}"',
+                )
+            )
             continue
         value = m.group(3) if m.group(3) is not None else (m.group(4) or "")
         if name in URL_ATTRS:

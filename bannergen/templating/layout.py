@@ -10,9 +10,10 @@ See docs/templates.md for every key.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -113,7 +114,7 @@ class Layout:
         paths += [e.source for e in self.elements if e.kind == "image" and e.source not in PRODUCT_SOURCES]
         return tuple(paths)
 
-    def scaled(self, k: int) -> "Layout":
+    def scaled(self, k: int) -> Layout:
         """This layout at ``k`` times the pixels (the @2x version): every box, font size, radius
         and outline multiplied by ``k``, so text wraps the same way at the higher density."""
         def box(b: Box) -> Box:
@@ -124,7 +125,9 @@ class Layout:
             style = e.style
             if style is not None:
                 style = replace(style, max_size=style.max_size * k, min_size=style.min_size * k, step=style.step * k)
-            elements.append(replace(e, box=box(e.box), style=style, radius=e.radius * k, outline_width=e.outline_width * k))
+            elements.append(
+                replace(e, box=box(e.box), style=style, radius=e.radius * k, outline_width=e.outline_width * k)
+            )
         return Layout((self.size[0] * k, self.size[1] * k), self.background, tuple(elements))
 
 
@@ -159,16 +162,22 @@ def _text_style(raw: dict[str, Any], colours: Mapping[str, str], where: str) -> 
     max_size = require(raw, "max_size", int, where)
     min_size = typed(raw, "min_size", int, where, max_size)
     if not 4 <= min_size <= max_size <= 400:
-        raise TemplateError(f"{where}: need 4 <= min_size <= max_size <= 400; got min_size={min_size}, max_size={max_size}")
+        raise TemplateError(
+            f"{where}: need 4 <= min_size <= max_size <= 400; got min_size={min_size}, max_size={max_size}"
+        )
     align = typed(raw, "align", str, where, "left")
     valign = typed(raw, "valign", str, where, "top")
     if align not in ALIGNS or valign not in VALIGNS:
-        raise TemplateError(f"{where}: align must be one of {list(ALIGNS)} and valign one of {list(VALIGNS)}; got {align!r}, {valign!r}")
+        raise TemplateError(
+            f"{where}: align must be one of {list(ALIGNS)} and valign one of {list(VALIGNS)}; got {align!r}, {valign!r}"
+        )
     max_lines = typed(raw, "max_lines", int, where, 1)
     spacing = typed(raw, "line_spacing", float, where, 1.25)
     step = typed(raw, "step", int, where, 2)
     if max_lines < 1 or not 0.8 <= spacing <= 3.0 or step < 1:
-        raise TemplateError(f"{where}: need max_lines >= 1, 0.8 <= line_spacing <= 3, step >= 1; got {max_lines}, {spacing}, {step}")
+        raise TemplateError(
+            f"{where}: need max_lines >= 1, 0.8 <= line_spacing <= 3, step >= 1; got {max_lines}, {spacing}, {step}"
+        )
     return TextStyle(
         font=font,
         max_size=max_size,
@@ -183,7 +192,9 @@ def _text_style(raw: dict[str, Any], colours: Mapping[str, str], where: str) -> 
     )
 
 
-def _element(raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, str], env: SandboxedEnvironment, where: str) -> Element:
+def _element(
+    raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, str], env: SandboxedEnvironment, where: str
+) -> Element:
     where = f"{where}.elements[{index}]"
     if not isinstance(raw, dict):
         raise TemplateError(f"{where}: must be a table; got {raw!r}")
@@ -199,8 +210,11 @@ def _element(raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, 
     outline = raw.get("outline")
     common: dict[str, Any] = {"kind": kind, "name": name, "box": box, "when": when}
     if kind == "text":
-        return Element(**common, text=TextExpression(env, require(raw, "text", str, where), f"{where}.text", TEXT_NAMES),
-                       style=_text_style(raw, colours, where))
+        return Element(
+            **common,
+            text=TextExpression(env, require(raw, "text", str, where), f"{where}.text", TEXT_NAMES),
+            style=_text_style(raw, colours, where),
+        )
     if kind == "image":
         source = typed(raw, "source", str, where, PRODUCT)
         if source not in PRODUCT_SOURCES:
@@ -218,8 +232,14 @@ def _element(raw: Any, index: int, size: tuple[int, int], colours: Mapping[str, 
     )
 
 
-def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mapping[str, str], env: SandboxedEnvironment,
-                 scales: tuple[int, ...] = (1,), errors: list[TemplateError] | None = None) -> dict[tuple[int, int], Layout]:
+def load_layouts(
+    path: Path,
+    sizes: tuple[tuple[int, int], ...],
+    colours: Mapping[str, str],
+    env: SandboxedEnvironment,
+    scales: tuple[int, ...] = (1,),
+    errors: list[TemplateError] | None = None,
+) -> dict[tuple[int, int], Layout]:
     """Parse ``path`` (layout.toml); it must have one [sizes."WxH"] section per manifest size.
 
     For every scale k > 1 the k-times layout is derived from the 1x section (``Layout.scaled``)
@@ -242,7 +262,9 @@ def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mappin
     for label in sections:
         parse_size(label, str(path))
         if label not in wanted and label not in derived:
-            raise TemplateError(f"{path}: section sizes.\"{label}\" is not one of the manifest sizes {list(wanted) + list(derived)}")
+            raise TemplateError(
+                f'{path}: section sizes."{label}" is not one of the manifest sizes {list(wanted) + list(derived)}'
+            )
     wanted.update({label: parse_size(label, str(path)) for label in derived if label in sections})
     found: list[TemplateError] = [] if errors is None else errors
     before = len(found)
@@ -259,12 +281,14 @@ def load_layouts(path: Path, sizes: tuple[tuple[int, int], ...], colours: Mappin
 
     layouts: dict[tuple[int, int], Layout] = {}
     for label, size in wanted.items():
-        layout = attempt(_size_layout, sections.get(label), label, size, colours, env, f"{path}: sizes.\"{label}\"", attempt)
+        layout = attempt(
+            _size_layout, sections.get(label), label, size, colours, env, f'{path}: sizes."{label}"', attempt
+        )
         if layout is not None:
             layouts[size] = layout
     if len(found) > before:
         raise found[before]
-    for label, (base, k) in derived.items():
+    for base, k in derived.values():
         size = (base[0] * k, base[1] * k)
         if size not in layouts:
             layouts[size] = layouts[base].scaled(k)

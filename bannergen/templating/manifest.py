@@ -13,9 +13,11 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
 
@@ -36,8 +38,8 @@ LAYOUT = "layout.toml"
 HTML = "banner.html.j2"
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
-_TOP_KEYS = ("id", "version", "description", "sizes", "scales", "slots", "suits", "priority", "headline", "cta", "fonts",
-             "colours", "formats")
+_TOP_KEYS = ("id", "version", "description", "sizes", "scales", "slots", "suits", "priority", "headline", "cta",
+             "fonts", "colours", "formats")
 _SUITS_KEYS = ("categories", "requires_discount", "min_discount_pct", "requires_antecedent", "requires_items")
 MAX_ITEMS = 3
 _FONT_KEYS = ("regular", "bold", "fallbacks")
@@ -49,13 +51,22 @@ __all__ = ["HTML_NAMES", "SLOT_NAMES", "TEXT_NAMES", "load_template", "load_temp
 _THIRD = BannerContext(item_id="sample-3", title="示例配件 Accessory", brand="示例品牌", category="相机",
                        price="¥199", price_value=199.0)
 SAMPLE_CONTEXTS = (
-    BannerContext(item_id="sample-1", title="示例商品 Sample Product 2025", brand="示例品牌", category="相机",
-                  price="¥4,999", price_value=4999.0, list_price="¥5,999", discount_pct=17,
-                  discount_text="省¥1,000", url="https://shop.example.com/p/1"),
-    BannerContext(item_id="sample-2", title="示例商品", brand="示例品牌", category="手机", price="¥1,999", price_value=1999.0),
-    BannerContext(item_id="sample-3", title="示例配件 Accessory", brand="示例品牌", category="相机", price="¥199",
-                  price_value=199.0, antecedent="示例商品 Sample Product", antecedent_id="sample-1",
-                  items=(_THIRD, _THIRD, _THIRD)),
+    BannerContext(
+        item_id="sample-1",
+        title="示例商品 Sample Product 2025",
+        brand="示例品牌",
+        category="相机",
+        price="¥4,999",
+        price_value=4999.0,
+        list_price="¥5,999",
+        discount_pct=17,
+        discount_text="省¥1,000",
+        url="https://shop.example.com/p/1",
+    ),
+    BannerContext(
+        item_id="sample-2", title="示例商品", brand="示例品牌", category="手机", price="¥1,999", price_value=1999.0
+    ),
+    replace(_THIRD, antecedent="示例商品 Sample Product", antecedent_id="sample-1", items=(_THIRD, _THIRD, _THIRD)),
 )
 
 
@@ -85,7 +96,13 @@ def _suits(raw: Any, where: str) -> tuple[tuple[str, ...] | None, bool, int, boo
     items = typed(raw, "requires_items", int, where, 1)
     if not 1 <= items <= MAX_ITEMS:
         raise TemplateError(f"{where}: requires_items must be within 1..{MAX_ITEMS}; got {items}")
-    return cats, typed(raw, "requires_discount", bool, where, False), min_pct, typed(raw, "requires_antecedent", bool, where, False), items
+    return (
+        cats,
+        typed(raw, "requires_discount", bool, where, False),
+        min_pct,
+        typed(raw, "requires_antecedent", bool, where, False),
+        items,
+    )
 
 
 def _fonts(raw: Any, where: str) -> FontSet:
@@ -95,7 +112,11 @@ def _fonts(raw: Any, where: str) -> FontSet:
         raise TemplateError(f"{where}: [fonts] must be a table")
     check_keys(raw, _FONT_KEYS, where)
     fallbacks = typed(raw, "fallbacks", list, where, [])
-    names = [typed(raw, "regular", str, where, FontSet.regular), typed(raw, "bold", str, where, FontSet.bold), *fallbacks]
+    names = [
+        typed(raw, "regular", str, where, FontSet.regular),
+        typed(raw, "bold", str, where, FontSet.bold),
+        *fallbacks,
+    ]
     for name in names:
         if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
             raise TemplateError(f"{where}: font must be a file name under assets/fonts/; got {name!r}")
@@ -155,15 +176,25 @@ def load_template(folder: Path, assets_dir: Path | None = None, errors: list[Tem
     slots = tuple(require(raw, "slots", list, where))
     bad_slots = [s for s in slots if s not in SLOT_NAMES]
     if bad_slots:
-        raise TemplateError(f"{where}: unknown slots {bad_slots}", hint=f"slots are BannerContext fields: {list(SLOT_NAMES)}")
+        raise TemplateError(
+            f"{where}: unknown slots {bad_slots}", hint=f"slots are BannerContext fields: {list(SLOT_NAMES)}"
+        )
     scales = typed(raw, "scales", list, where, [1])
-    if not scales or any(not isinstance(k, int) or isinstance(k, bool) or k not in (1, 2, 3) for k in scales) or 1 not in scales:
+    if (
+        not scales
+        or any(not isinstance(k, int) or isinstance(k, bool) or k not in (1, 2, 3) for k in scales)
+        or 1 not in scales
+    ):
         raise TemplateError(f"{where}: scales must list pixel densities from 1, 2, 3 and include 1; got {scales!r}")
     scales = sorted(set(scales))
     all_sizes = tuple(dict.fromkeys((w * k, h * k) for k in scales for w, h in sizes))
     if len(all_sizes) != len(sizes) * len(scales):
-        raise TemplateError(f"{where}: a size at scale 2 or 3 equals another size; got sizes {labels} x scales {scales}")
-    categories, requires_discount, min_pct, requires_antecedent, requires_items = _suits(raw.get("suits"), f"{where}: [suits]")
+        raise TemplateError(
+            f"{where}: a size at scale 2 or 3 equals another size; got sizes {labels} x scales {scales}"
+        )
+    categories, requires_discount, min_pct, requires_antecedent, requires_items = _suits(
+        raw.get("suits"), f"{where}: [suits]"
+    )
     colours = typed(raw, "colours", dict, where, {})
     for name, value in colours.items():
         parse_colour(value, {}, f"{where}: colours.{name}")
@@ -215,7 +246,9 @@ def load_templates(templates_dir: Path, *, assets_dir: Path | None = None,
     ``on_error`` is given: then a bad template is passed to it and skipped, and the others load."""
     templates_dir = Path(templates_dir)
     if not templates_dir.is_dir():
-        raise TemplateError(f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml")
+        raise TemplateError(
+            f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml"
+        )
     templates: dict[str, Template] = {}
     for folder in sorted(p for p in templates_dir.iterdir() if (p / MANIFEST).is_file()):
         try:

@@ -74,10 +74,14 @@ def static_problems(ast: nodes.Template, names: frozenset[str] | None) -> list[t
     problems: list[tuple[int, str]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
         if isinstance(node, nodes.Getattr) and node.attr.startswith("_"):
-            problems.append((node.lineno, f"sandbox refused attribute '{node.attr}' (names starting with '_' are private)"))
+            problems.append(
+                (node.lineno, f"sandbox refused attribute '{node.attr}' (names starting with '_' are private)")
+            )
         elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) \
                 and node.arg.value.startswith("_"):
-            problems.append((node.lineno, f"sandbox refused item '{node.arg.value}' (names starting with '_' are private)"))
+            problems.append(
+                (node.lineno, f"sandbox refused item '{node.arg.value}' (names starting with '_' are private)")
+            )
         elif isinstance(node, nodes.Filter) and node.name == "attr":
             problems.append((node.lineno, "sandbox refused the 'attr' filter"))
     if names is not None:
@@ -87,7 +91,9 @@ def static_problems(ast: nodes.Template, names: frozenset[str] | None) -> list[t
     return sorted(problems)
 
 
-def check_static(env: SandboxedEnvironment, source: str, names: frozenset[str] | None, where: str, *, expression: bool = False) -> None:
+def check_static(
+    env: SandboxedEnvironment, source: str, names: frozenset[str] | None, where: str, *, expression: bool = False
+) -> None:
     """Raise TemplateError for the first problem static_problems finds in ``source``."""
     try:
         ast = env.parse("{{ (" + source + ") }}" if expression else source)

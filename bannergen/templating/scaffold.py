@@ -25,11 +25,17 @@ def new_template(templates_dir: Path, new_id: str, source: str = "product-spotli
         raise TemplateError(f"template id {new_id!r}: use lowercase letters, digits and '-'", hint="e.g. double-eleven")
     src = templates_dir / source
     if not (src / MANIFEST).is_file():
-        known = sorted(p.name for p in templates_dir.iterdir() if (p / MANIFEST).is_file()) if templates_dir.is_dir() else []
+        known = (
+            sorted(p.name for p in templates_dir.iterdir() if (p / MANIFEST).is_file())
+            if templates_dir.is_dir()
+            else []
+        )
         raise TemplateError(f"{src}: no template to copy from", hint=f"templates: {known}")
     dest = templates_dir / new_id
     if dest.exists():
-        raise TemplateError(f"{dest}: already exists; not overwriting it", hint="pick another id or delete the folder first")
+        raise TemplateError(
+            f"{dest}: already exists; not overwriting it", hint="pick another id or delete the folder first"
+        )
     tmp = templates_dir / f".{new_id}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp, ignore=shutil.ignore_patterns(".*", "__pycache__", "*.actual.png"))
@@ -37,6 +43,8 @@ def new_template(templates_dir: Path, new_id: str, source: str = "product-spotli
     text = manifest.read_text(encoding="utf-8")
     text = _ID_LINE.sub(f'id = "{new_id}"', text, count=1)
     text = _VERSION_LINE.sub('version = "1"', text, count=1)
-    manifest.write_text(f"# Copied from {source}; edit freely, then: bannergen templates validate {new_id}\n" + text, encoding="utf-8")
+    manifest.write_text(
+        f"# Copied from {source}; edit freely, then: bannergen templates validate {new_id}\n" + text, encoding="utf-8"
+    )
     tmp.rename(dest)  # the folder appears complete or not at all
     return dest

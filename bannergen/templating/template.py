@@ -5,10 +5,11 @@ Built only by ``bannergen.templating.manifest.load_templates``; immutable afterw
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -64,7 +65,9 @@ class Template:
     fonts: FontSet = FontSet()
     colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     formats: tuple[str, ...] | None = None
-    layouts: Mapping[tuple[int, int], Layout] = field(default_factory=lambda: MappingProxyType({}), compare=False, repr=False)
+    layouts: Mapping[tuple[int, int], Layout] = field(
+        default_factory=lambda: MappingProxyType({}), compare=False, repr=False
+    )
     text_env: SandboxedEnvironment | None = field(default=None, compare=False, repr=False)
     html_env: SandboxedEnvironment | None = field(default=None, compare=False, repr=False)
     _headline: TextExpression | None = field(default=None, compare=False, repr=False)
@@ -105,7 +108,7 @@ class Template:
             return ""
         return " ".join(self._headline.render(self.variables(context)).split())
 
-    def suits(self, catalog: "pd.DataFrame") -> "np.ndarray":
+    def suits(self, catalog: pd.DataFrame) -> np.ndarray:
         """Boolean mask, shape (n_items,), of the catalog rows this template can show on their own.
 
         ``catalog_mask(catalog)``, except that a template that ``needs_context`` (cross-sell,
@@ -119,7 +122,7 @@ class Template:
             return np.zeros(len(catalog), dtype=bool)
         return self.catalog_mask(catalog)
 
-    def catalog_mask(self, catalog: "pd.DataFrame") -> "np.ndarray":
+    def catalog_mask(self, catalog: pd.DataFrame) -> np.ndarray:
         """Boolean mask, shape (n_items,): the rows whose category and discount fit ``[suits]``.
 
         Vectorized over the catalog frame (see bannergen.types): category in ``categories``
@@ -149,7 +152,9 @@ class Template:
             return self.layouts[tuple(size)]  # type: ignore[index]
         except KeyError:
             labels = [f"{w}x{h}" for w, h in self.sizes]
-            raise TemplateError(f"template '{self.id}': no layout for size {size[0]}x{size[1]}", hint=f"sizes: {labels}") from None
+            raise TemplateError(
+                f"template '{self.id}': no layout for size {size[0]}x{size[1]}", hint=f"sizes: {labels}"
+            ) from None
 
     def asset_paths(self) -> tuple[str, ...]:
         """Paths under assets/ this template draws with (fonts first), for digests and checks."""

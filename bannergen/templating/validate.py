@@ -55,12 +55,16 @@ def validate_templates(templates_dir: Path, assets_dir: Path, only: tuple[str, .
     """{folder name: findings} for every template folder (a folder with a template.toml)."""
     templates_dir = Path(templates_dir)
     if not templates_dir.is_dir():
-        raise TemplateError(f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml")
+        raise TemplateError(
+            f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml"
+        )
     folders = sorted(p for p in templates_dir.iterdir() if (p / MANIFEST).is_file())
     if only:
         missing = sorted(set(only) - {p.name for p in folders})
         if missing:
-            raise TemplateError(f"{templates_dir}: no template folder {missing[0]!r}", hint=f"templates: {[p.name for p in folders]}")
+            raise TemplateError(
+                f"{templates_dir}: no template folder {missing[0]!r}", hint=f"templates: {[p.name for p in folders]}"
+            )
         folders = [p for p in folders if p.name in only]
     return {folder.name: validate_template(folder, assets_dir) for folder in folders}
 
@@ -110,8 +114,14 @@ def _fonts(template: Template, assets_dir: Path) -> list[Finding]:
                     raise TTLibError("no Unicode character map")
             ImageFont.truetype(str(path), 12)
         except (OSError, TTLibError, ValueError, AssertionError) as exc:
-            out.append(Finding(file, line, f"font '{name}' cannot be read: {type(exc).__name__}: {exc}",
-                               "replace it with a valid OpenType/TrueType file (tools/subset_fonts.py makes the shipped ones)"))
+            out.append(
+                Finding(
+                    file,
+                    line,
+                    f"font '{name}' cannot be read: {type(exc).__name__}: {exc}",
+                    "replace it with a valid OpenType/TrueType file (tools/subset_fonts.py makes the shipped ones)",
+                )
+            )
     return out
 
 
@@ -171,7 +181,14 @@ def _assets(template: Template, assets_dir: Path) -> list[Finding]:
             out.append(Finding(str(layout_file), line, error.message.split(": ", 1)[-1], error.hint))
             continue
         if not path.is_file():
-            out.append(Finding(str(layout_file), line, f"asset '{rel}' not found under {assets_dir}/", "add the file or fix the path"))
+            out.append(
+                Finding(
+                    str(layout_file),
+                    line,
+                    f"asset '{rel}' not found under {assets_dir}/",
+                    "add the file or fix the path",
+                )
+            )
             continue
         problem = check_image_file(path)
         if problem:
@@ -191,10 +208,20 @@ def _coverage(template: Template, assets_dir: Path) -> list[Finding]:
     from bannergen.render.fonts import font_index
 
     out: list[Finding] = []
-    chains = {style: tuple(str(assets_dir.resolve() / "fonts" / n) for n in template.fonts.chain(style)) for style in ("regular", "bold")}
+    chains = {
+        style: tuple(str(assets_dir.resolve() / "fonts" / n) for n in template.fonts.chain(style))
+        for style in ("regular", "bold")
+    }
     checks: list[tuple[str, str, str, int]] = []  # (file, what, text, line)
     manifest = str(template.folder / MANIFEST)
-    checks.append((manifest, "headline", literal_text(template.headline_source, template.text_env), _manifest_line(template, "headline")))
+    checks.append(
+        (
+            manifest,
+            "headline",
+            literal_text(template.headline_source, template.text_env),
+            _manifest_line(template, "headline"),
+        )
+    )
     checks.append((manifest, "cta", template.cta, _manifest_line(template, "cta")))
     layout_file = template.folder / LAYOUT
     for size in template.base_sizes or template.sizes:
@@ -202,7 +229,14 @@ def _coverage(template: Template, assets_dir: Path) -> list[Finding]:
         for i, e in enumerate(template.layouts[size].elements):
             if e.text is not None and e.style is not None:
                 line = line_of(layout_file, ("sizes", label, "elements", i, "text"))
-                checks.append((str(layout_file), f"sizes.\"{label}\" element '{e.name}'", literal_text(e.text.source, template.text_env), line))
+                checks.append(
+                    (
+                        str(layout_file),
+                        f"sizes.\"{label}\" element '{e.name}'",
+                        literal_text(e.text.source, template.text_env),
+                        line,
+                    )
+                )
     seen: set[tuple[str, int]] = set()
     for file, what, text, line in checks:
         chain = chains["bold"] if what in ("headline", "cta") else chains["regular"]
