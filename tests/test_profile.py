@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,11 +10,8 @@ from hypothesis import strategies as st
 
 from bannergen.features import build_item_features, price_band_codes
 from bannergen.profile import build_profiles, match_queries, resolve_as_of
-from bannergen.scorers.settings import load_scoring
 
-ROOT = Path(__file__).resolve().parents[1]
 END = pd.Timestamp("2026-11-28T23:59:59Z")
-SETTINGS = load_scoring(ROOT / "scoring")
 
 
 def catalog() -> pd.DataFrame:
@@ -46,9 +41,9 @@ def zhangsan() -> pd.DataFrame:
     return events(views + searches)
 
 
-def test_worked_case_weights_and_interest_vector():
-    features = build_item_features(catalog(), SETTINGS.weights)
-    profiles = build_profiles(zhangsan(), features, SETTINGS.weights, END)
+def test_worked_case_weights_and_interest_vector(interest):
+    features = build_item_features(catalog(), interest)
+    profiles = build_profiles(zhangsan(), features, interest, END)
     w = profiles.item_weights().toarray()[0]
     assert w == pytest.approx([0.3, 0.2, 0.5, 0.0])
     u = dict(zip(features.names, profiles.interest.toarray()[0]))
@@ -60,18 +55,18 @@ def test_worked_case_weights_and_interest_vector():
     assert u["price_band:1000-3000"] == pytest.approx(10 / 12)
 
 
-def test_half_life_halves_an_event():
-    features = build_item_features(catalog(), SETTINGS.weights)
-    half = pd.Timedelta(days=SETTINGS.weights.half_life_days)
+def test_half_life_halves_an_event(interest):
+    features = build_item_features(catalog(), interest)
+    half = pd.Timedelta(days=interest.half_life_days)
     ev = events([("u", "A", "view", END, ""), ("u", "C", "view", END - half, "")])
-    w = build_profiles(ev, features, SETTINGS.weights, END).item_weights().toarray()[0]
+    w = build_profiles(ev, features, interest, END).item_weights().toarray()[0]
     assert w[0] == pytest.approx(2 * w[2])
 
 
-def test_purchases_weigh_more_than_views_and_are_remembered():
-    features = build_item_features(catalog(), SETTINGS.weights)
+def test_purchases_weigh_more_than_views_and_are_remembered(interest):
+    features = build_item_features(catalog(), interest)
     ev = events([("u", "A", "view", END, ""), ("u", "C", "purchase", END - pd.Timedelta(days=2), "")])
-    p = build_profiles(ev, features, SETTINGS.weights, END)
+    p = build_profiles(ev, features, interest, END)
     w = p.item_weights().toarray()[0]
     assert w[2] > w[0]
     assert p.purchases[0] == 1
@@ -79,30 +74,34 @@ def test_purchases_weigh_more_than_views_and_are_remembered():
     assert p.strongest.toarray()[0].tolist() == [1, 0, 3, 0]
 
 
-def test_queries_match_names_and_aliases():
-    features = build_item_features(catalog(), SETTINGS.weights)
-    hits = match_queries(pd.Series(["佳能 相机", "Canon camera", "袜子"]), features, SETTINGS.weights)
+def test_queries_match_names_and_aliases(interest):
+    features = build_item_features(catalog(), interest)
+    hits = match_queries(pd.Series(["佳能 相机", "Canon camera", "袜子"]), features, interest)
     names = {q: sorted(features.names[f] for f in g["feature"]) for q, g in hits.groupby("query")}
     assert names["佳能 相机"] == ["brand:佳能", "category:相机"]
     assert names["Canon camera"] == ["brand:佳能", "category:相机"]
     assert "袜子" not in names
 
 
-def test_price_bands_follow_the_edges():
-    codes = price_band_codes(np.array([0.0, 99.99, 100.0, 2999.0, 3000.0, 1e6]), SETTINGS.weights)
-    labels = SETTINGS.weights.band_labels()
+def test_price_bands_follow_the_edges(interest):
+    codes = price_band_codes(np.array([0.0, 99.99, 100.0, 2999.0, 3000.0, 1e6]), interest)
+    labels = interest.band_labels()
     assert [labels[c] for c in codes] == ["0-100", "0-100", "100-300", "1000-3000", "3000-8000", "8000+"]
 
 
-def test_a_fresh_session_outweighs_an_old_habit():
+def test_a_fresh_session_outweighs_an_old_habit(interest):
     """A phone lover who views cameras right now leans to cameras now (short-term intent)."""
-    features = build_item_features(catalog(), SETTINGS.weights)
+    features = build_item_features(catalog(), interest)
     habit = [("u", "A", "purchase", END - pd.Timedelta(days=d), "") for d in (3, 5, 9)]
     habit += [("u", "B", "cart", END - pd.Timedelta(days=d), "") for d in (2, 4)]
     now = [("u", "C", "view", END - pd.Timedelta(minutes=m), "") for m in range(5)]
-    u = dict(zip(features.names, build_profiles(events(habit + now), features, SETTINGS.weights, END).interest.toarray()[0]))
+    u = dict(
+        zip(features.names, build_profiles(events(habit + now), features, interest, END).interest.toarray()[0])
+    )
     assert u["category:相机"] > u["category:手机"]
-    u_old = dict(zip(features.names, build_profiles(events(habit), features, SETTINGS.weights, END).interest.toarray()[0]))
+    u_old = dict(
+        zip(features.names, build_profiles(events(habit), features, interest, END).interest.toarray()[0])
+    )
     assert u_old["category:手机"] == pytest.approx(1.0)
 
 
@@ -125,15 +124,15 @@ event_rows = st.lists(
 
 @settings(max_examples=40, deadline=None)
 @given(event_rows)
-def test_vectorized_profiles_match_a_per_user_reference(rows):
+def test_vectorized_profiles_match_a_per_user_reference(interest, rows):
     """The sparse all-users computation equals the formula evaluated user by user:
     U = (1 - alpha) * long-term shares @ C + alpha * session shares @ C."""
     cat = catalog()
-    features = build_item_features(cat, SETTINGS.weights)
+    features = build_item_features(cat, interest)
     ev = events([(u, i, e, END - pd.Timedelta(hours=h), "") for u, i, e, h in rows])
-    profiles = build_profiles(ev, features, SETTINGS.weights, END)
+    profiles = build_profiles(ev, features, interest, END)
     C = features.matrix.toarray()
-    w = SETTINGS.weights
+    w = interest
     for user, group in ev.groupby("user_id"):
         a, s = np.zeros(len(cat)), np.zeros(len(cat))
         last = group["ts"].max()

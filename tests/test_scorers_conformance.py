@@ -1,168 +1,129 @@
 """One conformance suite for every scorer, on a tiny shop whose right answer is obvious.
 
-Two clusters of items: {A, B, C} are bought together, {D, E} are bought together, F is bought by
-everyone (popular). User "ab" bought A and B, so C is the item a recommender should add; user
-"d" bought D, so E should come before A, B, C.
+The shop (the tiny_* fixtures of conftest.py) has two clusters of items: {A, B, C} are bought
+together, {D, E} are bought together, F is bought by everyone (popular). User "ab" bought A and
+B, so C is the item a recommender should add; user "d" bought D, so E should come before A, B, C.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from bannergen.features import build_item_features
-from bannergen.profile import build_profiles
 from bannergen.scorers.base import build_interactions
 from bannergen.scorers.blend import SCORERS, Blend, make_scorer
-from bannergen.scorers.settings import BlendSettings, load_scoring
+from bannergen.scorers.settings import BlendSettings
 from bannergen.scorers.store import StaleModelError, load_blend, save_blend
 
-ROOT = Path(__file__).resolve().parents[1]
-INTEREST = load_scoring(ROOT / "scoring").weights
-ITEMS = list("ABCDEF")
-END = pd.Timestamp("2026-11-28T00:00:00Z")
-
-
-def catalog() -> pd.DataFrame:
-    return pd.DataFrame({
-        "item_id": ITEMS, "title": [f"item {i}" for i in ITEMS], "brand": ["b1"] * 3 + ["b2"] * 2 + ["b3"],
-        "category": ["c1"] * 3 + ["c2"] * 2 + ["c3"], "price": [10.0] * 6, "list_price": [np.nan] * 6,
-        "image": [""] * 6, "stock": [1] * 6, "url": [""] * 6,
-    })
-
-
-def events() -> pd.DataFrame:
-    rows = []
-    day = pd.Timedelta(days=1)
-    for n in range(8):  # eight users buy the whole first cluster, in one order each
-        for item in "ABC":
-            rows.append((f"x{n}", item, "purchase", END - (n + 2) * day, ""))
-        rows.append((f"x{n}", "F", "purchase", END - 3 * day, ""))
-    for n in range(6):
-        for item in "DE":
-            rows.append((f"y{n}", item, "purchase", END - (n + 2) * day, ""))
-        rows.append((f"y{n}", "F", "purchase", END - 3 * day, ""))
-    rows += [("ab", "A", "purchase", END - day, ""), ("ab", "B", "purchase", END - day, ""),
-             ("d", "D", "purchase", END - day, ""), ("ab", "A", "purchase", END - 2 * day, "")]
-    return pd.DataFrame(rows, columns=["user_id", "item_id", "event", "ts", "query"])
-
-
-@pytest.fixture(scope="module")
-def data():
-    ev = events()
-    features = build_item_features(catalog(), INTEREST)
-    profiles = build_profiles(ev, features, INTEREST, END)
-    return build_interactions(ev, catalog()["item_id"], END).with_content(profiles, features)
-
-
-PARAMS = {"rules": {"min_support": 0.05, "min_confidence": 0.1}, "svd": {"factors": 2}, "ease": {"l2": 1.0}}
+ITEMS = list("ABCDEF")  # the tiny shop of conftest.py, in catalog order
 LEARNERS = ["item_knn", "svd", "ease", "rules"]
 
 
-def scorer(name):
-    return make_scorer(name, PARAMS.get(name), INTEREST)
+@pytest.fixture
+def scorer(interest, scorer_params):
+    """name -> a new scorer with the tiny shop's hyperparameters."""
+    return lambda name: make_scorer(name, scorer_params.get(name), interest)
 
 
 @pytest.mark.parametrize("name", list(SCORERS))
-def test_shape_dtype_and_fit_returns_self(data, name):
+def test_shape_dtype_and_fit_returns_self(scorer, tiny_data, name):
     s = scorer(name)
-    assert s.fit(data) is s
+    assert s.fit(tiny_data) is s
     assert s.is_fitted()
-    out = s.score(data, np.arange(data.n_users))
-    assert out.shape == (data.n_users, data.n_items) and out.dtype == np.float32
+    out = s.score(tiny_data, np.arange(tiny_data.n_users))
+    assert out.shape == (tiny_data.n_users, tiny_data.n_items) and out.dtype == np.float32
     assert np.isfinite(out).all()
-    assert s.score(data, np.asarray([], dtype=np.int64)).shape == (0, data.n_items)
+    assert s.score(tiny_data, np.asarray([], dtype=np.int64)).shape == (0, tiny_data.n_items)
 
 
 @pytest.mark.parametrize("name", list(SCORERS))
-def test_same_random_state_same_result(data, name):
-    a = scorer(name).fit(data).score(data, np.arange(data.n_users))
-    b = scorer(name).fit(data).score(data, np.arange(data.n_users))
+def test_same_random_state_same_result(scorer, tiny_data, name):
+    a = scorer(name).fit(tiny_data).score(tiny_data, np.arange(tiny_data.n_users))
+    b = scorer(name).fit(tiny_data).score(tiny_data, np.arange(tiny_data.n_users))
     np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("name", list(SCORERS))
-def test_hyperparameters_only_in_init_fitted_state_ends_in_underscore(name):
+def test_hyperparameters_only_in_init_fitted_state_ends_in_underscore(scorer, name):
     s = scorer(name)
     assert not s.is_fitted()
     assert all(hasattr(s, p) for p in type(s)._param_names())
 
 
 @pytest.mark.parametrize("name", LEARNERS)
-def test_completes_the_cluster(data, name):
-    s = scorer(name).fit(data)
-    ab, d = data.user_ids.get_indexer(["ab", "d"])
-    out = s.score(data, np.asarray([ab, d]))
+def test_completes_the_cluster(scorer, tiny_data, name):
+    s = scorer(name).fit(tiny_data)
+    ab, d = tiny_data.user_ids.get_indexer(["ab", "d"])
+    out = s.score(tiny_data, np.asarray([ab, d]))
     col = {i: k for k, i in enumerate(ITEMS)}
     # "ab" should get C above the other cluster's items; "d" should get E above A, B, C
     assert out[0, col["C"]] > max(out[0, col["D"]], out[0, col["E"]]), out[0]
     assert out[1, col["E"]] > max(out[1, col["A"]], out[1, col["B"]], out[1, col["C"]]), out[1]
 
 
-def test_popularity_ranks_the_item_everyone_bought_first(data):
-    out = scorer("popularity").fit(data).score(data, np.arange(2))
+def test_popularity_ranks_the_item_everyone_bought_first(scorer, tiny_data):
+    out = scorer("popularity").fit(tiny_data).score(tiny_data, np.arange(2))
     assert ITEMS[int(out[0].argmax())] == "F" and (out[0] == out[1]).all()
 
 
-def test_history_scores_only_what_the_user_bought(data):
-    ab = data.user_ids.get_indexer(["ab"])
-    out = scorer("history").fit(data).score(data, ab)[0]
+def test_history_scores_only_what_the_user_bought(scorer, tiny_data):
+    ab = tiny_data.user_ids.get_indexer(["ab"])
+    out = scorer("history").fit(tiny_data).score(tiny_data, ab)[0]
     assert set(np.flatnonzero(out > 0)) == {0, 1} and out[0] > out[1]  # A bought twice
 
 
 @pytest.mark.parametrize("name", LEARNERS + ["popularity", "popularity_recent", "popularity_now", "history", "title"])
-def test_save_and_load_give_the_same_scores(data, tmp_path, name):
-    blend = Blend({name: scorer(name)}, {name: 1.0}, cold_start=name).fit(data)
+def test_save_and_load_give_the_same_scores(scorer, interest, tiny_data, tmp_path, name):
+    blend = Blend({name: scorer(name)}, {name: 1.0}, cold_start=name).fit(tiny_data)
     save_blend(blend, tmp_path, "fp1")
-    again = load_blend(tmp_path, "fp1", INTEREST)
-    rows = np.arange(data.n_users)
-    np.testing.assert_array_equal(blend.score(data, rows), again.score(data, rows))
+    again = load_blend(tmp_path, "fp1", interest)
+    rows = np.arange(tiny_data.n_users)
+    np.testing.assert_array_equal(blend.score(tiny_data, rows), again.score(tiny_data, rows))
     with pytest.raises(StaleModelError, match="fitted on other data or settings"):
-        load_blend(tmp_path, "fp2", INTEREST)
+        load_blend(tmp_path, "fp2", interest)
     assert not list(tmp_path.glob("*.pkl"))
 
 
-def test_a_model_saved_by_another_format_version_is_refused(data, tmp_path):
+def test_a_model_saved_by_another_format_version_is_refused(scorer, interest, tiny_data, tmp_path):
     """Format 1 stored EASE's weights as one matrix; format 2 as column tiles. An old folder is
     refused with a message that says to refit, never read as the wrong layout."""
-    save_blend(Blend({"ease": scorer("ease")}, {"ease": 1.0}, cold_start="ease").fit(data), tmp_path, "fp1")
+    save_blend(Blend({"ease": scorer("ease")}, {"ease": 1.0}, cold_start="ease").fit(tiny_data), tmp_path, "fp1")
     meta = tmp_path / "model.json"
     doc = json.loads(meta.read_text(encoding="utf-8"))
     doc["format_version"] = 1
     meta.write_text(json.dumps(doc), encoding="utf-8")
     with pytest.raises(StaleModelError, match=r"model format 1, this bannergen reads 2") as error:
-        load_blend(tmp_path, "fp1", INTEREST)
+        load_blend(tmp_path, "fp1", interest)
     assert "bannergen fit" in str(error.value.hint)
 
 
-def test_blend_contributions_sum_to_the_score(data):
-    settings = BlendSettings(weights={"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}, params=PARAMS)
-    blend = Blend.from_settings(settings, INTEREST).fit(data)
-    rows = np.arange(data.n_users)
-    scores = blend.score(data, rows)
+def test_blend_contributions_sum_to_the_score(scorer_params, interest, tiny_data):
+    settings = BlendSettings(weights={"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}, params=scorer_params)
+    blend = Blend.from_settings(settings, interest).fit(tiny_data)
+    rows = np.arange(tiny_data.n_users)
+    scores = blend.score(tiny_data, rows)
     items = scores.argmax(axis=1)
-    parts = blend.contributions(data, rows, items)
+    parts = blend.contributions(tiny_data, rows, items)
     np.testing.assert_allclose(sum(parts.values()), scores[rows, items], rtol=1e-5, atol=1e-6)
 
 
-def test_cold_start_users_get_recent_popularity(data):
-    ev = pd.concat([events(), pd.DataFrame([("new", "", "search", END, "c1")], columns=events().columns)])
-    d = build_interactions(ev, catalog()["item_id"], END)
-    blend = Blend.from_settings(BlendSettings(weights={"ease": 1.0}, params=PARAMS), None).fit(d)
+def test_cold_start_users_get_recent_popularity(tiny_events, tiny_catalog, tiny_end, scorer_params):
+    ev = pd.concat([tiny_events, pd.DataFrame([("new", "", "search", tiny_end, "c1")], columns=tiny_events.columns)])
+    d = build_interactions(ev, tiny_catalog["item_id"], tiny_end)
+    blend = Blend.from_settings(BlendSettings(weights={"ease": 1.0}, params=scorer_params), None).fit(d)
     row = d.user_ids.get_indexer(["new"])
     out = blend.score(d, row)[0]
     assert ITEMS[int(out.argmax())] == "F"
 
 
-def test_title_scorer_finds_items_whose_titles_share_words():
+def test_title_scorer_finds_items_whose_titles_share_words(scorer, tiny_events, tiny_catalog, tiny_end):
     """Titles: A, B, C are "red heart ..." and D, E "blue star ...": "d" (bought D) gets E first."""
     titles = ["red heart mug", "red heart bag", "red heart tin", "blue star lamp", "blue star lamp large", "plain box"]
-    ev = events()
-    d = build_interactions(ev, catalog()["item_id"], END, titles=titles)
+    ev = tiny_events
+    d = build_interactions(ev, tiny_catalog["item_id"], tiny_end, titles=titles)
     s = scorer("title").fit(d)
     ab, dd = d.user_ids.get_indexer(["ab", "d"])
     out = s.score(d, np.asarray([ab, dd]))
@@ -172,14 +133,16 @@ def test_title_scorer_finds_items_whose_titles_share_words():
     np.testing.assert_array_equal(out, scorer("title").fit(d).score(d, np.asarray([ab, dd])))
 
 
-def test_recency_decay_favours_recent_purchases():
+def test_recency_decay_favours_recent_purchases(tiny_events, tiny_catalog, tiny_end):
     """EASE with a user half-life weights "ab"'s items by recency; popularity_now counts only the
     last days (the tiny shop's F was bought 3 days before the end by everyone)."""
-    ev = events()
-    d = build_interactions(ev, catalog()["item_id"], END)
+    ev = tiny_events
+    d = build_interactions(ev, tiny_catalog["item_id"], tiny_end)
     plain = make_scorer("ease", {"l2": 1.0}).fit(d)
     decayed = make_scorer("ease", {"l2": 1.0, "half_life_days": 2.0, "user_half_life_days": 1.0}).fit(d)
     rows = np.arange(d.n_users)
-    assert np.isfinite(decayed.score(d, rows)).all() and not np.array_equal(plain.score(d, rows), decayed.score(d, rows))
+    assert np.isfinite(decayed.score(d, rows)).all() and not np.array_equal(
+        plain.score(d, rows), decayed.score(d, rows)
+    )
     now = make_scorer("popularity_now", {"days": 3}).fit(d).score(d, rows[:1])[0]
     assert ITEMS[int(now.argmax())] == "F"

@@ -17,7 +17,6 @@ from bannergen.scorers.blend import Blend
 from bannergen.scorers.collaborative import FLOAT32_CONDITION_LIMIT, EASEScorer, condition_bound
 from bannergen.scorers.settings import BlendSettings
 from bannergen.scorers.tiled import THREADED_MIN_ROWS, TiledWeights, tile_width
-from tests.test_scorers_conformance import END, INTEREST, PARAMS, catalog, data, events  # noqa: F401  (the tiny shop)
 
 
 def _sparse_users(rng: np.random.Generator, n_users: int, n_items: int, density: float) -> sp.csr_matrix:
@@ -68,25 +67,28 @@ def test_tile_width_keeps_a_tile_near_the_cache_budget():
 
 
 @pytest.mark.parametrize("max_items", [6, 4])
-def test_ease_scores_equal_the_closed_form(data, max_items):  # noqa: F811
+def test_ease_scores_equal_the_closed_form(tiny_data, max_items):
     """s = x B, B = I - P / diag(P), P = (X'X + l2 I)^-1, diag(B) = 0, over the kept items."""
-    ease = EASEScorer(l2=1.0, transform="log", max_items=max_items).fit(data)
-    x = implicit_matrix(data, "log").toarray().astype(np.float64)
+    ease = EASEScorer(l2=1.0, transform="log", max_items=max_items).fit(tiny_data)
+    x = implicit_matrix(tiny_data, "log").toarray().astype(np.float64)
     keep = ease.items_
     p = np.linalg.inv(x[:, keep].T @ x[:, keep] + np.eye(len(keep)))
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
-    expected = np.zeros((data.n_users, data.n_items))
+    expected = np.zeros((tiny_data.n_users, tiny_data.n_items))
     expected[:, keep] = x[:, keep] @ b
-    np.testing.assert_allclose(ease.score(data, np.arange(data.n_users)), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ease.score(tiny_data, np.arange(tiny_data.n_users)), expected, rtol=1e-4, atol=1e-5)
 
 
-def test_streamed_blend_equals_the_sum_of_its_parts():
-    ev = pd.concat([events(), pd.DataFrame([("new", "", "search", END, "c1")], columns=events().columns)])
-    features = build_item_features(catalog(), INTEREST)
-    data = build_interactions(ev, catalog()["item_id"], END).with_content(build_profiles(ev, features, INTEREST, END), features)
-    settings_ = BlendSettings(weights={"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}, params=PARAMS)
-    blend = Blend.from_settings(settings_, INTEREST).fit(data)
+def test_streamed_blend_equals_the_sum_of_its_parts(tiny_events, tiny_catalog, tiny_end, scorer_params, interest):
+    ev = pd.concat([tiny_events, pd.DataFrame([("new", "", "search", tiny_end, "c1")], columns=tiny_events.columns)])
+    features = build_item_features(tiny_catalog, interest)
+    data = build_interactions(ev, tiny_catalog["item_id"], tiny_end).with_content(
+        build_profiles(ev, features, interest, tiny_end), features
+    )
+    weights = {"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}
+    settings_ = BlendSettings(weights=weights, params=scorer_params)
+    blend = Blend.from_settings(settings_, interest).fit(data)
     rows = np.arange(data.n_users)
     names = list(blend.weights) + [blend.cold_start]
     parts = blend.components(data, rows, names)
@@ -109,15 +111,15 @@ def test_condition_bound_is_an_upper_bound(n_users, n_items, l2, seed):
     assert condition_bound(xtx, l2) >= np.linalg.cond(xtx + l2 * np.eye(n_items)) * (1 - 1e-9)
 
 
-def test_a_tiny_l2_inverts_in_float64(data):  # noqa: F811
+def test_a_tiny_l2_inverts_in_float64(tiny_data):
     """l2 = 1e-3 on the tiny shop: the bound is far above the float32 limit, and the weights still
     match the float64 closed form."""
-    x = implicit_matrix(data, "binary").toarray().astype(np.float64)
+    x = implicit_matrix(tiny_data, "binary").toarray().astype(np.float64)
     assert condition_bound(x.T @ x, 1e-3) > FLOAT32_CONDITION_LIMIT
-    gram = x.T @ x + 1e-3 * np.eye(data.n_items)
-    ease = EASEScorer(l2=1e-3, transform="binary").fit(data)
+    gram = x.T @ x + 1e-3 * np.eye(tiny_data.n_items)
+    ease = EASEScorer(l2=1e-3, transform="binary").fit(tiny_data)
     p = np.linalg.inv(gram)
     b = -p / np.diag(p)[None, :]
     np.fill_diagonal(b, 0.0)
     # float32 would be off by ~1e-4 here; float64 is off by float32 rounding of the stored weights only
-    np.testing.assert_allclose(TiledWeights(ease.weights_, data.n_items).to_dense(), b, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(TiledWeights(ease.weights_, tiny_data.n_items).to_dense(), b, rtol=1e-6, atol=1e-6)
