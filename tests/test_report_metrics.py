@@ -106,3 +106,23 @@ def test_ingest_cli_line_and_exit_codes(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["duplicate"] == 1
     res = CliRunner().invoke(_app(), ["feedback", "ingest", str(tmp_path / "nope.csv"), "--store", str(store)])
     assert res.exit_code == 2 and "file not found" in res.output
+
+
+def test_variant_rows_name_their_template_item_and_title_in_every_format(store_path: Path, tmp_path: Path) -> None:
+    from bannergen.reporting import render_html, to_csv, to_json, to_table
+
+    seg = tmp_path / "out" / "seg"
+    seg.mkdir(parents=True)
+    variants = {f"v{j}": {"template": "price-drop", "item_ids": [f"00010{j}"], "size": "1200x400"} for j in range(3)}
+    (seg / "manifest.json").write_text(json.dumps({"variants": variants}), encoding="utf-8")
+    items = pd.DataFrame({"item_id": ["000100", "000101", "000102"], "title": ["佳能 相机", "苹果 手机", "索尼 耳机"]})
+    with open_store(store_path) as store:
+        rep = build_report(store, "variant", tmp_path / "out", items=items)
+    row = {"variant_id": "v1", "template": "price-drop", "item_id": "000101", "title": "苹果 手机"}
+    assert rep.rows.set_index("variant_id").loc["v1", ["template", "item_id", "title"]].tolist() == list(row.values())[1:]
+    assert row.items() <= next(r for r in json.loads(to_json(rep)) if r["variant_id"] == "v1").items()
+    assert to_csv(rep).splitlines()[0].startswith("variant_id,template,item_id,title,impressions")
+    table = to_table(rep).splitlines()
+    assert table[0].split()[:5] == ["variant_id", "template", "item_id", "title", "impressions"]
+    assert any(line.split()[:4] == ["v1", "price-drop", "000101", "苹果"] for line in table)
+    assert "<td>苹果 手机</td>" in render_html(rep)

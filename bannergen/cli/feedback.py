@@ -71,11 +71,6 @@ def _project():  # -> Project | None
         return None
 
 
-def _out_root() -> Path | None:
-    project = _project()
-    return project.out if project else None
-
-
 def feedback_app() -> typer.Typer:
     app = typer.Typer(help="Feedback events: ingest impressions/clicks/conversions, evaluate policies offline.",
                       no_args_is_help=True, rich_markup_mode=None)
@@ -197,13 +192,17 @@ def register(app: typer.Typer) -> None:
         """
         from bannergen.cache import atomic_write
         from bannergen.feedback import open_store
+        from bannergen.bandits.inputs import item_table
         from bannergen.reporting import build_report, to_csv, to_json, to_table, write_html
 
         try:
             if fmt == ReportFormat.html and out is None:
                 raise InputError("--format html needs --out FILE")
+            project = _project()
+            items = item_table(project.catalog, project.scoring) if project else None
             with open_store(_store_path(store)) as db:
-                rep = build_report(db, by.value, _out_root())
+                rep = build_report(db, by.value, project.out if project else None,
+                                   behaviour_store=project.serve.behaviour_store if project else None, items=items)
                 if fmt == ReportFormat.html:
                     write_html(rep, out, db)
                     typer.echo(f"report: {out}")

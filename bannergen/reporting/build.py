@@ -21,10 +21,13 @@ import pandas as pd
 
 from bannergen.errors import InputError
 from bannergen.feedback.store import FeedbackStore
-from bannergen.reporting.meta import user_segments, variant_meta
+from bannergen.bandits.decision_log import banner_index
+from bannergen.reporting.meta import user_segments
 from bannergen.reporting.stats import prob_beat_control, two_proportion_pvalue, wilson_interval
 
 BY = {"variant": "variant_id", "template": "template", "item": "item_id", "segment": "segment", "placement": "placement"}
+# What a row counts, named beside its key: a variant is a template over an item.
+LABELS = {"variant": ("template", "item_id", "title"), "item": ("title",)}
 COUNT_COLUMNS = ["impressions", "clicks", "conversions", "revenue", "cost", "raw_impressions", "raw_clicks"]
 REPORT_COLUMNS = ["impressions", "clicks", "ctr", "ctr_low", "ctr_high", "conversions", "cvr", "revenue", "cost",
                   "roi", "raw_impressions", "raw_clicks", "control_ctr", "lift", "p_value", "p_beat_control"]
@@ -33,20 +36,28 @@ UNKNOWN = "(unknown)"
 
 @dataclass(frozen=True)
 class Report:
-    """by: the grouping; key: its column name; rows: one per group (key + REPORT_COLUMNS), by
-    impressions descending; control: holdout totals (impressions, clicks, ctr)."""
+    """by: the grouping; key: its column name; rows: one per group (key, labels, REPORT_COLUMNS),
+    by impressions descending; control: holdout totals (impressions, clicks, ctr); labels: the
+    columns that say what a group is (a variant's template, item id and item title)."""
 
     by: str
     key: str
     rows: pd.DataFrame
     control: dict[str, float]
+    labels: tuple[str, ...] = ()
 
 
 def _sum(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return counts.groupby(keys, as_index=False, sort=False)[COUNT_COLUMNS].sum()
 
 
-def group_counts(store: FeedbackStore, by: str, out_root: Path | None = None) -> pd.DataFrame:
+def _banners(out_root: Path | None, behaviour_store: Path | None) -> pd.DataFrame:
+    """variant_id, item_id, template of every rendered or served banner."""
+    return banner_index(out_root, behaviour_store)
+
+
+def group_counts(store: FeedbackStore, by: str, out_root: Path | None = None,
+                 behaviour_store: Path | None = None) -> pd.DataFrame:
     """Counts per group and holdout flag: key, holdout, COUNT_COLUMNS."""
     if by not in BY:
         raise InputError(f"unknown report grouping '{by}'", hint=f"expected one of {', '.join(BY)}")
@@ -55,7 +66,7 @@ def group_counts(store: FeedbackStore, by: str, out_root: Path | None = None) ->
         return store.counts_by([key])
     if by in ("template", "item"):
         counts = store.counts_by(["variant_id"])
-        meta = variant_meta(out_root) if out_root else pd.DataFrame(columns=["variant_id", key])
+        meta = _banners(out_root, behaviour_store)
         counts = counts.merge(meta[["variant_id", key]], on="variant_id", how="left")
         counts[key] = counts[key].fillna(UNKNOWN)
         return _sum(counts, [key, "holdout"])
@@ -88,14 +99,27 @@ def metrics(counts: pd.DataFrame, control: pd.DataFrame | None = None, seed: int
     return out
 
 
-def build_report(store: FeedbackStore, by: str = "variant", out_root: Path | None = None, seed: int = 0) -> Report:
+def _labels(rows: pd.DataFrame, by: str, banners: pd.DataFrame, items: pd.DataFrame | None) -> pd.DataFrame:
+    """``rows`` with the LABELS of ``by`` ("" where unknown)."""
+    if by == "variant":
+        rows = rows.merge(banners[["variant_id", "template", "item_id"]], on="variant_id", how="left")
+    titles = items[["item_id", "title"]].drop_duplicates("item_id") if items is not None else None
+    rows = rows.merge(titles, on="item_id", how="left") if titles is not None else rows.assign(title="")
+    for column in LABELS[by]:
+        rows[column] = rows[column].fillna("").astype(object)
+    return rows
+
+
+def build_report(store: FeedbackStore, by: str = "variant", out_root: Path | None = None, seed: int = 0,
+                 behaviour_store: Path | None = None, items: pd.DataFrame | None = None) -> Report:
     """The report grouped ``by`` variant | template | item | segment | placement.
 
-    ``out_root`` (the project's OUT folder) supplies manifests for template/item/segment; without
-    it those groups are all "(unknown)".
+    ``out_root`` (the project's OUT folder) supplies manifests for template/item/segment and
+    ``behaviour_store`` the banners serve rendered; without them those groups are all
+    "(unknown)". ``items`` (item_id, title) name the items of variant and item rows.
     """
     key = BY.get(by)
-    counts = group_counts(store, by, out_root)
+    counts = group_counts(store, by, out_root, behaviour_store)
     treat = counts[~counts["holdout"]].drop(columns="holdout")
     hold = counts[counts["holdout"]].drop(columns="holdout")
     total = {"impressions": float(hold["impressions"].sum()), "clicks": float(hold["clicks"].sum())}
@@ -106,5 +130,9 @@ def build_report(store: FeedbackStore, by: str = "variant", out_root: Path | Non
         control = pd.DataFrame({"impressions": np.full(len(treat), total["impressions"]),
                                 "clicks": np.full(len(treat), total["clicks"])})
     rows = metrics(treat.reset_index(drop=True), control.reset_index(drop=True), seed=seed)
-    rows = rows[[key, *REPORT_COLUMNS]].sort_values(["impressions", key], ascending=[False, True], kind="stable")
-    return Report(by, key, rows.reset_index(drop=True), total)
+    labels = LABELS.get(by, ())
+    if labels:
+        rows = _labels(rows, by, _banners(out_root, behaviour_store), items)
+    rows = rows[[key, *labels, *REPORT_COLUMNS]].sort_values(["impressions", key], ascending=[False, True],
+                                                              kind="stable")
+    return Report(by, key, rows.reset_index(drop=True), total, labels)

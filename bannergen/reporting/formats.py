@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 import pandas as pd
 
@@ -13,6 +14,8 @@ TABLE_COLUMNS = [("impressions", "{:,.0f}"), ("clicks", "{:,.0f}"), ("ctr", "{:.
                  ("ctr_high", "{:.2%}"), ("conversions", "{:,.0f}"), ("cvr", "{:.2%}"), ("revenue", "{:,.2f}"),
                  ("cost", "{:,.2f}"), ("roi", "{:.2f}"), ("lift", "{:+.1%}"), ("p_value", "{:.3g}"),
                  ("p_beat_control", "{:.3f}"), ("raw_clicks", "{:,.0f}")]
+
+LABEL_WIDTH = 32  # a long item title would push the numbers off the screen
 
 
 def _clean(value: object) -> object:
@@ -38,14 +41,35 @@ def to_csv(report: Report) -> str:
     return report.rows.to_csv(index=False, lineterminator="\n")
 
 
+def _width(text: str) -> int:
+    """Terminal columns of ``text``: CJK titles take two per character."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _clip(text: str, width: int = LABEL_WIDTH) -> str:
+    """``text`` cut to ``width`` terminal columns with an ellipsis (the full text is in json/csv/html)."""
+    if _width(text) <= width:
+        return text
+    while _width(text) > width - 1:
+        text = text[:-1]
+    return text + "…"
+
+
+def _pad(text: str, width: int, left: bool) -> str:
+    fill = " " * (width - _width(text))
+    return text + fill if left else fill + text
+
+
 def to_table(report: Report) -> str:
     """A fixed-width text table, then one line about the control group."""
-    header = [report.key, *(c for c, _ in TABLE_COLUMNS)]
-    body = [[str(r[report.key])] + ["-" if pd.isna(r[c]) else f.format(r[c]) for c, f in TABLE_COLUMNS]
+    names = [report.key, *report.labels]
+    header = [*names, *(c for c, _ in TABLE_COLUMNS)]
+    body = [[_clip(str(r[c])) for c in names] + ["-" if pd.isna(r[c]) else f.format(r[c]) for c, f in TABLE_COLUMNS]
             for _, r in report.rows.iterrows()]
-    widths = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(header, widths)))]
-    lines += ["  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(b, widths))) for b in body]
+    widths = [max(_width(h), *(_width(b[i]) for b in body)) if body else _width(h) for i, h in enumerate(header)]
+    left = len(names)  # names read left-aligned, numbers right-aligned
+    lines = ["  ".join(_pad(h, w, i < left) for i, (h, w) in enumerate(zip(header, widths)))]
+    lines += ["  ".join(_pad(v, w, i < left) for i, (v, w) in enumerate(zip(b, widths))) for b in body]
     c = report.control
     if c["impressions"]:
         lines.append(f"control (policy=holdout): {c['impressions']:,.0f} impressions, {c['clicks']:,.0f} clicks, "

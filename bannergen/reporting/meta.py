@@ -1,5 +1,5 @@
-"""What a variant is (template, item) and who was assigned it (segment), from the render output:
-OUT/<segment>/manifest.json and the assignment files it points at."""
+"""Who was assigned a variant (segment), from the render output: OUT/<segment>/manifest.json and
+the assignment files it points at."""
 
 from __future__ import annotations
 
@@ -8,14 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from bannergen.bandits.decision_log import manifests
-
-
-def variant_meta(out_root: Path) -> pd.DataFrame:
-    """One row per variant id: variant_id, template, item_id, size (first manifest wins)."""
-    rows = [(vid, v.get("template", ""), (v.get("item_ids") or [""])[0], v.get("size", ""))
-            for _, m in manifests(out_root) for vid, v in m.get("variants", {}).items()]
-    frame = pd.DataFrame(rows, columns=["variant_id", "template", "item_id", "size"], dtype=object)
-    return frame.drop_duplicates("variant_id").reset_index(drop=True)
 
 
 def user_segments(out_root: Path) -> pd.DataFrame:
