@@ -195,7 +195,7 @@ class Service:
             "assets_2x": {f: self.url(f"/assets/{variant2}.{f}") for f in images} if variant2 else None,
             "html": self.url(f"/assets/{variant_id}.html") if "html" in formats else None,
             "policy": choice.policy,
-            "propensity": round(choice.propensity, 6),
+            "propensity": choice.propensity,
             "score": None if math.isnan(choice.score) else round(choice.score, 6),
             "explanation": choice.explanation,
             "rendered": rendered,
