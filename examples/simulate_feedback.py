@@ -30,7 +30,8 @@ from bannergen.service.realtime import BehaviourLog
 ROOT = Path(__file__).resolve().parents[1]
 DECISION_COLUMNS = ["decision_id", "ts", "user_id", "placement", "size", "variant_id", "item_id", "template",
                     "policy", "propensity", "score", "explanation"]
-CANDIDATE_COLUMNS = ["decision_id", "position", "item_id", "template", "antecedent_id", "score", "probability", "chosen"]
+CANDIDATE_COLUMNS = ["decision_id", "position", "item_id", "template", "antecedent_id", "score", "probability",
+                     "chosen"]
 
 
 def main() -> None:
@@ -44,7 +45,8 @@ def main() -> None:
     ap.add_argument("--size", default="1200x400")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--out", type=Path, help="events file (default: OUT/feedback-<segment>.csv)")
-    ap.add_argument("--decision-log", type=Path, help="SQLite decision log (default: the project's serve.behaviour_store)")
+    ap.add_argument("--decision-log", type=Path,
+                    help="SQLite decision log (default: the project's serve.behaviour_store)")
     ap.add_argument("--truth", action="store_true", help="print the true CTR of every reference policy")
     args = ap.parse_args()
 
@@ -75,8 +77,9 @@ def main() -> None:
     target = args.out or project.out / f"feedback-{args.segment}.csv"
     events.to_csv(target, index=False)
     counts = sim.events["event"].value_counts()
-    print(f"wrote {len(events):,} events ({counts.get('impression', 0):,} impressions, {counts.get('click', 0):,} clicks, "
-          f"{counts.get('conversion', 0):,} conversions) to {target}; {len(decisions):,} decisions to {log_path}")
+    print(f"wrote {len(events):,} events ({counts.get('impression', 0):,} impressions, "
+          f"{counts.get('click', 0):,} clicks, {counts.get('conversion', 0):,} conversions) to {target}; "
+          f"{len(decisions):,} decisions to {log_path}")
     if args.truth:
         for name in TARGET_POLICIES:
             value = sim.true_value(name, project_policy(project.scoring, name))  # as `feedback evaluate` sees it

@@ -85,7 +85,8 @@ def test_estimators_recover_a_known_value_on_a_context_free_log() -> None:
 
 
 def _log(rows: list[tuple]) -> pd.DataFrame:
-    cols = ["decision_id", "user_id", "position", "item_id", "template", "score", "probability", "chosen", "policy", "ts"]
+    cols = ["decision_id", "user_id", "position", "item_id", "template", "score", "probability", "chosen", "policy",
+            "ts"]
     frame = pd.DataFrame(rows, columns=cols).assign(antecedent_id="", placement="", size="")
     return frame
 
@@ -100,8 +101,10 @@ BANNERS = pd.DataFrame({"variant_id": ["vA", "vB", "vC", "vP"], "item_id": ["a",
 
 
 def test_impressions_join_by_decision_id_else_the_latest_earlier_decision_listing_their_banner() -> None:
-    log = _log([("d1", "u1", 0, "a", "t", 1.0, 0.7, True, "softmax", 100), ("d1", "u1", 1, "b", "t", 0.5, 0.3, False, "softmax", 100),
-                ("d2", "u1", 0, "b", "t", 1.0, 0.6, True, "softmax", 200), ("d2", "u1", 1, "c", "t", 0.9, 0.4, False, "softmax", 200),
+    log = _log([("d1", "u1", 0, "a", "t", 1.0, 0.7, True, "softmax", 100),
+                ("d1", "u1", 1, "b", "t", 0.5, 0.3, False, "softmax", 100),
+                ("d2", "u1", 0, "b", "t", 1.0, 0.6, True, "softmax", 200),
+                ("d2", "u1", 1, "c", "t", 0.9, 0.4, False, "softmax", 200),
                 ("d3", "u2", 0, "p", "spot", np.nan, 1.0, True, "holdout", 100)])
     events = _imps([(150, "u1", "vB", "impression", 0.3, ""),      # latest earlier decision listing b: d1
                     (250, "u1", "vB", "impression", np.nan, ""),   # d2 now; propensity from the log
@@ -121,7 +124,8 @@ def test_impressions_join_by_decision_id_else_the_latest_earlier_decision_listin
 
 
 def test_a_greedy_log_cannot_support_uniform_and_says_how_much() -> None:
-    log = _log([("d1", "u1", 0, "a", "t", 1.0, 1.0, True, "greedy", 100), ("d1", "u1", 1, "b", "t", 0.5, 0.0, False, "greedy", 100)])
+    log = _log([("d1", "u1", 0, "a", "t", 1.0, 1.0, True, "greedy", 100),
+                ("d1", "u1", 1, "b", "t", 0.5, 0.0, False, "greedy", 100)])
     events = _imps([(150 + i, "u1", "vA", "impression", 1.0, "d1") for i in range(10)])
     result = evaluate_policy(join_decisions(events, log, BANNERS), "uniform", LOGGING, n_boot=10)
     assert result.unsupported == pytest.approx(0.5)
@@ -141,7 +145,8 @@ def project(tmp_path_factory) -> Path:
     out = root / "out" / "seg"
     (out / "candidates").mkdir(parents=True)
     sim.decisions[list(CANDIDATE_COLUMNS)].to_parquet(out / "candidates" / "c.parquet")
-    variants = {v: {"template": t, "item_ids": [i], "size": "1200x400"} for v, i, t in sim.banners.itertuples(index=False)}
+    variants = {v: {"template": t, "item_ids": [i], "size": "1200x400"}
+                for v, i, t in sim.banners.itertuples(index=False)}
     (out / "manifest.json").write_text(json.dumps({"generated_at": "2026-11-28T07:00:00+00:00", "variants": variants,
                                                    "candidates": {"parquet": "candidates/c.parquet"}}))
     with open_store(root / ".bannergen" / "feedback.sqlite") as store:
@@ -186,11 +191,13 @@ def io_banners(project: Path) -> Path:
 
 @pytest.mark.parametrize("text, message", [
     ("placement,variant_id,probability\nhome_top,v1,0.5\nhome_top,v2,0.4\n",
-     "t.csv:2:probability: the probabilities of placement 'home_top' do not sum to 1; got 0.9; expected 1 (within 1e-06)"),
+     "t.csv:2:probability: the probabilities of placement 'home_top' do not sum to 1; got 0.9; "
+     "expected 1 (within 1e-06)"),
     ("placement,variant_id,probability\nhome_top,v1,high\n",
      "t.csv:2:probability: not a probability; got 'high'; expected a number within 0..1"),
     ("variant_id,probability\nv1,1\n",
-     "t.csv: columns variant_id, probability; expected placement, variant_id, probability or decision_id, variant_id, probability"),
+     "t.csv: columns variant_id, probability; expected placement, variant_id, probability "
+     "or decision_id, variant_id, probability"),
 ])
 def test_bad_target_files_exit_2_naming_the_file_and_row(project: Path, monkeypatch, tmp_path: Path, text: str,
                                                          message: str) -> None:

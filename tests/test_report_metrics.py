@@ -119,7 +119,8 @@ def test_variant_rows_name_their_template_item_and_title_in_every_format(store_p
     with open_store(store_path) as store:
         rep = build_report(store, "variant", tmp_path / "out", items=items)
     row = {"variant_id": "v1", "template": "price-drop", "item_id": "000101", "title": "苹果 手机"}
-    assert rep.rows.set_index("variant_id").loc["v1", ["template", "item_id", "title"]].tolist() == list(row.values())[1:]
+    labels = rep.rows.set_index("variant_id").loc["v1", ["template", "item_id", "title"]]
+    assert labels.tolist() == list(row.values())[1:]
     assert row.items() <= next(r for r in json.loads(to_json(rep)) if r["variant_id"] == "v1").items()
     assert to_csv(rep).splitlines()[0].startswith("variant_id,template,item_id,title,impressions")
     table = to_table(rep).splitlines()

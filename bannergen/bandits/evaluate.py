@@ -76,6 +76,7 @@ def evaluate_file(logged: LoggedDecisions, target: TargetFile, banners: pd.DataF
         notes.append(f"{target.path} puts {found.off_log:.2%} of its mass on variants the log never shows; "
                      f"each decision's target is renormalised over its own candidates")
     if found.no_mass:
-        notes.append(f"{found.no_mass} impressions' decisions get no mass from {target.path}; they keep the logged banner")
+        notes.append(f"{found.no_mass} impressions' decisions get no mass from {target.path}; "
+                     f"they keep the logged banner")
     q = RewardModel(random_state=seed).fit(logged, items).predict(logged)
     return evaluate(logged, str(target.path.name), found.probabilities, q, tuple(notes), n_boot=n_boot, seed=seed)

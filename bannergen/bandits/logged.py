@@ -139,7 +139,8 @@ def join_decisions(events: pd.DataFrame, log: pd.DataFrame, banners: pd.DataFram
         action[by_id] = np.where(np.isnan(pos) | (pos < 0), -1, pos).astype(np.int64)
     by_time = np.flatnonzero((decision < 0) & (item != ""))
     if len(by_time):
-        left = pd.DataFrame({"ts": imps["ts"].to_numpy(np.int64)[by_time], "user_id": imps["user_id"].to_numpy(dtype=object)[by_time],
+        left = pd.DataFrame({"ts": imps["ts"].to_numpy(np.int64)[by_time],
+                             "user_id": imps["user_id"].to_numpy(dtype=object)[by_time],
                              "item_id": item[by_time], "template": template[by_time], "row": by_time})
         right = cands[["ts", "user_id", "item_id", "template", "decision", "position"]]
         found = pd.merge_asof(left.sort_values("ts", kind="stable"), right.sort_values("ts", kind="stable"), on="ts",

@@ -12,6 +12,7 @@ or never shown, which is where DR needs it most.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,9 +42,9 @@ class RewardModel:
 
     C: float = 1.0
     random_state: int = 0
-    encoder_: object = field(default=None, init=False, repr=False)
-    model_: object = field(default=None, init=False, repr=False)
-    items_: pd.DataFrame = field(default=None, init=False, repr=False)
+    encoder_: Any = field(default=None, init=False, repr=False)
+    model_: Any = field(default=None, init=False, repr=False)
+    items_: Any = field(default=None, init=False, repr=False)
     constant_: float | None = field(default=None, init=False)
 
     def _matrix(self, frame: pd.DataFrame) -> sp.csr_matrix:

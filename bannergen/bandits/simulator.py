@@ -19,6 +19,7 @@ checked against.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,8 @@ class ClickModel:
     user_sd: float = 0.3
     seed: int = 0
 
-    def ctr(self, user_ids: np.ndarray, templates: np.ndarray, categories: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    def ctr(self, user_ids: np.ndarray, templates: np.ndarray, categories: np.ndarray,
+            scores: np.ndarray) -> np.ndarray:
         """True click rates (u, k) of users (u,) on their candidates (u, k)."""
         logit = (self.intercept + self.score_weight * np.nan_to_num(scores, nan=0.0)
                  + _effects(templates, self.template_sd, self.seed, "template")
@@ -85,7 +87,7 @@ class CandidateSets:
         k = int(candidates["position"].max()) + 1
         pos = candidates["position"].to_numpy(np.int64)
 
-        def grid(column: str, fill: object, dtype: object) -> np.ndarray:
+        def grid(column: str, fill: Any, dtype: Any) -> np.ndarray:
             out = np.full((u, k), fill, dtype=dtype)
             out[codes, pos] = candidates[column].to_numpy(dtype=dtype)
             return out
@@ -97,8 +99,9 @@ class CandidateSets:
         listed[codes, pos] = True
         cats = np.full((u, k), "", dtype=object)
         cats[codes, pos] = category.to_numpy(dtype=object)
-        return cls(candidates["user_id"].to_numpy(dtype=object)[first], candidates["policy"].to_numpy(dtype=object)[first],
-                   grid("item_id", "", object), grid("template", "", object), grid("antecedent_id", "", object), cats,
+        return cls(candidates["user_id"].to_numpy(dtype=object)[first],
+                   candidates["policy"].to_numpy(dtype=object)[first], grid("item_id", "", object),
+                   grid("template", "", object), grid("antecedent_id", "", object), cats,
                    grid("score", np.nan, np.float64), grid("probability", 0.0, np.float64), listed)
 
     @property
@@ -109,8 +112,9 @@ class CandidateSets:
                       impressions: np.ndarray | None = None) -> np.ndarray:
         """Policy ``name``'s distribution (u, k), exactly as off-policy evaluation computes it."""
         zeros = np.zeros(self.listed.shape)
-        return reference_probabilities(name, self.scores, self.listed, self.logged, self.fixed,
-                                       zeros if clicks is None else clicks, zeros if impressions is None else impressions,
+        clicks = zeros if clicks is None else clicks
+        impressions = zeros if impressions is None else impressions
+        return reference_probabilities(name, self.scores, self.listed, self.logged, self.fixed, clicks, impressions,
                                        policy)
 
 
@@ -165,8 +169,9 @@ def _variant_ids(items: np.ndarray, templates: np.ndarray, size: str, variants: 
 
 
 def simulate(candidates: pd.DataFrame, name: str, policy: DecisionPolicy, clicks: ClickModel = ClickModel(),
-             impressions_per_user: int = 20, categories: pd.DataFrame | None = None, variants: pd.DataFrame | None = None,
-             placement: str = "home_top", size: str = "1200x400", seed: int = 0) -> SimulatedLog:
+             impressions_per_user: int = 20, categories: pd.DataFrame | None = None,
+             variants: pd.DataFrame | None = None, placement: str = "home_top", size: str = "1200x400",
+             seed: int = 0) -> SimulatedLog:
     """Log reference policy ``name`` on-policy over the candidate sets of ``candidates`` (a decision
     log, kernel.CANDIDATE_COLUMNS); ``categories`` (item_id, category) feed the click model,
     ``variants`` (variant_id, item_id, template, size) name the banners."""
@@ -201,9 +206,11 @@ def simulate(candidates: pd.DataFrame, name: str, policy: DecisionPolicy, clicks
     u = user[rows]
     decisions = pd.DataFrame({
         "decision_id": ids[rows], "user_id": sets.user_ids[u], "position": pos.astype(np.int64),
-        "item_id": sets.item_ids[u, pos], "template": sets.templates[u, pos], "antecedent_id": sets.antecedent_ids[u, pos],
+        "item_id": sets.item_ids[u, pos], "template": sets.templates[u, pos],
+        "antecedent_id": sets.antecedent_ids[u, pos],
         "score": sets.scores[u, pos], "probability": probs[u, pos], "chosen": action[rows] == pos,
         "policy": logged_policy[rows], "ts": ts[rows] - DECISION_LEAD_US, "placement": placement, "size": size,
     }, columns=list(DECISION_LOG_COLUMNS))
     banners = pd.DataFrame({"variant_id": variant, "item_id": item, "template": template}).drop_duplicates("variant_id")
-    return SimulatedLog(name, policy, events, decisions, banners.reset_index(drop=True), sets, ctr, user, action, clicked)
+    return SimulatedLog(name, policy, events, decisions, banners.reset_index(drop=True), sets, ctr, user, action,
+                        clicked)

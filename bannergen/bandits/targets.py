@@ -132,8 +132,8 @@ def read_target_file(path: Path) -> TargetFile:
     off = (totals["total"] - 1.0).abs() > SUM_TOLERANCE
     if off.any():
         value, row = totals.index[off.to_numpy()][0], totals[off].iloc[0]
-        raise InputError(f"{path}:{int(row['line'])}:probability: the probabilities of {key} '{value}' do not sum to 1; "
-                         f"got {row['total']:.6g}; expected 1 (within {SUM_TOLERANCE:g})")
+        raise InputError(f"{path}:{int(row['line'])}:probability: the probabilities of {key} '{value}' "
+                         f"do not sum to 1; got {row['total']:.6g}; expected 1 (within {SUM_TOLERANCE:g})")
     return TargetFile(path, key, rows)
 
 
