@@ -206,6 +206,14 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         v = _typed(flat, key, int, source)
         if not lo <= v <= hi:
             raise ConfigError(f"{source}: {key} must be within {lo}..{hi}; got {v}")
+    serve_kinds = (("api_key", str), ("sign_assets", bool), ("signing_key", str), ("signed_url_ttl_s", int),
+                   ("decision_budget_ms", int), ("render_budget_ms", int), ("max_body_bytes", int),
+                   ("max_events", int), ("behaviour_store", Path))
+    # Each value is checked against its kind by _typed, so the keyword arguments are typed at run time.
+    serve: dict[str, Any] = {
+        name: path(f"serve.{name}") if kind is Path else _typed(flat, f"serve.{name}", kind, source)
+        for name, kind in serve_kinds
+    }
     return Project(
         root=root,
         catalog=path("data.catalog"),
@@ -229,11 +237,5 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         mapping_table=path("mapping.table") if _typed(flat, "mapping.table", str, source) else None,
         mapping=tuple((key.split(".", 1)[1], _typed(flat, key, str, source))
                       for key in _DEFAULTS if key.startswith("mapping.") and key != "mapping.table"),
-        serve=ServeSettings(**{
-            key[len("serve."):]: path(key) if kind is Path else _typed(flat, key, kind, source)
-            for key, kind in (("serve.api_key", str), ("serve.sign_assets", bool), ("serve.signing_key", str),
-                              ("serve.signed_url_ttl_s", int), ("serve.decision_budget_ms", int),
-                              ("serve.render_budget_ms", int), ("serve.max_body_bytes", int),
-                              ("serve.max_events", int), ("serve.behaviour_store", Path))
-        }),
+        serve=ServeSettings(**serve),
     )

@@ -13,12 +13,20 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Protocol
 
 from bannergen import __version__
 from bannergen.config import Project
+from bannergen.manifest import read_manifest
 
 
-def _hash_tree(h: hashlib._Hash, root: Path, contents: bool) -> None:
+class _Hasher(Protocol):
+    """What the run key needs of a hashlib object (blake2b and sha256 alike)."""
+
+    def update(self, data: bytes, /) -> None: ...
+
+
+def _hash_tree(h: _Hasher, root: Path, contents: bool) -> None:
     """Fold every file under ``root`` into ``h``: its relative path and either its bytes
     (``contents``) or its size and modification time (cheap, for large image folders)."""
     if not root.exists():
@@ -79,7 +87,7 @@ def run_key(project: Project, segment: str, limit: int | None, caps_active: bool
     return h.hexdigest()
 
 
-def _hash_file(h: hashlib._Hash, path: Path) -> None:
+def _hash_file(h: _Hasher, path: Path) -> None:
     h.update(path.name.encode())
     if not path.is_file():
         h.update(b"<absent>")
@@ -87,3 +95,17 @@ def _hash_file(h: hashlib._Hash, path: Path) -> None:
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             h.update(chunk)
+
+
+def finished_render(out: Path, key: str) -> dict | None:
+    """The manifest of the render already in ``out`` if it was made with ``key`` and every file it
+    lists is still there; None when the render has to run."""
+    try:
+        manifest = read_manifest(out)
+    except (OSError, ValueError):
+        return None
+    if manifest.get("run_key") != key:
+        return None
+    listed = [rel for v in manifest.get("variants", {}).values() for rel in v.get("files", {}).values()]
+    listed += list(manifest.get("assignments", {}).values()) + list(manifest.get("candidates", {}).values())
+    return manifest if all((out / rel).is_file() for rel in listed) else None

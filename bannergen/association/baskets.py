@@ -112,7 +112,7 @@ def read_baskets(path: Path, basket_col: str | None = None, item_col: str | None
         raise DataError(f"{shown}: file not found" if not path.exists() else f"{shown}: not a file")
     if (basket_col is None) != (item_col is None):
         raise DataError(f"{shown}: give both --basket-col and --item-col, or neither for one basket per line")
-    if basket_col is None:
+    if basket_col is None or item_col is None:  # neither, after the check above
         if file_kind(path) == "parquet":
             raise DataError(f"{shown}: a Parquet file needs --basket-col and --item-col")
         return _read_lines(path, shown)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from bannergen.errors import DataError
 from bannergen.types import Reject
@@ -103,7 +103,7 @@ def _check_columns(shown: str, found: Sequence[str], required: Sequence[str]) ->
 # --- CSV ----------------------------------------------------------------------------------------
 
 
-def _open_binary(path: Path, gz: bool) -> IO[bytes]:
+def _open_binary(path: Path, gz: bool) -> gzip.GzipFile | io.BufferedReader:
     return gzip.open(path, "rb") if gz else path.open("rb")
 
 

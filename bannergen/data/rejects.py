@@ -61,7 +61,7 @@ class RowChecks:
 
         self._raw = raw
         self._failed = np.zeros(len(raw.frame), dtype=bool)
-        self._found: list[tuple[np.ndarray, str, pd.Series, object, object]] = []
+        self._found: list[tuple[np.ndarray, str, pd.Series, str | pd.Series, str | pd.Series]] = []
 
     def add(
         self, field: str, bad: pd.Series | np.ndarray, got: pd.Series, problem: str | pd.Series,

@@ -141,6 +141,17 @@ def _metrics(scores: np.ndarray, fold: Fold, k: int) -> UserMetrics:
     return rank_metrics(top_k(scores, k, fold.exclude), fold.targets, k)
 
 
+def _weighted_sum(parts: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray | None:
+    """sum_b w_b * parts[b] over the non-zero weights, (n_rows, n_items) float32; None when every
+    weight is zero."""
+    total: np.ndarray | None = None
+    for name, w in weights.items():
+        if w:
+            part = np.float32(w) * parts[name]
+            total = part if total is None else total + part
+    return total
+
+
 def tune_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, method: str = "logistic",
                  candidates: int = 150) -> dict[str, float]:
     """Blend weights from the validation fold: ``logistic`` (the default) fits a logistic regression
@@ -186,7 +197,8 @@ def logistic_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, candidate
     if not np.isfinite(top) or top <= 0:
         return {}
     weights = {n: round(float(w / top), 4) for n, w in zip(names, coef)}
-    value = float(_metrics(sum(np.float32(w) * parts[n] for n, w in weights.items() if w), fold, k).ndcg.mean())
+    total = _weighted_sum(parts, weights)
+    value = float(_metrics(total, fold, k).ndcg.mean()) if total is not None else 0.0
     log.info(
         "logistic weights %s: validation NDCG@%d %.4f (best single %s %.4f)",
         weights,
@@ -210,8 +222,8 @@ def grid_weights(parts: dict[str, np.ndarray], fold: Fold, k: int, rounds: int =
         weights.update({n: w for n, w in start.items() if n in weights})
 
     def value(w: dict[str, float]) -> float:
-        total = sum(np.float32(w[n]) * parts[n] for n in names if w[n])
-        return float(_metrics(total, fold, k).ndcg.mean()) if not isinstance(total, int) else 0.0
+        total = _weighted_sum(parts, {n: w[n] for n in names})
+        return float(_metrics(total, fold, k).ndcg.mean()) if total is not None else 0.0
 
     best = value(weights)
     for _ in range(rounds):
@@ -286,7 +298,9 @@ def evaluate(
     blend = Blend.from_settings(settings, interest, weights={n: 1.0 for n in names}).fit(fold.data)
     parts = _parts(blend, fold, names)
     per_user: dict[str, UserMetrics] = {n: _metrics(parts[n], fold, k) for n in names}
-    total = sum(np.float32(w) * parts[n] for n, w in weights.items())
+    total = _weighted_sum(parts, weights)
+    if total is None:
+        raise InputError("every blend weight is zero", hint="give at least one scorer a weight in scoring/blend.toml")
     per_user = {"blend": _metrics(total, fold, k), **per_user}
     results = [{"scorer": n, **{m: round(v, 6) for m, v in um.summary(fold.data.n_items).items()}}
                for n, um in per_user.items()]

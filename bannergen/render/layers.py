@@ -104,9 +104,9 @@ def _round(img: Image.Image, radius: int) -> Image.Image:
 def _decoded(path: str, mtime_ns: int, nbytes: int, w: int, h: int) -> Image.Image:
     """The decoded source, shared by every size and template that shows this product.
     mtime_ns and nbytes are part of the key only: a changed file is a new cache entry."""
-    with Image.open(path) as img:
-        img.draft("RGB", (w, h))  # JPEG: decode at a reduced scale when every box is small
-        img = ImageOps.exif_transpose(img)
+    with Image.open(path) as source:
+        source.draft("RGB", (w, h))  # JPEG: decode at a reduced scale when every box is small
+        img = ImageOps.exif_transpose(source)
         return img.convert("RGBA" if img.mode in ("RGBA", "LA", "P", "PA") else "RGB")
 
 
@@ -147,12 +147,12 @@ def placeholder(w: int, h: int, radius: int) -> Image.Image:
 @lru_cache(maxsize=64)
 def asset_image(path: str, mtime_ns: int, w: int, h: int, fit: str, radius: int) -> Image.Image:
     try:
-        with Image.open(path) as img:
-            if img.width * img.height > MAX_ASSET_PIXELS:  # refuse a decompression bomb before decoding it
+        with Image.open(path) as source:
+            if source.width * source.height > MAX_ASSET_PIXELS:  # refuse a decompression bomb before decoding it
                 raise Image.DecompressionBombError(
-                    f"{img.width}x{img.height} pixels is above the limit of {MAX_ASSET_PIXELS:,}"
+                    f"{source.width}x{source.height} pixels is above the limit of {MAX_ASSET_PIXELS:,}"
                 )
-            img = img.convert("RGBA")
+            img = source.convert("RGBA")
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise TemplateError(
             f"{path}: cannot read asset image: {exc}", hint="run: bannergen templates validate"

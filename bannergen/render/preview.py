@@ -122,6 +122,7 @@ def _sheet(renderer: Renderer, template: Template, rows: list[tuple[str, list[Im
     height = GAP + sum(LABEL + max((im.height for im in ims), default=0) + GAP for _, ims in rows)
     sheet = Image.new("RGB", (max(width, 400), max(height, 100)), "#F3F4F6")
     draw = ImageDraw.Draw(sheet)
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont
     try:
         font = ImageFont.truetype(str(renderer.assets_dir / "fonts" / template.fonts.regular), 16)
     except OSError:

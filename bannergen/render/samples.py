@@ -36,8 +36,8 @@ def contexts_for(template: Template, catalog: pd.DataFrame, catalog_dir: Path,
     mask = template.catalog_mask(catalog)
     chosen = [int(i) for i in np.flatnonzero(mask)] if rows is None else rows
     by_category: dict[str, list[int]] = {}
-    for i in np.flatnonzero(mask):
-        by_category.setdefault(base[int(i)].category, []).append(int(i))
+    for row in np.flatnonzero(mask):
+        by_category.setdefault(base[int(row)].category, []).append(int(row))
     antecedent = None
     if template.requires_antecedent and base:
         antecedent = max(base, key=lambda c: (len(c.title), c.item_id))

@@ -241,7 +241,7 @@ def glyph_mask(chain: Chain, size: int, ch: str) -> tuple[Image.Image, int, int]
     rasterising glyphs is the largest cost of composition, and CJK titles share most characters."""
     idx = fonts.font_index(chain, ch) or 0
     font = fonts.truetype(chain[idx], size)
-    left, top, right, bottom = font.getbbox(ch, anchor="ls")
+    left, top, right, bottom = (int(v) for v in font.getbbox(ch, anchor="ls"))
     if right <= left or bottom <= top:
         return None
     mask = Image.new("L", (right - left, bottom - top), 0)

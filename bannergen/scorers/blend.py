@@ -86,8 +86,11 @@ class Blend:
         added and dropped before the next is computed, so a block costs two (n, n_items) arrays
         whatever the number of scorers. Blocks from a generator are scaled in place."""
         weights = self.weights if weights is None else weights
-        owned = not isinstance(parts, Mapping)  # a generator's blocks are ours to overwrite
-        pairs = parts if owned else parts.items()
+        pairs: Iterable[tuple[str, np.ndarray]]
+        if isinstance(parts, Mapping):
+            owned, pairs = False, parts.items()
+        else:
+            owned, pairs = True, parts  # a generator's blocks are ours to overwrite
         total: np.ndarray | None = None
         fallback: np.ndarray | None = None
         content: np.ndarray | None = None

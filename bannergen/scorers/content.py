@@ -40,9 +40,10 @@ class ContentScorer(Scorer):
 
     def fit(self, profiles: Profiles | Interactions, features: ItemFeatures | None = None) -> ContentScorer:
         if isinstance(profiles, Interactions):
-            if profiles.profiles is None or profiles.features is None:
+            data = profiles
+            if data.profiles is None or data.features is None:
                 raise ValueError("ContentScorer needs Interactions built with profiles and features")
-            profiles, features = profiles.profiles, profiles.features
+            profiles, features = data.profiles, data.features
         assert features is not None
         beta = features.block_weights(self.weights)
         # (n_features, n_items) dense: small (features are tens to hundreds), and a sparse x dense

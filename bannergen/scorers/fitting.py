@@ -8,21 +8,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from bannergen.association.scorer import FiredRule, RuleScorer
 from bannergen.config import Project
 from bannergen.errors import UnknownUserError
 from bannergen.scorers.blend import Blend
+from bannergen.scorers.collaborative import PopularityScorer
 from bannergen.scorers.settings import DEFAULT_BLEND, BlendSettings, load_scoring
 
 
 def project_fingerprint(project: Project) -> str:
     from bannergen.scorers.store import fingerprint
 
-    files = [project.mapping_table] if getattr(project, "mapping_table", None) else [project.catalog, project.events]
+    mapping: Path | None = getattr(project, "mapping_table", None)
+    files = [mapping] if mapping else [project.catalog, project.events]
     scoring = [project.scoring / n for n in ("weights.toml", "blend.toml")]
     return fingerprint(files, scoring, {"mapping": list(getattr(project, "mapping", ())), "as_of": project.as_of})
 
@@ -125,8 +127,13 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     if row < 0:
         if blend.cold_start not in blend.scorers:
             raise UnknownUserError(f"user '{user_id}' has no events", hint="check the id against the events file")
-        scores = blend.scorers[blend.cold_start].score(data, np.asarray([0]))[0] if data.n_users else \
-            np.asarray(blend.scorers[blend.cold_start].item_scores_)
+        cold = blend.scorers[blend.cold_start]
+        if data.n_users:
+            scores = cold.score(data, np.asarray([0]))[0]  # the cold-start scores are the same for every user
+        elif isinstance(cold, PopularityScorer):
+            scores = np.asarray(cold.item_scores_)
+        else:
+            raise UnknownUserError(f"user '{user_id}' has no events and the shop has no users")
         top = np.argsort(-scores, kind="stable")[:k]
         recs = [Recommendation(catalog["item_id"].iat[j], catalog["title"].iat[j], float(scores[j]),
                                {blend.cold_start: float(scores[j])}, "") for j in top]
@@ -137,7 +144,9 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     top = np.argsort(-scores, kind="stable")[:k]
     shares = blend.contributions(data, np.repeat(row, len(top)), top)
     rules = blend.scorers.get("rules")
-    fired = rules.best_rules(data, np.repeat(row, len(top)), top) if rules is not None else [None] * len(top)
+    fired: list[FiredRule | None] = [None] * len(top)
+    if isinstance(rules, RuleScorer):
+        fired = rules.best_rules(data, np.repeat(row, len(top)), top)
     recs = []
     for pos, j in enumerate(top):
         rule = fired[pos]
@@ -147,7 +156,7 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     return recs, note
 
 
-def rule_sentence(catalog: pd.DataFrame, rule: Any) -> str:
+def rule_sentence(catalog: pd.DataFrame, rule: FiredRule) -> str:
     """"买了 A 的人 62% 也买了 B, lift 3.1" for a FiredRule over catalog rows."""
     titles = catalog["title"].to_numpy()
 

@@ -48,7 +48,7 @@ def fingerprint(files: list[Path], settings_files: list[Path], extra: dict[str, 
 def save_blend(blend: Blend, folder: Path, fingerprint_: str, meta: dict[str, Any] | None = None) -> Path:
     """Write model.npz then model.json (the json last: its presence means a complete model)."""
     folder = Path(folder)
-    arrays: dict[str, np.ndarray] = {}
+    arrays: dict[str, Any] = {}  # Any: numpy's stubs read **arrays as its allow_pickle flag
     kinds: dict[str, dict[str, str]] = {}
     for name, scorer in blend.scorers.items():
         kinds[name] = {}

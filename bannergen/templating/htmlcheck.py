@@ -49,23 +49,26 @@ def ast_problems(ast: nodes.Template, folder: Path) -> list[tuple[int, str]]:
                 problems.append(
                     (node.lineno, f"'|safe' on catalog field '{catalog[0]}' (catalog text must stay escaped)")
                 )
-    for node in ast.find_all(nodes.ScopedEvalContextModifier):
-        for kw in node.options:
+    for scope in ast.find_all(nodes.ScopedEvalContextModifier):
+        for kw in scope.options:
             if kw.key == "autoescape" and not (isinstance(kw.value, nodes.Const) and kw.value.value):
                 problems.append(
-                    (node.lineno, "'{% autoescape false %}' is not allowed (catalog text must stay escaped)")
+                    (scope.lineno, "'{% autoescape false %}' is not allowed (catalog text must stay escaped)")
                 )
     root = folder.resolve()
-    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
-        target = node.template
+    loaders = (nodes.Include, nodes.Import, nodes.FromImport)
+    for include in ast.find_all(loaders):
+        if not isinstance(include, loaders):  # find_all is typed as their base class
+            continue
+        target = include.template
         if not isinstance(target, nodes.Const) or not isinstance(target.value, str):
-            problems.append((node.lineno, "include/import needs a literal file name"))
+            problems.append((include.lineno, "include/import needs a literal file name"))
             continue
         path = (root / target.value).resolve()
         if not path.is_relative_to(root):
-            problems.append((node.lineno, f"include '{target.value}' escapes the template folder"))
+            problems.append((include.lineno, f"include '{target.value}' escapes the template folder"))
         elif not path.is_file():
-            problems.append((node.lineno, f"include '{target.value}' not found in the template folder"))
+            problems.append((include.lineno, f"include '{target.value}' not found in the template folder"))
     return problems
 
 

@@ -23,7 +23,14 @@ if TYPE_CHECKING:  # pandas stays out of the import path of `bannergen --help`
 
 # The default of BannerContext.cta: when the pipeline left it unchanged, the template's own CTA
 # wins (so category-launch says "抢先了解" unless the pipeline asks for something specific).
-DEFAULT_CTA: str = next(f.default for f in fields(BannerContext) if f.name == "cta")  # type: ignore[misc]
+def _default_cta() -> str:
+    default = next(f.default for f in fields(BannerContext) if f.name == "cta")
+    if not isinstance(default, str):
+        raise TypeError(f"BannerContext.cta needs a text default; got {default!r}")
+    return default
+
+
+DEFAULT_CTA = _default_cta()
 
 
 @dataclass(frozen=True)

@@ -125,9 +125,9 @@ def _fonts(template: Template, assets_dir: Path) -> list[Finding]:
     return out
 
 
-def _asset_refs(template: Template) -> list[tuple[str, tuple]]:
+def _asset_refs(template: Template) -> list[tuple[str, tuple[str | int, ...]]]:
     """(asset path, layout key path) of every image the 1x layouts name."""
-    refs = []
+    refs: list[tuple[str, tuple[str | int, ...]]] = []
     for size in template.base_sizes or template.sizes:
         label = f"{size[0]}x{size[1]}"
         layout = template.layouts[size]
