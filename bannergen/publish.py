@@ -1,7 +1,7 @@
 """Copy rendered output to a CDN origin: a folder, or any fsspec URL (s3://, gs://, memory://, ...).
 
-    >>> summary = publish(Path("out"), "/var/www/banners")
-    >>> summary.copied, summary.skipped
+    >>> summary = publish(Path("out"), "/var/www/banners")  # doctest: +SKIP
+    >>> summary.copied, summary.skipped  # doctest: +SKIP
 
 For each OUT/<segment>/ with a manifest: the asset files not yet at DEST are copied first (a
 content-addressed name that exists already holds the right bytes), then a ``_headers`` file for

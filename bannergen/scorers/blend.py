@@ -6,9 +6,9 @@ as they are. Users with no item history get the cold-start scorer (recent or glo
 in place of the collaborative terms. Business rules are applied after blending, by the caller
 (``bannergen.model.Model.scores``).
 
-    >>> blend = Blend.from_settings(load_blend(Path("scoring/blend.toml")), weights).fit(data)
-    >>> scores = blend.score(data, np.arange(100))          # (100, n_items) float32
-    >>> shares = blend.contributions(data, rows, items)      # scorer -> (len(rows),) contribution
+    >>> blend = Blend.from_settings(load_blend(Path("scoring/blend.toml")), weights).fit(data)  # doctest: +SKIP
+    >>> scores = blend.score(data, np.arange(100))      # (100, n_items) float32  # doctest: +SKIP
+    >>> shares = blend.contributions(data, rows, items)  # scorer -> (len(rows),) contribution  # doctest: +SKIP
 """
 
 from __future__ import annotations

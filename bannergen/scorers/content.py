@@ -25,8 +25,8 @@ class ContentScorer(Scorer):
     Follows the shared interface (``fit(data)``, ``score(data, rows)`` with ``data`` an
     Interactions carrying profiles and features) and keeps its original form:
 
-        >>> scorer = ContentScorer(weights).fit(profiles, features)
-        >>> scores = scorer.score(np.arange(100))   # the first 100 users
+        >>> scorer = ContentScorer(weights).fit(profiles, features)  # doctest: +SKIP
+        >>> scores = scorer.score(np.arange(100))   # the first 100 users  # doctest: +SKIP
     """
 
     name = "content"

@@ -10,8 +10,12 @@ so they are multiplied on every core (scipy's sparse kernels release the GIL). O
 (1,600 users x 10,000 items a block) a block takes 0.08 s instead of 0.8-1.1 s, and one user
 0.3 ms instead of 300 ms (benchmarks/RESULTS.md, "Scoring through the blend").
 
-    >>> weights = TiledWeights.from_dense(b)        # b: (n_rows, n_cols) ndarray
-    >>> weights.product(x, out)                      # out[:, :n_cols] = x @ b
+    >>> import numpy as np, scipy.sparse as sp
+    >>> b = np.arange(12, dtype=np.float32).reshape(3, 4)   # (n_rows, n_cols) weights
+    >>> weights = TiledWeights.from_dense(b, width=2)        # two tiles of two columns
+    >>> x = sp.csr_matrix([[1.0, 0.0, 2.0]])                 # one user, (n, n_rows)
+    >>> weights.product(x, np.zeros((1, 4), np.float32))     # x @ b
+    array([[16., 19., 22., 25.]], dtype=float32)
 """
 
 from __future__ import annotations

@@ -1,0 +1,26 @@
+"""The docstring examples of bannergen's modules run, and print what they say.
+
+Examples that need a project or a fitted model carry ``# doctest: +SKIP``; the rest are
+self-contained. The same check from the command line: ``pytest --doctest-modules bannergen/scorers``.
+"""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pytest
+
+MODULES = [
+    "bannergen.publish",
+    "bannergen.scorers.blend",
+    "bannergen.scorers.content",
+    "bannergen.scorers.tiled",
+]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_docstring_examples(name: str) -> None:
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
+    assert result.failed == 0, f"{result.failed} of {result.attempted} examples in {name} failed (see the output above)"
