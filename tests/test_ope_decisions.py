@@ -100,7 +100,8 @@ BANNERS = pd.DataFrame({"variant_id": ["vA", "vB", "vC", "vP"], "item_id": ["a",
                         "template": ["t", "t", "t", "spot"]})
 
 
-def test_impressions_join_by_decision_id_else_the_latest_earlier_decision_listing_their_banner() -> None:
+@pytest.mark.parametrize("text", [object, "str"])  # ids as read from SQLite (object) or built by pandas (str)
+def test_impressions_join_by_decision_id_else_the_latest_earlier_decision_listing_their_banner(text) -> None:
     log = _log([("d1", "u1", 0, "a", "t", 1.0, 0.7, True, "softmax", 100),
                 ("d1", "u1", 1, "b", "t", 0.5, 0.3, False, "softmax", 100),
                 ("d2", "u1", 0, "b", "t", 1.0, 0.6, True, "softmax", 200),
@@ -113,7 +114,8 @@ def test_impressions_join_by_decision_id_else_the_latest_earlier_decision_listin
                     (300, "u1", "vC", "impression", 0.4, "d9"),    # unknown id: falls back to time -> d2
                     (300, "u2", "vP", "impression", np.nan, "d3"),
                     (300, "u2", "vX", "impression", 0.5, "")])     # a banner no log knows: unmatched
-    logged = join_decisions(events, log, BANNERS)
+    events = events.astype({c: text for c in ("user_id", "variant_id", "decision_id", "placement")})
+    logged = join_decisions(events, log.astype({"user_id": object, "item_id": object}), BANNERS)
     assert logged.decision_ids[logged.decision].tolist() == ["d1", "d2", "d1", "d2", "d3"]
     assert logged.action.tolist() == [1, 0, 0, 1, 0]
     assert logged.pscore.tolist() == [0.3, 0.6, 0.7, 0.4, 1.0]
@@ -154,7 +156,8 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
-def _run(project: Path, monkeypatch, *args: str):
+def _cli(project: Path, monkeypatch) -> typer.Typer:
+    """The feedback commands, run in ``project``."""
     monkeypatch.setattr(common.state, "project", project)
     app = typer.Typer()
 
@@ -163,7 +166,11 @@ def _run(project: Path, monkeypatch, *args: str):
         pass
 
     register(app)
-    return CliRunner().invoke(app, ["feedback", "evaluate", *args])
+    return app
+
+
+def _run(project: Path, monkeypatch, *args: str):
+    return CliRunner().invoke(_cli(project, monkeypatch), ["feedback", "evaluate", *args])
 
 
 def test_cli_evaluates_reference_policies_and_a_target_file(project: Path, monkeypatch, tmp_path: Path) -> None:
@@ -213,3 +220,17 @@ def test_target_mass_on_variants_the_log_never_shows_is_reported(project: Path, 
     res = _run(project, monkeypatch, "--target", str(tmp_path / "t.csv"))
     assert res.exit_code == 0, res.output
     assert "puts 30.00% of its mass on variants the log never shows" in res.output
+
+
+def test_ingest_flags_decision_ids_no_log_knows(project: Path, monkeypatch, tmp_path: Path) -> None:
+    log = pd.read_parquet(project / "out" / "seg" / "candidates" / "c.parquet", columns=["decision_id"])
+    rows = pd.DataFrame({"event_id": ["x1", "x2", "x3"], "ts": "2026-11-28T09:00:00Z", "user_id": "u1",
+                         "variant_id": "v", "event": "impression",
+                         "decision_id": [log["decision_id"].iat[0], "nope", ""]})
+    rows.to_csv(tmp_path / "e.csv", index=False)
+    app = _cli(project, monkeypatch)
+    res = CliRunner().invoke(app, ["feedback", "ingest", str(tmp_path / "e.csv"),
+                                   "--store", str(tmp_path / "s.sqlite")])
+    assert res.exit_code == 0, res.output
+    assert "unknown_decision=1 (kept and flagged" in res.stdout
+    assert res.stdout.strip().splitlines()[-1] == "accepted=3 duplicate=0 rejected=0"

@@ -132,6 +132,16 @@ def banner_index(out_root: Path | None, behaviour_store: Path | None) -> pd.Data
 
 def known_decision_ids(out_root: Path | None, behaviour_store: Path | None) -> frozenset[str] | None:
     """Every decision id of the batch and serve logs; None when there is no log at all (nothing
-    to check feedback against)."""
-    ids = load_decision_log(out_root, behaviour_store)["decision_id"]
-    return frozenset(ids.unique().tolist()) if len(ids) else None
+    to check feedback against). Reads the id columns only."""
+    ids: set[str] = set()
+    found = False
+    for path, manifest in manifests(out_root) if out_root else []:
+        rel = (manifest.get("candidates") or {}).get("parquet")
+        if rel and (path.parent / rel).is_file():
+            found = True
+            ids.update(pd.read_parquet(path.parent / rel, columns=["decision_id"])["decision_id"].tolist())
+    served = _query(behaviour_store, "SELECT decision_id FROM decisions", ["decision_id"]) if behaviour_store else None
+    if served is not None and len(served):
+        found = True
+        ids.update(served["decision_id"].tolist())
+    return frozenset(ids) if found else None

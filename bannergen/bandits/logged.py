@@ -70,6 +70,12 @@ class LoggedDecisions:
         return self.item_ids[self.decision, self.action], self.templates[self.decision, self.action]
 
 
+def _as_object(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` with ``columns`` as object dtype: merge_asof wants identical key dtypes, and pandas
+    infers text columns as str or object depending on where they came from."""
+    return frame.astype({c: object for c in columns})
+
+
 def attribute_clicks(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """The impressions of a feedback frame (in input order) and their 0/1 rewards (n,)."""
     ev = events[events["event"].isin(["impression", "click"])].reset_index(drop=True)
@@ -78,8 +84,8 @@ def attribute_clicks(events: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     clicks = ev[(ev["event"] == "click") & ~bad]
     keys = ["user_id", "variant_id", "placement"]
     order = imps.assign(row=np.arange(len(imps))).sort_values("ts", kind="stable")
-    matched = pd.merge_asof(clicks.sort_values("ts", kind="stable")[["ts", *keys]], order[["ts", *keys, "row"]],
-                            on="ts", by=keys, direction="backward")
+    matched = pd.merge_asof(_as_object(clicks.sort_values("ts", kind="stable")[["ts", *keys]], keys),
+                            _as_object(order[["ts", *keys, "row"]], keys), on="ts", by=keys, direction="backward")
     reward = np.zeros(len(imps))
     reward[matched["row"].dropna().astype(np.int64).to_numpy()] = 1.0
     return imps, reward
@@ -143,8 +149,10 @@ def join_decisions(events: pd.DataFrame, log: pd.DataFrame, banners: pd.DataFram
                              "user_id": imps["user_id"].to_numpy(dtype=object)[by_time],
                              "item_id": item[by_time], "template": template[by_time], "row": by_time})
         right = cands[["ts", "user_id", "item_id", "template", "decision", "position"]]
-        found = pd.merge_asof(left.sort_values("ts", kind="stable"), right.sort_values("ts", kind="stable"), on="ts",
-                              by=["user_id", "item_id", "template"], direction="backward")
+        by = ["user_id", "item_id", "template"]
+        found = pd.merge_asof(_as_object(left.sort_values("ts", kind="stable"), by),
+                              _as_object(right.sort_values("ts", kind="stable"), by), on="ts", by=by,
+                              direction="backward")
         ok = found["decision"].notna().to_numpy()
         rows = found["row"].to_numpy(np.int64)[ok]
         decision[rows] = found["decision"].to_numpy(np.float64)[ok].astype(np.int64)
