@@ -13,58 +13,42 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
 
 from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
-from bannergen.contexts import template_context
-from bannergen.errors import UnknownUserError
 from bannergen.manifest import (
-    build_manifest, read_manifest, variant_index, write_assignments, write_candidates, write_manifest,
+    build_manifest,
+    variant_index,
+    write_assignments,
+    write_candidates,
+    write_manifest,
 )
+from bannergen.memory import release_free_memory
 from bannergen.model import Model, build_model
-from bannergen.profile import VERB_BY_RANK
-from bannergen.runkey import run_key
+from bannergen.runkey import finished_render, run_key
 from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
 from bannergen.selection.candidate_set import build_candidate_set, with_reasons
-from bannergen.selection.kernel import Decisions, decide_all
 from bannergen.selection.decide import BatchDecisions, decide
 from bannergen.selection.feedback_view import FeedbackView
+from bannergen.selection.kernel import Decisions, decide_all
 from bannergen.selection.settings import PolicySettings, load_policy_settings
-from bannergen.types import Candidate, Reject
+from bannergen.types import Reject
+from bannergen.user_explanation import UserExplanation, explain_user
 from bannergen.variants import Progress, RendererOptions, plan_variants, render_variants
 
 log = logging.getLogger(__name__)
 
 WARNINGS_FILE = "render-warnings.txt"
-
-
-def release_free_memory() -> None:
-    """Hand the heap that loading and fitting freed back to the operating system, so fitting starts
-    from the shop's size and scoring from the live model's, not from the previous stage's peak.
-    Both allocators keep freed memory otherwise: glibc's heap, and Arrow's pool (a Parquet read of
-    5M events leaves ~600 MB there after its columns became pandas arrays)."""
-    import ctypes
-    import gc
-    import sys
-
-    gc.collect()
-    arrow = sys.modules.get("pyarrow")  # only if something loaded it: no import for CSV shops
-    if arrow is not None:
-        arrow.default_memory_pool().release_unused()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim, nothing lost
-        pass
 
 
 @dataclass(frozen=True)
@@ -109,58 +93,6 @@ class RenderSummary:
             "unchanged": self.unchanged,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
         }
-
-
-@dataclass(frozen=True)
-class UserExplanation:
-    user_id: str
-    item_weights: pd.DataFrame  # item_id, title, brand, category, price, weight (w_ij), strongest event
-    searches: pd.DataFrame  # query, weight
-    interests: pd.DataFrame  # feature, share (U_i), top entries
-    candidates: list[Candidate]
-    chosen: Candidate | None
-    propensity: float
-    policy: str
-    explanation: str
-    segments: list[str]
-    temperature: float
-    policy_rule: str  # how the probabilities were computed, in words
-    decision_id: str = ""
-    contributions: list[dict[str, float]] = field(default_factory=list)  # per candidate: scorer -> part of s
-    rules: list[str] = field(default_factory=list)  # per candidate: the association rule that fired, or ""
-
-    def as_dict(self) -> dict:
-        """What ``bannergen explain --format json`` prints: the decision and its candidates."""
-
-        def number(x: float) -> float | None:
-            return None if x != x or x in (float("inf"), float("-inf")) else x
-
-        return {
-            "user_id": self.user_id,
-            "segments": self.segments,
-            "policy": self.policy,
-            "propensity": self.propensity,
-            "explanation": self.explanation,
-            "chosen": None if self.chosen is None else {"position": self.chosen.position, "item_id": self.chosen.item_id,
-                                                        "template": self.chosen.template_id},
-            "candidates": [
-                {"position": c.position, "item_id": c.item_id, "template": c.template_id, "antecedent_id": c.antecedent_id,
-                 "headline": c.headline, "score": number(c.score), "probability": c.probability, "reason": c.reason}
-                for c in self.candidates
-            ],
-            "interests": [{"feature": r.feature, "share": float(r.share)} for r in self.interests.itertuples(index=False)],
-        }
-
-
-def policy_rule(name: str, temperature: float, settings: PolicySettings) -> str:
-    """How the kernel turns candidates into probabilities under policy ``name``, in one line."""
-    if name == "softmax":
-        return f"softmax P = exp(s/t) / sum exp(s/t), t = {temperature:g}"
-    if name == "greedy":
-        return "greedy policy: all of it on the best score"
-    return (f"Thompson sampling: P(best CTR draw) from Beta posteriors (prior CTR {settings.prior_ctr:g} at the mean "
-            f"score, worth {settings.prior_strength:g} impressions), floor {settings.exploration_floor:g}, "
-            f"{settings.draws} draws")
 
 
 @dataclass
@@ -286,7 +218,8 @@ class Engine:
         cands = build_candidate_set(model, rows, self.policy, self.segments)
         if explain:
             cands = with_reasons(model, cands)
-        return decide_all(cands, self.policy.decision_policy(sel.policy, sel.temperature, self.project.seed), self.feedback)
+        policy = self.policy.decision_policy(sel.policy, sel.temperature, self.project.seed)
+        return decide_all(cands, policy, self.feedback)
 
     def decisions(self, segment: str, limit: int | None = None) -> BatchDecisions:
         seg = get_segment(self.segments, segment)
@@ -311,12 +244,19 @@ class Engine:
         When OUT already holds a complete render with the same run key (same data, rules,
         templates, assets, settings, code and feedback), nothing is recomputed; ``force`` does."""
         out = (out or self.project.out_for(segment)).resolve()
+        started = dict(self.timings)
         get_segment(self.segments, segment)  # an unknown segment fails before any work
         with self._timed("check"):
             key = run_key(self.project, segment, limit, self.policy.cap_per_day > 0)
-            unchanged = None if force else self._unchanged(out, key)
-        if unchanged is not None:
-            return unchanged
+            done = None if force else finished_render(out, key)
+        if done is not None:
+            stats = done.get("stats", {})
+            unique = len(done.get("variants", {}))
+            return RenderSummary(
+                segment=done.get("segment", ""), out=out, users=int(stats.get("users", 0)),
+                assignments=int(stats.get("assignments", 0)), unique_variants=unique, rendered=0, cached=unique,
+                rejects=int(stats.get("rejects", 0)), warnings=(), timings=self._since(started), unchanged=True,
+            )
         made = self.decisions(segment, limit)
         decisions = made.chosen
         store = AssetStore(out)
@@ -364,103 +304,14 @@ class Engine:
             cached=outcome.cached,
             rejects=len(self.shop.rejects),
             warnings=outcome.warnings,
-            timings=dict(self.timings),
+            timings=self._since(started),
         )
 
-    def _unchanged(self, out: Path, key: str) -> RenderSummary | None:
-        """The summary of the render already in ``out`` if it was made with ``key`` and every file it
-        lists is still there; None when the render has to run."""
-        try:
-            manifest = read_manifest(out)
-        except (OSError, ValueError):
-            return None
-        if manifest.get("run_key") != key:
-            return None
-        listed = [rel for v in manifest.get("variants", {}).values() for rel in v.get("files", {}).values()]
-        listed += list(manifest.get("assignments", {}).values()) + list(manifest.get("candidates", {}).values())
-        if not all((out / rel).is_file() for rel in listed):
-            return None
-        stats = manifest.get("stats", {})
-        unique = len(manifest.get("variants", {}))
-        return RenderSummary(
-            segment=manifest.get("segment", ""),
-            out=out,
-            users=int(stats.get("users", 0)),
-            assignments=int(stats.get("assignments", 0)),
-            unique_variants=unique,
-            rendered=0,
-            cached=unique,
-            rejects=int(stats.get("rejects", 0)),
-            warnings=(),
-            timings=dict(self.timings),
-            unchanged=True,
-        )
+    def _since(self, started: dict[str, float]) -> dict[str, float]:
+        """Seconds per stage spent since ``started`` (a copy of ``timings``): one call's own figures,
+        every stage listed (0 for one done by an earlier call)."""
+        return {stage: seconds - started.get(stage, 0.0) for stage, seconds in self.timings.items()}
 
     def explain(self, user_id: str, top: int = 8) -> UserExplanation:
-        """Everything behind one user's banner: weights, interests, candidates with probabilities."""
-        model = self.model
-        row = model.profiles.row(user_id)
-        if row is None:
-            raise UnknownUserError(
-                f"user '{user_id}' has no events in {self.project.events}",
-                hint="a user with no history gets the segment or global default banner",
-            )
-        rows = np.asarray([row])
-        made = self.decide_rows(rows, explain=True)
-        cands = made.candidates
-        catalog = model.catalog
-        companions = model.carousel.companions if model.carousel is not None else None
-        candidates = []
-        for position in np.flatnonzero(made.listed()[0]):
-            item, template_index = int(cands.items[0, position]), int(cands.templates[0, position])
-            template = model.templates[template_index]
-            ctx = template_context(catalog, item, template, self.project.catalog.parent, companions,
-                                   int(cands.antecedents[0, position]))
-            candidates.append(Candidate(int(position), str(cands.item_ids[0, position]), template.id, template.headline(ctx),
-                                        float(cands.scores[0, position]), float(made.probabilities[0, position]),
-                                        str(cands.reasons[0, position]), str(cands.antecedent_ids[0, position])))
-        contributions, rules = self._candidate_reasons(model, row, [c.item_id for c in candidates])
-        chosen_position = int(made.chosen[0])
-        chosen = next((c for c in candidates if c.position == chosen_position), None)
-        weights = model.profiles.item_weights()[row].tocoo()
-        strongest = model.profiles.strongest[row].toarray().ravel()[weights.col]
-        item_table = catalog.iloc[weights.col][["item_id", "title", "brand", "category", "price"]].assign(
-            weight=np.round(weights.data, 4), event=[VERB_BY_RANK.get(int(r), "") for r in strongest]
-        ).sort_values("weight", ascending=False)
-        mine = model.profiles.queries[model.profiles.queries["user"] == row]
-        searches = pd.DataFrame({"query": mine["query"], "weight": np.round(mine["mass"] / model.profiles.mass[row], 4)})
-        u = model.profiles.interest[row].tocoo()
-        interests = pd.DataFrame({"feature": np.asarray(model.features.names, dtype=object)[u.col], "share": np.round(u.data, 4)})
-        interests = interests.sort_values("share", ascending=False).head(top)
-        in_segments = [s.name for s in self.segments.values() if row in model.members(s)]
-        return UserExplanation(
-            user_id=user_id,
-            item_weights=item_table.head(top).reset_index(drop=True),
-            searches=searches.reset_index(drop=True),
-            interests=interests.reset_index(drop=True),
-            candidates=candidates,
-            chosen=chosen,
-            propensity=float(made.propensity[0]),
-            policy=str(made.policy[0]) if chosen is not None else "",
-            explanation=chosen.reason if chosen is not None else "",
-            segments=in_segments,
-            temperature=model.settings.selection.temperature,
-            policy_rule=policy_rule(model.settings.selection.policy, model.settings.selection.temperature, self.policy),
-            contributions=contributions,
-            rules=rules,
-        )
-
-    @staticmethod
-    def _candidate_reasons(model: Model, row: int, item_ids: list[str]) -> tuple[list[dict[str, float]], list[str]]:
-        """Each scorer's part of each candidate's score, and the association rule behind it, if any."""
-        if model.blend is None or model.interactions is None or not item_ids:
-            return [], []
-        from bannergen.scorers.fitting import rule_sentence
-
-        items = model.features.item_ids.get_indexer(item_ids)
-        rows = np.full(len(items), row)
-        parts = model.blend.contributions(model.interactions, rows, items)
-        per_item = [{name: float(values[n]) for name, values in parts.items()} for n in range(len(items))]
-        scorer = model.blend.scorers.get("rules")
-        fired = scorer.best_rules(model.interactions, rows, items) if scorer is not None else [None] * len(items)
-        return per_item, [rule_sentence(model.catalog, r) if r is not None else "" for r in fired]
+        """Everything behind one user's banner (see bannergen.user_explanation)."""
+        return explain_user(self, user_id, top)

@@ -90,7 +90,7 @@ class BannerContext:
     antecedent: str = ""
     antecedent_id: str = ""
     antecedent_image: Path | None = None
-    items: tuple["BannerContext", ...] = ()
+    items: tuple[BannerContext, ...] = ()
 
     def as_template_vars(self) -> dict[str, Any]:
         """The names a Jinja template sees (no image paths: images are layout elements).

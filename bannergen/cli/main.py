@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -21,9 +21,13 @@ from bannergen.errors import BannergenError
 
 @app.command()
 def render(
-    segment: Annotated[str, typer.Option("--segment", "-s", help="segment name from scoring/segments.toml, or 'all'")] = "all",
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="output folder (default: <paths.out>/<segment>)")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="only the first N users of the segment")] = None,
+    segment: Annotated[
+        str, typer.Option("--segment", "-s", help="segment name from scoring/segments.toml, or 'all'")
+    ] = "all",
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output folder (default: <paths.out>/<segment>)")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N users of the segment")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
     force: Annotated[bool, typer.Option("--force", help="recompute even when OUT holds this exact render")] = False,
@@ -55,7 +59,8 @@ def render(
         typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
         return
     t = summary.timings
-    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in ("check", "load", "profile", "score", "select", "plan", "render", "write"))
+    order = ("check", "load", "profile", "score", "select", "plan", "render", "write")
+    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in order)
     if summary.unchanged:
         cached_note = " (unchanged inputs: nothing recomputed)"
     elif summary.rendered == 0:
@@ -73,7 +78,8 @@ def render(
         from bannergen.pipeline import WARNINGS_FILE
 
         typer.echo(
-            f"{len(summary.warnings)} text-fitting warnings (ellipsis, missing glyphs); see {shown(summary.out / WARNINGS_FILE)}",
+            f"{len(summary.warnings)} text-fitting warnings (ellipsis, missing glyphs); "
+            f"see {shown(summary.out / WARNINGS_FILE)}",
             err=True,
         )
 
@@ -99,7 +105,8 @@ def explain(
     typer.echo(f"user {ex.user_id}  segments: {', '.join(ex.segments)}")
     typer.echo("\ninterest weights w_ij (decayed, normalised):")
     for r in ex.item_weights.itertuples(index=False):
-        typer.echo(f"  {r.weight:6.3f}  {r.event}  {r.item_id}  {r.title}  ({r.brand} / {r.category} / ¥{r.price:,.0f})")
+        typer.echo(f"  {r.weight:6.3f}  {r.event}  {r.item_id}  {r.title}  "
+                   f"({r.brand} / {r.category} / ¥{r.price:,.0f})")
     for r in ex.searches.itertuples(index=False):
         typer.echo(f"  {r.weight:6.3f}  搜索了  “{r.query}”")
     typer.echo("\ninterest vector U_i (top features):")
@@ -114,7 +121,8 @@ def explain(
             parts = sorted(ex.contributions[n].items(), key=lambda kv: -abs(kv[1]))
             rest = c.score - sum(v for _, v in parts)  # campaign boosts and the template's priority
             parts.append(("boosts+template", rest))
-            typer.echo("              " + " · ".join(f"{name} {value:+.3f}" for name, value in parts if abs(value) >= 5e-4))
+            shown_parts = (f"{name} {value:+.3f}" for name, value in parts if abs(value) >= 5e-4)
+            typer.echo("              " + " · ".join(shown_parts))
         if n < len(ex.rules) and ex.rules[n]:
             typer.echo(f"              {ex.rules[n]}")
     if ex.chosen:

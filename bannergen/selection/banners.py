@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bannergen.association.scorer import RuleScorer
 from bannergen.selection.carousel import carousel_reasons, carousel_templates
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ def candidate_banners(model: Model, rows: np.ndarray, items: np.ndarray) -> Cand
     return CandidateBanners(templates, antecedents, reasons)
 
 
-def cross_sell(model: Model, rows: np.ndarray, items: np.ndarray, templates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def cross_sell(
+    model: Model, rows: np.ndarray, items: np.ndarray, templates: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Where an association rule led to a candidate item ("买了 A 的人也买了 B") and is strong enough
     (rules.toml [cross_sell]), show it as a cross-sell banner: switches ``templates`` (n, k) in
     place to the best cross-sell template that suits the item and returns (antecedent catalog row
@@ -53,6 +56,8 @@ def cross_sell(model: Model, rows: np.ndarray, items: np.ndarray, templates: np.
     reasons = np.full(items.shape, "", dtype=object)
     settings = model.settings.rules
     rule_scorer = model.blend.scorers.get("rules") if model.blend is not None else None
+    if not isinstance(rule_scorer, RuleScorer):
+        return antecedent, reasons
     cross = [k for k, t in enumerate(model.templates) if t.requires_antecedent and t.requires_items <= 1]
     if rule_scorer is None or model.interactions is None or not cross or not (items >= 0).any():
         return antecedent, reasons

@@ -78,7 +78,10 @@ def pinned_items(model: Model, rows: np.ndarray, segments: dict[str, Segment]) -
         pos = np.flatnonzero(catalog_ids == pin.item_id)
         if not len(pos) or model.template_choice.template[pos[0]] < 0:
             continue
-        members = np.ones(len(rows), bool) if pin.segment == ALL else segment_mask(segments[pin.segment], model.summary)[rows]
+        if pin.segment == ALL:
+            members = np.ones(len(rows), bool)
+        else:
+            members = segment_mask(segments[pin.segment], model.summary)[rows]
         pinned[(pinned < 0) & members] = pos[0]
     return pinned
 
@@ -91,7 +94,9 @@ def build_candidate_set(model: Model, rows: np.ndarray, settings: PolicySettings
     items, scores = model.candidates(rows)
     banners = candidate_banners(model, rows, items)
     n, k = items.shape
-    held = in_holdout(user_ids, settings.holdout_share, settings.holdout_salt) if settings.holdout_share > 0 else np.zeros(n, bool)
+    held = np.zeros(n, bool)
+    if settings.holdout_share > 0:
+        held = in_holdout(user_ids, settings.holdout_share, settings.holdout_salt)
     pinned = pinned_items(model, rows, segments)
     default_item, default_template = default_banner(model, settings.holdout_template)
     use_pin = (pinned >= 0) & ~held
@@ -101,9 +106,14 @@ def build_candidate_set(model: Model, rows: np.ndarray, settings: PolicySettings
     fixed_reason = np.where(held, HOLDOUT_REASON, np.where(use_pin, PIN_REASON, DEFAULT_REASON)).astype(object)
 
     all_items = np.concatenate([items, fixed_item[:, None]], axis=1).astype(np.int64)
-    all_templates = np.concatenate([np.where(items >= 0, banners.templates, -1), fixed_template[:, None]], axis=1).astype(np.int64)
-    antecedents = np.concatenate([np.where(items >= 0, banners.antecedents, -1), np.full((n, 1), -1)], axis=1).astype(np.int64)
-    all_scores = np.concatenate([np.where(items >= 0, scores.astype(np.float64), -np.inf), np.full((n, 1), np.nan)], axis=1)
+    real = items >= 0
+
+    def with_fixed(policy_part: np.ndarray, fixed_part: np.ndarray) -> np.ndarray:
+        return np.concatenate([policy_part, fixed_part[:, None]], axis=1)
+
+    all_templates = with_fixed(np.where(real, banners.templates, -1), fixed_template).astype(np.int64)
+    antecedents = with_fixed(np.where(real, banners.antecedents, -1), np.full(n, -1)).astype(np.int64)
+    all_scores = with_fixed(np.where(real, scores.astype(np.float64), -np.inf), np.full(n, np.nan))
     catalog_ids = model.catalog["item_id"].to_numpy(dtype=object)
     template_ids = np.asarray([t.id for t in model.templates] + [""], dtype=object)  # index -1 -> ""
     item_ids = np.where(all_items >= 0, catalog_ids[np.maximum(all_items, 0)], "").astype(object)

@@ -7,8 +7,8 @@ against "手机优惠活动" (the design article's two ads), not five near-ident
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -21,7 +21,7 @@ class TemplateChoice:
     bonus: np.ndarray  # float32 (n_items,), -inf where no template suits
 
     @classmethod
-    def build(cls, suits: np.ndarray, priorities: Sequence[float]) -> "TemplateChoice":
+    def build(cls, suits: np.ndarray, priorities: Sequence[float]) -> TemplateChoice:
         """``suits``: bool (n_items, n_templates); ties go to the earlier template (sorted by id)."""
         prio = np.asarray(priorities, dtype=np.float32)
         masked = np.where(suits, prio[None, :], -np.inf)
@@ -39,7 +39,7 @@ class CategoryIndex:
     bounds: np.ndarray  # (n_categories + 1,) offsets into order
 
     @classmethod
-    def build(cls, category_codes: np.ndarray) -> "CategoryIndex":
+    def build(cls, category_codes: np.ndarray) -> CategoryIndex:
         order = np.argsort(category_codes, kind="stable")
         counts = np.bincount(category_codes)
         return cls(order, np.concatenate([[0], np.cumsum(counts)]))

@@ -15,8 +15,9 @@ carousel banner itself.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -108,7 +109,8 @@ def compared_counts(seen: sp.csr_matrix, category_codes: np.ndarray) -> np.ndarr
     ``seen`` (n_users, n_items) per user."""
     n_items = len(category_codes)
     n_categories = int(category_codes.max()) + 1 if n_items else 0
-    onehot = sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), category_codes)), shape=(n_items, n_categories))
+    onehot = sp.csr_matrix((np.ones(n_items, np.float32), (np.arange(n_items), category_codes)),
+                           shape=(n_items, n_categories))
     seen = seen.copy().tocsr()
     seen.eliminate_zeros()
     seen.data[:] = 1.0

@@ -36,11 +36,11 @@ class FeedbackView:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
-    def empty(cls) -> "FeedbackView":
+    def empty(cls) -> FeedbackView:
         return cls(pd.DataFrame(columns=["variant_id", "template", "item_id"]))
 
     @classmethod
-    def load(cls, store, variants: pd.DataFrame, now_us: int, scope: str = "all") -> "FeedbackView":
+    def load(cls, store, variants: pd.DataFrame, now_us: int, scope: str = "all") -> FeedbackView:
         """Counts from ``store`` (a FeedbackStore) credited through ``variants`` (variant_index()).
         ``scope``: "all" pools every placement; a placement name keeps only its feedback."""
         view = cls(variants[["variant_id", "template", "item_id"]].drop_duplicates("variant_id"), scope=scope)
@@ -121,7 +121,10 @@ class FeedbackView:
         rows = np.flatnonzero(seen)
         if len(rows):
             table = pd.Series(list(known.values()), index=pd.MultiIndex.from_tuples(list(known)))
-            wanted = pd.MultiIndex.from_arrays([np.repeat(np.asarray(user_ids, dtype=object)[rows], k),
-                                                items[rows].ravel().astype(object), templates[rows].ravel().astype(object)])
+            wanted = pd.MultiIndex.from_arrays([
+                np.repeat(np.asarray(user_ids, dtype=object)[rows], k),
+                items[rows].ravel().astype(object),
+                templates[rows].ravel().astype(object),
+            ])
             out[rows] = table.reindex(wanted, fill_value=0).to_numpy(dtype=np.int64).reshape(len(rows), k)
         return out

@@ -46,7 +46,8 @@ def load_policy_settings(path: Path) -> PolicySettings:
     for name, table in (("thompson", ts), ("frequency_cap", cap), ("holdout", hold)):
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: [{name}] must be a table")
-    reject_unknown_keys(ts, ["prior_ctr", "prior_strength", "exploration_floor", "draws", "scope"], f"{where} [thompson]")
+    reject_unknown_keys(ts, ["prior_ctr", "prior_strength", "exploration_floor", "draws", "scope"],
+                        f"{where} [thompson]")
     reject_unknown_keys(cap, ["per_user_per_day"], f"{where} [frequency_cap]")
     reject_unknown_keys(hold, ["share", "template", "salt"], f"{where} [holdout]")
     per_day = cap.get("per_user_per_day", 3)
@@ -55,7 +56,8 @@ def load_policy_settings(path: Path) -> PolicySettings:
     draws = ts.get("draws", 64)
     if isinstance(draws, bool) or not isinstance(draws, int) or not 8 <= draws <= 4096:
         raise ConfigError(f"{where} [thompson]: 'draws' must be an integer within 8..4096; got {draws!r}")
-    for table, key, default in ((ts, "scope", "all"), (hold, "template", "product-spotlight"), (hold, "salt", "holdout")):
+    texts = ((ts, "scope", "all"), (hold, "template", "product-spotlight"), (hold, "salt", "holdout"))
+    for table, key, default in texts:
         if not isinstance(table.get(key, default), str):
             raise ConfigError(f"{where}: '{key}' must be text; got {table[key]!r}")
     return PolicySettings(

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -36,7 +37,8 @@ from bannergen.service.schemas import Problem as ProblemModel
 log = logging.getLogger(__name__)
 
 PRIVATE = {"Cache-Control": "private, no-store"}
-PROBLEMS = {code: {"model": ProblemModel, "content": {"application/problem+json": {}}} for code in (400, 401, 403, 413, 422)}
+PROBLEMS: dict[int | str, dict[str, Any]] = {code: {"model": ProblemModel, "content": {"application/problem+json": {}}}
+            for code in (400, 401, 403, 413, 422)}
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> Response:
@@ -64,18 +66,20 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
             else:
                 service.flush_decisions()
 
-    app = FastAPI(title="bannergen", version="1", lifespan=lifespan, docs_url=None, redoc_url=None, redirect_slashes=False,
+    app = FastAPI(title="bannergen", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  redirect_slashes=False,
                   description="Personalized banners for the CMS: decisions, real-time events, immutable assets.")
     bearer = HTTPBearer(auto_error=False, description="BANNERGEN_API_KEY")
 
     # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
     # every decision for a check that takes microseconds.
-    async def require_key(request: Request, _credentials=Depends(bearer)) -> None:
+    async def require_key(request: Request, _credentials=Depends(bearer)) -> None:  # noqa: B008 (FastAPI's idiom)
         if not service.keys:
             return  # started with --open on loopback
         status = key_matches(request.headers.get("authorization"), service.keys)
         if status == 401:
-            raise Problem(401, "send the API key as 'Authorization: Bearer KEY'", headers={"WWW-Authenticate": "Bearer"})
+            raise Problem(401, "send the API key as 'Authorization: Bearer KEY'",
+                          headers={"WWW-Authenticate": "Bearer"})
         if status == 403:
             raise Problem(403, "the API key is not valid")
 
@@ -134,9 +138,8 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
             if reason:
                 raise Problem(403, reason)
         headers = {"ETag": etag, "Cache-Control": IMMUTABLE}
-        if etag_matches(request.headers.get("if-none-match"), etag):
-            if service.assets.get(relative) is not None:
-                return Response(status_code=304, headers=headers)
+        if etag_matches(request.headers.get("if-none-match"), etag) and service.assets.get(relative) is not None:
+            return Response(status_code=304, headers=headers)
         data = service.assets.get(relative)
         if data is None:
             raise Problem(404, "no such asset")

@@ -20,7 +20,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from bannergen.config import Project
 from bannergen.service.assets import AssetFiles
@@ -49,19 +49,22 @@ def parse_ts(value: str | float | None, field: str) -> int:
         return _now_us()
     if isinstance(value, (int, float)):
         if not math.isfinite(value) or abs(value) > 1e11:
-            raise Problem(422, f"{field}: not a unix time in seconds; got {value!r}", [{"field": field, "message": "not a unix time"}])
+            raise Problem(422, f"{field}: not a unix time in seconds; got {value!r}",
+                          [{"field": field, "message": "not a unix time"}])
         us = int(value * 1_000_000)
     else:
         try:
             parsed = datetime.fromisoformat(value.strip())
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
+                parsed = parsed.replace(tzinfo=UTC)
             us = int(parsed.timestamp() * 1_000_000)
         except (ValueError, OverflowError):
-            raise Problem(422, f"{field}: not a timestamp; got {value[:40]!r}; expected ISO 8601, e.g. 2026-11-29T08:00:00Z",
+            raise Problem(422, f"{field}: not a timestamp; got {value[:40]!r}; "
+                          "expected ISO 8601, e.g. 2026-11-29T08:00:00Z",
                           [{"field": field, "message": "not an ISO 8601 timestamp"}]) from None
     if not MIN_TS_US <= us <= _now_us() + FUTURE_SKEW_US:
-        raise Problem(422, f"{field}: outside 2000-01-01 .. now + 5 minutes", [{"field": field, "message": "out of range"}])
+        raise Problem(422, f"{field}: outside 2000-01-01 .. now + 5 minutes",
+                      [{"field": field, "message": "out of range"}])
     return us
 
 
@@ -110,7 +113,8 @@ class Service:
             self.state.update_users(self.rescorer.rescore(touched))
         self.assets = AssetFiles(self.project.out, extra=(self.live_out / "assets",))
         self._credit_variants()
-        self.formats = {t: engine.renderer.formats_for(self.state.model.templates[t]) for t in range(len(self.state.template_ids))}
+        templates = self.state.model.templates
+        self.formats = {t: engine.renderer.formats_for(templates[t]) for t in range(len(templates))}
         log.info("service ready: %d users, %d variant ids, %d replayed events, %.1fs", len(self.state.users),
                  len(self.state.variants), len(replay), time.perf_counter() - started)
 
@@ -179,12 +183,12 @@ class Service:
         decision_id = "d" + os.urandom(10).hex()
         size2 = self.state.double(choice.template, request.size)
         variant2 = self.state.variants.get((*choice.banner, size2)) if size2 else None
-        if variant2 and not self.assets.has(variant2):
+        if size2 and variant2 and not self.assets.has(variant2):
             self._render_async(choice.banner, size2, variant2)
         formats = self.formats[choice.template]
         images = [f for f in formats if f != "html"]
         self._log_decision(decision_id, choice, request, variant_id)
-        answer = {
+        answer: dict[str, object] = {
             "decision_id": decision_id,
             "variant_id": variant_id,
             "item_id": choice.item_id,
@@ -203,8 +207,9 @@ class Service:
         }
         if request.explain:
             answer["candidates"] = [
-                {"position": c.position, "item_id": c.item_id, "template": c.template_id, "antecedent_id": c.antecedent_id,
-                 "score": None if math.isnan(c.score) else c.score, "probability": c.probability, "reason": c.reason,
+                {"position": c.position, "item_id": c.item_id, "template": c.template_id,
+                 "antecedent_id": c.antecedent_id, "score": None if math.isnan(c.score) else c.score,
+                 "probability": c.probability, "reason": c.reason,
                  "variant_id": self.state.variants.get((c.item, c.template, c.antecedent, request.size))}
                 for c in choice.candidates]
         return answer
@@ -224,9 +229,9 @@ class Service:
                 item_id, template_id = str(self.state.item_ids[item]), self.state.template_ids[t]
                 antecedent_id = str(self.state.item_ids[a]) if a >= 0 else ""
                 listed = Listed(-1, item, t, a, item_id, template_id, antecedent_id, math.nan, 1.0, reason)
-                stand_in = replace(choice, item=item, template=t, antecedent=a, item_id=item_id, template_id=template_id,
-                                   score=math.nan, propensity=1.0, policy=policy, explanation=reason, ranked=(),
-                                   candidates=(listed,), position=-1)
+                stand_in = replace(choice, item=item, template=t, antecedent=a, item_id=item_id,
+                                   template_id=template_id, score=math.nan, propensity=1.0, policy=policy,
+                                   explanation=reason, ranked=(), candidates=(listed,), position=-1)
                 return stand_in, vid
         return None
 
@@ -239,8 +244,8 @@ class Service:
                                  choice.item_id, choice.template_id, choice.policy, choice.propensity,
                                  None if math.isnan(choice.score) else choice.score, choice.explanation))
         self.pending_candidates.extend(
-            (decision_id, c.position, c.item_id, c.template_id, c.antecedent_id, None if math.isnan(c.score) else c.score,
-             c.probability, int(c.position == choice.position))
+            (decision_id, c.position, c.item_id, c.template_id, c.antecedent_id,
+             None if math.isnan(c.score) else c.score, c.probability, int(c.position == choice.position))
             for c in choice.candidates)
 
     def flush_decisions(self) -> Future | None:
@@ -280,7 +285,7 @@ class Service:
         try:
             return bool(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)),
                                                self.render_budget_s))
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             return False
 
     # -- events ------------------------------------------------------------------------------------
@@ -305,7 +310,8 @@ class Service:
                                       [{"field": f"{where}.item_id", "message": "not in the catalog"}])
                 event_id = e.event_id or "h:" + hashlib.sha256(
                     "\x1f".join((e.user_id, e.type, item, e.query or "", str(ts))).encode()).hexdigest()[:32]
-                behaviour.append(BehaviourEvent(event_id, ts, e.user_id, e.type, item, (e.query or "").strip() if e.type == "search" else ""))
+                query = (e.query or "").strip() if e.type == "search" else ""
+                behaviour.append(BehaviourEvent(event_id, ts, e.user_id, e.type, item, query))
             else:
                 if not e.variant_id and not e.decision_id:
                     raise Problem(422, f"{where}.variant_id: a {e.type} needs variant_id or decision_id",
@@ -338,7 +344,8 @@ class Service:
                                   [{"field": f"body.events.{n}.decision_id", "message": "unknown decision"}])
                 user, placement, variant, policy, propensity = logged or (e.user_id, "", e.variant_id, "", math.nan)
                 rows.append({
-                    "event_id": e.event_id or "", "ts": datetime.fromtimestamp(ts / 1e6, timezone.utc).isoformat(), "user_id": e.user_id, "variant_id": e.variant_id or variant,
+                    "event_id": e.event_id or "", "ts": datetime.fromtimestamp(ts / 1e6, UTC).isoformat(),
+                    "user_id": e.user_id, "variant_id": e.variant_id or variant,
                     "event": e.type, "value": e.value or 0.0, "cost": 0.0,
                     "placement": e.placement if e.placement is not None else placement,
                     "propensity": e.propensity if e.propensity is not None else propensity,
@@ -362,12 +369,15 @@ class Service:
     def health(self) -> dict:
         checks = {}
         manifests = list(self.project.out.glob("*/manifest.json")) if self.project.out.is_dir() else []
-        checks["manifests"] = f"ok ({len(manifests)})" if manifests else "degraded: no manifest under the out folder; run bannergen render"
-        checks["assets"] = f"ok ({len(self.assets.known)} variants)" if self.assets.known else "degraded: no rendered variant"
+        checks["manifests"] = (f"ok ({len(manifests)})" if manifests
+                               else "degraded: no manifest under the out folder; run bannergen render")
+        known = len(self.assets.known)
+        checks["assets"] = f"ok ({known} variants)" if known else "degraded: no rendered variant"
         queue = len(self.rendering)
         checks["render_queue"] = "ok" if queue < 50 else f"degraded: {queue} variants waiting to render"
-        recent = self.last_fault is not None and time.time() - self.last_fault[0] < 60
-        checks["faults"] = f"degraded: {self.last_fault[1]} in the last minute" if recent else "ok"
+        fault = self.last_fault
+        recent = fault is not None and time.time() - fault[0] < 60
+        checks["faults"] = f"degraded: {fault[1]} in the last minute" if fault is not None and recent else "ok"
         checks["writer"] = "ok" if self.writer._work_queue.qsize() < 100 else "degraded: event backlog"
         status = "ok" if all(v.startswith("ok") for v in checks.values()) else "degraded"
         return {"status": status, "checks": checks, "users": len(self.state.users),

@@ -90,5 +90,6 @@ class ServiceMiddleware:
                 await reject(500, "internal error; see the server log")
         finally:
             route = scope.get("route")
-            name = getattr(route, "path", None) or ("/assets/*" if scope.get("path", "").startswith("/assets/") else "other")
+            fallback = "/assets/*" if scope.get("path", "").startswith("/assets/") else "other"
+            name = getattr(route, "path", None) or fallback
             self.metrics.observe(scope.get("method", ""), name, status, time.perf_counter() - start)

@@ -50,7 +50,8 @@ class Metrics:
         out += ["# HELP bannergen_fallbacks_total Decisions that fell back, by reason.",
                 "# TYPE bannergen_fallbacks_total counter"]
         out += [f'bannergen_fallbacks_total{{reason="{r}"}} {n}' for r, n in sorted(self.fallbacks.items())]
-        out += ["# HELP bannergen_events_total Events received by kind and outcome.", "# TYPE bannergen_events_total counter"]
+        out += ["# HELP bannergen_events_total Events received by kind and outcome.",
+                "# TYPE bannergen_events_total counter"]
         out += [f'bannergen_events_total{{kind="{k}",outcome="{o}"}} {n}' for (k, o), n in sorted(self.events.items())]
         for name, value in sorted(self.gauges.items()):
             out += [f"# TYPE bannergen_{name} gauge", f"bannergen_{name} {value:g}"]

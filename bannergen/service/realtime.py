@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -124,7 +125,7 @@ class BehaviourLog:
         rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM behaviour ORDER BY rowid").fetchall()
         return [BehaviourEvent(*r) for r in rows]
 
-    def log_decisions(self, rows: list[tuple], candidates: list[tuple] = ()) -> None:
+    def log_decisions(self, rows: list[tuple], candidates: list[tuple] | None = None) -> None:
         """Append decision records (decision_id, ts, user_id, placement, size, variant_id, item_id,
         template, policy, propensity, score, explanation) and their candidates (decision_id,
         position, item_id, template, antecedent_id, score, probability, chosen); best effort,
@@ -133,10 +134,11 @@ class BehaviourLog:
             return
         try:
             with transaction(self._db, "BEGIN") as db:
-                db.executemany("INSERT OR IGNORE INTO decisions (decision_id, ts, user_id, placement, size, variant_id, "
-                               "item_id, template, policy, propensity, score, explanation) "
+                db.executemany("INSERT OR IGNORE INTO decisions (decision_id, ts, user_id, placement, size, "
+                               "variant_id, item_id, template, policy, propensity, score, explanation) "
                                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                db.executemany("INSERT OR IGNORE INTO decision_candidates VALUES (?, ?, ?, ?, ?, ?, ?, ?)", candidates)
+                db.executemany("INSERT OR IGNORE INTO decision_candidates VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               candidates or [])
         except sqlite3.Error as exc:
             log.warning("decision log %s: %s", self.path, exc)
 
@@ -165,7 +167,8 @@ def read_decision_log(db: sqlite3.Connection) -> pd.DataFrame:
 class UserRescorer:
     """Recomputes the candidates of a few users from their base and live events."""
 
-    def __init__(self, model: Model, events: pd.DataFrame, policy: PolicySettings, segments: dict[str, Segment]) -> None:
+    def __init__(self, model: Model, events: pd.DataFrame, policy: PolicySettings,
+                 segments: dict[str, Segment]) -> None:
         self.model = model
         self.policy = policy
         self.segments = segments

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -27,10 +27,10 @@ class CandidateOut(BaseModel):
     item_id: str
     template: str
     antecedent_id: str = Field(description="a cross-sell banner's trigger item, else empty")
-    score: Optional[float]
+    score: float | None
     probability: float
     reason: str
-    variant_id: Optional[str]
+    variant_id: str | None
 
 
 class DecisionResponse(BaseModel):
@@ -41,15 +41,15 @@ class DecisionResponse(BaseModel):
     size: str
     placement: str
     assets: dict[str, str] = Field(description="image URL per format at 1x")
-    assets_2x: Optional[dict[str, str]] = Field(description="image URL per format at 2x, when the template has it")
-    html: Optional[str]
+    assets_2x: dict[str, str] | None = Field(description="image URL per format at 2x, when the template has it")
+    html: str | None
     policy: str = Field(description="softmax, greedy, thompson, pin, holdout, default or fallback")
     propensity: float = Field(description="probability the policy chose this banner")
-    score: Optional[float]
+    score: float | None
     explanation: str
     rendered: bool = Field(description="false when the files are still being rendered")
-    fallback: Optional[str] = Field(description="why a default or cached stand-in was served, else null")
-    candidates: Optional[list[CandidateOut]] = Field(default=None, description="with explain: every candidate the "
+    fallback: str | None = Field(description="why a default or cached stand-in was served, else null")
+    candidates: list[CandidateOut] | None = Field(default=None, description="with explain: every candidate the "
                                                      "decision was drawn from, with its probability")
 
 
@@ -61,17 +61,17 @@ class Event(BaseModel):
 
     type: Literal["view", "search", "cart", "purchase", "impression", "click", "conversion"]
     user_id: str = Field(min_length=1, max_length=256)
-    event_id: Optional[str] = Field(default=None, min_length=1, max_length=128,
+    event_id: str | None = Field(default=None, min_length=1, max_length=128,
                                     description="dedupe key: a retried event with the same id is counted once")
-    ts: Optional[str | float] = Field(default=None, description="ISO 8601 (naive = UTC) or unix seconds; default now")
-    item_id: Optional[str] = Field(default=None, max_length=64)
-    query: Optional[str] = Field(default=None, max_length=256)
-    variant_id: Optional[str] = Field(default=None, pattern=r"^[0-9a-f]{24}$")
-    decision_id: Optional[str] = Field(default=None, max_length=64)
-    placement: Optional[str] = Field(default=None, max_length=128)
-    propensity: Optional[float] = Field(default=None, gt=0, le=1, allow_inf_nan=False)
-    policy: Optional[str] = Field(default=None, max_length=32)
-    value: Optional[float] = Field(default=None, ge=0, le=10_000_000, allow_inf_nan=False)
+    ts: str | float | None = Field(default=None, description="ISO 8601 (naive = UTC) or unix seconds; default now")
+    item_id: str | None = Field(default=None, max_length=64)
+    query: str | None = Field(default=None, max_length=256)
+    variant_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{24}$")
+    decision_id: str | None = Field(default=None, max_length=64)
+    placement: str | None = Field(default=None, max_length=128)
+    propensity: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False)
+    policy: str | None = Field(default=None, max_length=32)
+    value: float | None = Field(default=None, ge=0, le=10_000_000, allow_inf_nan=False)
 
 
 class EventBatch(BaseModel):
@@ -93,7 +93,7 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    errors: Optional[list[dict[str, str]]] = None
+    errors: list[dict[str, str]] | None = None
 
 
 class Health(BaseModel):

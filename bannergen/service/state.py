@@ -94,7 +94,8 @@ class DecisionState:
         # Every size a template declares, 2x included: render.sizes limits what a batch pre-renders,
         # not what the CMS may ask for (a size not on disk yet is rendered on demand).
         self.template_sizes = [{f"{w}x{h}" for w, h in t.sizes} for t in model.templates]
-        self.sizes = sorted(set().union(*self.template_sizes), key=lambda s: [int(x) for x in s.split("x")]) if self.template_sizes else []
+        every_size: set[str] = set().union(*self.template_sizes)
+        self.sizes = sorted(every_size, key=lambda s: [int(x) for x in s.split("x")])
         # Per size: which template indices render it (the last entry stands for index -1: no template).
         self.renders = {size: np.asarray([size in t for t in self.template_sizes] + [False]) for size in self.sizes}
         self.width = model.settings.selection.candidates + 1
@@ -116,7 +117,7 @@ class DecisionState:
 
     # -- variant ids -------------------------------------------------------------------------------
     def _all_banners(self) -> set[tuple[int, int, int]]:
-        banners: set[tuple[int, int, int]] = set().union(*(banners_of(c) for c in self.users.values())) if self.users else set()
+        banners: set[tuple[int, int, int]] = set().union(*(banners_of(c) for c in self.users.values()))
         if self.default is not None:
             banners.add((self.default[0], self.default[1], -1))
         return banners
@@ -127,14 +128,16 @@ class DecisionState:
 
         engine = self.engine
         with self._ids_lock:
-            todo = [(i, t, a) for i, t, a in banners if (i, t, a, next(iter(self.template_sizes[t]), "")) not in self.variants]
+            todo = [(i, t, a) for i, t, a in banners
+                    if (i, t, a, next(iter(self.template_sizes[t]), "")) not in self.variants]
             for item, t, a in todo:
                 template = self.model.templates[t]
                 context = self.context(item, t, a)
                 for w, h in template.sizes:
                     label = f"{w}x{h}"
                     if label in self.template_sizes[t]:
-                        self.variants[(item, t, a, label)] = engine.renderer.variant_id(RenderSpec(template.id, (w, h), context))
+                        spec = RenderSpec(template.id, (w, h), context)
+                        self.variants[(item, t, a, label)] = engine.renderer.variant_id(spec)
 
     def context(self, item: int, template: int, antecedent: int = -1):
         """The BannerContext of a banner, as batch render builds it (carousel items, cross-sell trigger)."""
@@ -168,7 +171,8 @@ class DecisionState:
         if self.default is None:
             return None
         item, t = self.default
-        return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], math.nan, 1.0, policy, reason, known)
+        return Choice(user_id, item, t, str(self.item_ids[item]), self.template_ids[t], math.nan, 1.0, policy, reason,
+                      known)
 
     # -- deciding ----------------------------------------------------------------------------------
     def update_users(self, users: dict[str, CandidateSet]) -> None:
@@ -225,16 +229,19 @@ class DecisionState:
             return None
         probs = made.probabilities[0].tolist()
         listed = made.listed()[0]
-        items, templates, antecedents = cands.items[0].tolist(), cands.templates[0].tolist(), cands.antecedents[0].tolist()
+        items, templates, antecedents = (cands.items[0].tolist(), cands.templates[0].tolist(),
+                                         cands.antecedents[0].tolist())
         item_ids, template_ids = cands.item_ids[0].tolist(), cands.template_ids[0].tolist()
-        antecedent_ids, scores, reasons = cands.antecedent_ids[0].tolist(), cands.scores[0].tolist(), cands.reasons[0].tolist()
+        antecedent_ids, scores, reasons = (cands.antecedent_ids[0].tolist(), cands.scores[0].tolist(),
+                                           cands.reasons[0].tolist())
         candidates = tuple(
-            Listed(c, items[c], templates[c], antecedents[c], item_ids[c], template_ids[c], antecedent_ids[c], scores[c],
-                   probs[c], reasons[c])
+            Listed(c, items[c], templates[c], antecedents[c], item_ids[c], template_ids[c], antecedent_ids[c],
+                   scores[c], probs[c], reasons[c])
             for c in np.flatnonzero(listed).tolist())
         # The others by score: where a chosen variant is not rendered yet, the best cached one of them stands in.
         usable = listed[:-1] & (available[0, :-1] if available is not None else True)
         ranked = tuple((x.item, x.template, x.antecedent, x.reason) for x in candidates
                        if x.position != pos and x.position < len(usable) and usable[x.position])
         return Choice(user_id, items[pos], templates[pos], item_ids[pos], template_ids[pos], scores[pos], probs[pos],
-                      str(made.policy[0]), reasons[pos] or DEFAULT_REASON, known, ranked, antecedents[pos], candidates, pos)
+                      str(made.policy[0]), reasons[pos] or DEFAULT_REASON, known, ranked, antecedents[pos],
+                      candidates, pos)
