@@ -159,6 +159,7 @@ def project(tmp_path_factory) -> Path:
 def _cli(project: Path, monkeypatch) -> typer.Typer:
     """The feedback commands, run in ``project``."""
     monkeypatch.setattr(common.state, "project", project)
+    monkeypatch.setattr(common.state, "debug", False)  # the state is global: another test may have set --debug
     app = typer.Typer()
 
     @app.callback()
