@@ -1,8 +1,8 @@
 """The one error tree. Every user-facing failure is a BannergenError with a one-line message.
 
 The CLI catches BannergenError in one place and maps it to an exit code:
-  InputError       -> 2  (the user's files, flags or rules are wrong)
-  EnvironmentError_ -> 3  (the machine is wrong: missing font, unwritable folder, ...)
+  InputError         -> 2  (the user's files, flags or rules are wrong)
+  EnvironmentFailure -> 3  (the machine is wrong: missing font, unwritable folder, ...)
 Foreign errors (Pillow, Jinja2, pandas) are mapped at the edge with ``raise ... from``.
 """
 

@@ -1,5 +1,5 @@
 """Scoring 100,000 users x 10,000 items through the real blend to a top-10, against dense numpy
-products in the same run (scoring issue).
+products in the same run.
 
 Uses the scale shop of benchmarks/scale.py (generated if missing) and the project's blend
 (content + item kNN + EASE + rules + popularity, scoring/blend.toml), fitted or loaded as render

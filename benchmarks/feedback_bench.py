@@ -1,8 +1,8 @@
 """Feedback benchmarks: CSV ingest rate, per-variant report over 1M events, HTML report time.
 
 Run: python benchmarks/feedback_bench.py [--events 1000000]
-Prints a table; the lead records figures in benchmarks/RESULTS.md.
-Targets (issue 4): ingest >= 200,000 events/s; report <= 2 s; HTML <= 5 s.
+Prints a table; the figures are recorded in benchmarks/RESULTS.md.
+Targets: ingest >= 200,000 events/s; report <= 2 s; HTML <= 5 s.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ renders them in: an item's variants follow each other), in one run:
   - encode: encoding the already-composed image of the same variant in that format, alone;
   - chromium: a warm headless Chromium page (Debian's /usr/bin/chromium driven by Playwright) loading
     the same variant's HTML and screenshotting it to JPEG / PNG.
-Prints medians and the ratios the engine issue sets: render/encode <= 1.2 for PNG and WebP;
+Prints medians and the ratios the engine is held to: render/encode <= 1.2 for PNG and WebP;
 chromium/render >= 10 for JPEG and >= 2 for PNG and WebP.
 
     python benchmarks/render_speed.py [--n 20]

@@ -1,4 +1,4 @@
-"""Scoring benchmarks (issue 3): fit time on full Online Retail, rules mining times, and the
+"""Scoring benchmarks: fit time on full Online Retail, rules mining times, and the
 quality table. Prints tables; the figures go to benchmarks/RESULTS.md. Scoring speed and memory
 at 100,000 users x 10,000 items, through the real blend, is benchmarks/blend_scoring.py.
 

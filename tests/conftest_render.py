@@ -1,4 +1,5 @@
-"""Shared helpers of the render and template tests (imported explicitly; the lead owns conftest.py)."""
+"""Shared helpers of the render and template tests: the shipped templates, fixed sample products and
+contexts, image comparison (imported by name: they are functions and constants, not fixtures)."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ from bannergen.cli.templates import register
 
 
 def _app() -> typer.Typer:
-    """The global options of `bannergen` plus the templates group (the lead wires it into main)."""
+    """The global options of `bannergen` plus the templates group, as bannergen.cli.main registers it."""
     app = typer.Typer()
     app.callback()(cli_main._global)
     register(app)

@@ -1,7 +1,7 @@
 """`bannergen serve` (the HTTP API for the CMS) and `bannergen publish` (copy to a CDN origin).
 
-The lead wires ``register(app)`` into bannergen.cli.main. Heavy imports (the service, uvicorn,
-fsspec) happen inside the commands.
+``register(app)`` adds both commands to a typer app. Heavy imports (the service, uvicorn, fsspec)
+happen inside the commands, so they stay out of ``bannergen --help``.
 """
 
 from __future__ import annotations

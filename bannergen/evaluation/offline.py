@@ -1,6 +1,6 @@
 """Offline evaluation on a time split: every scorer, the blend and the baselines.
 
-Protocol (issue 3):
+Protocol:
 - split date D (default: the last event's day minus 30 days); training = events before D,
   test = purchases on or after D;
 - evaluated users: purchases both before and after D (and, under ``new-items``, at least one
@@ -9,8 +9,8 @@ Protocol (issue 3):
   ``repeat`` ranks everything and counts repeat purchases;
 - the blend's weights are tuned on a validation split carved from the end of the training period
   (D - validation_days .. D), fitting on what comes before it (``tune_weights``: a logistic
-  regression over the scorers' normalised scores on each user's candidate items). The test period is never seen
-  while tuning; the scorers are then refitted on all the training data.
+  regression over the scorers' normalised scores on each user's candidate items). The test period
+  is never seen while tuning; the scorers are then refitted on all the training data.
 """
 
 from __future__ import annotations

@@ -55,18 +55,6 @@ def _font_index(chain: Chain, ch: str) -> int | None:
     return None
 
 
-def runs(chain: Chain, text: str) -> tuple[tuple[int, str], ...]:
-    """``text`` split into (font index, substring) runs; every char must be covered."""
-    out: list[tuple[int, str]] = []
-    for ch in text:
-        idx = _font_index(chain, ch) or 0
-        if out and out[-1][0] == idx:
-            out[-1] = (idx, out[-1][1] + ch)
-        else:
-            out.append((idx, ch))
-    return tuple(out)
-
-
 @lru_cache(maxsize=65536)
 def glyph(chain: Chain, size: int, ch: str) -> tuple[float, float, float]:
     """(advance, ink left, ink right) of one character in pixels, relative to its pen position."""
