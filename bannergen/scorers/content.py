@@ -23,7 +23,7 @@ class ContentScorer(Scorer):
     """Scores users against items. ``fit`` returns self; ``score`` returns (n_rows, n_items) float32.
 
     Follows the shared interface (``fit(data)``, ``score(data, rows)`` with ``data`` an
-    Interactions carrying profiles and features) and keeps its original form:
+    Interactions carrying profiles and features), and also takes profiles and features directly:
 
         >>> scorer = ContentScorer(weights).fit(profiles, features)  # doctest: +SKIP
         >>> scores = scorer.score(np.arange(100))   # the first 100 users  # doctest: +SKIP
