@@ -22,7 +22,6 @@ from bannergen.feedback.store import FeedbackStore
 from bannergen.selection.kernel import DecisionPolicy
 
 log = logging.getLogger(__name__)
-ITEM_TABLE_COLUMNS = ("item_id", "title", "category", "price_band")
 
 
 def item_table(catalog: Path, scoring: Path | None = None) -> pd.DataFrame | None:

@@ -7,15 +7,12 @@ accepted=3 duplicate=0 rejected=0
 """
 
 from bannergen.feedback.ingest import IngestResult, ingest_file
-from bannergen.feedback.schema import (
-    FEEDBACK_EVENTS, HOLDOUT_POLICY, FeedbackEvent, IngestCounts, events_to_frame,
-)
+from bannergen.feedback.schema import FEEDBACK_EVENTS, HOLDOUT_POLICY, IngestCounts
 from bannergen.feedback.store import FeedbackStore, open_store
 from bannergen.feedback.traffic import invalid_clicks
 from bannergen.feedback.validate import Validated, validate_chunk, validate_frame
 
 __all__ = [
-    "FEEDBACK_EVENTS", "HOLDOUT_POLICY", "FeedbackEvent", "FeedbackStore", "IngestCounts", "IngestResult",
-    "Validated", "events_to_frame", "ingest_file", "invalid_clicks", "open_store",
-    "validate_chunk", "validate_frame",
+    "FEEDBACK_EVENTS", "HOLDOUT_POLICY", "FeedbackStore", "IngestCounts", "IngestResult", "Validated", "ingest_file",
+    "invalid_clicks", "open_store", "validate_chunk", "validate_frame",
 ]

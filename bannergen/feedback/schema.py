@@ -23,7 +23,7 @@ serving side through the store to the report and the off-policy estimators uncha
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -47,31 +47,6 @@ MAX_VALUE = 10_000_000.0        # CNY of revenue on one conversion
 MAX_COST = 1_000_000.0          # CNY of cost on one event
 FUTURE_SKEW_SECONDS = 300       # clocks of ad servers drift; beyond 5 minutes ahead is a bug
 MIN_TS_ISO = "2000-01-01T00:00:00Z"
-
-
-@dataclass(frozen=True)
-class FeedbackEvent:
-    """One logged event, for callers that handle events one at a time (the HTTP service).
-    Batch code uses the feedback frame documented above; ``to_frame`` converts."""
-
-    ts: str  # ISO 8601, e.g. "2026-11-29T08:00:00Z"; naive times are UTC
-    user_id: str
-    variant_id: str
-    event: str
-    event_id: str = ""
-    value: float = 0.0
-    cost: float = 0.0
-    placement: str = ""
-    propensity: float = float("nan")
-    policy: str = ""
-    decision_id: str = ""
-
-
-def events_to_frame(events: list[FeedbackEvent]):  # -> pd.DataFrame
-    """A raw frame (validate it with ``validate_frame``) from FeedbackEvent records."""
-    import pandas as pd
-
-    return pd.DataFrame([asdict(e) for e in events], columns=list(COLUMNS))
 
 
 @dataclass(frozen=True)

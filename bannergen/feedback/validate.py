@@ -188,6 +188,6 @@ def validate_chunk(chunk: RawChunk, now: float | None = None) -> Validated:
 
 
 def validate_frame(frame: pd.DataFrame, display: str = "<events>", now: float | None = None) -> Validated:
-    """Validate an in-memory raw frame (e.g. from ``events_to_frame``); lines count rows from 1."""
+    """Validate an in-memory raw frame (the columns of schema.COLUMNS); lines count rows from 1."""
     return validate_chunk(RawChunk(frame.reset_index(drop=True), np.arange(1, len(frame) + 1, dtype=np.int64),
                                    (), display), now)
