@@ -1,95 +1,93 @@
-"""Project settings: one table of (key, default, help), read from bannergen.toml.
+"""Project settings: one table of rows, read from bannergen.toml (bannergen.settings_table).
 
 A project folder is found by convention: the folder holding bannergen.toml (searched from the
 current directory upwards, or given with --project). Every path in the file is relative to it.
 Unknown keys are rejected with a "did you mean" hint, so a typo never silently does nothing.
+The reference of every key is docs/settings.md, generated from SETTINGS.
 """
 
 from __future__ import annotations
 
-import difflib
-import tomllib
-from collections.abc import Iterable
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bannergen.errors import ConfigError
+from bannergen.settings_table import Row, SettingsFile, at_least, shown, within
+from bannergen.settings_table import read_toml as read_toml  # re-exported: callers read TOML through config
+from bannergen.settings_table import reject_unknown_keys as reject_unknown_keys
 
 CONFIG_NAME = "bannergen.toml"
 FORMATS = ("webp", "png", "jpg", "html")
 
-# (section.key, default, help). The single source of truth for what bannergen.toml may say.
-SETTINGS: tuple[tuple[str, Any, str], ...] = (
-    ("data.catalog", "examples/shop/catalog.csv", "catalog file (CSV, gzip CSV or Parquet)"),
-    ("data.events", "examples/shop/events.parquet", "behaviour events file (CSV, gzip CSV or Parquet)"),
-    ("data.max_reject_rate", 0.05, "fail closed when more than this share of rows is rejected"),
-    ("data.as_of", "", "reference time for decay (ISO 8601); empty means the newest event"),
-    ("paths.templates", "templates", "campaign templates, one folder each"),
-    ("paths.assets", "assets", "fonts, logos and images templates may use"),
-    ("paths.scoring", "scoring", "weights, rules and segments"),
-    ("paths.out", "out", "output root; a render writes to OUT/<segment>/ unless --out is given"),
-    ("paths.rejects", "out/rejects.txt", "where skipped rows are reported"),
-    ("render.formats", ["webp", "png", "html"], "formats written per variant: webp, png, jpg, html"),
-    ("render.webp_quality", 85, "WebP quality 1-100"),
-    ("render.jpg_quality", 88, "JPEG quality 1-100"),
-    ("render.png_compress_level", 6, "PNG zlib level 0-9"),
-    ("render.sizes", [], "sizes to render (e.g. ['1200x400']); empty means every size a template has"),
-    ("render.workers", 0, "render processes; 0 means one per core"),
-    ("select.seed", 20261129, "seed of the selection RNG: the same seed gives the same assignment"),
-    ("feedback.store", ".bannergen/feedback.sqlite", "the feedback store (SQLite file)"),
-    ("paths.models", ".bannergen/models", "fitted models (.npz/JSON, no pickle)"),
-    (
-        "mapping.table",
-        "",
-        "a foreign order-line table (CSV, gzip CSV, Parquet); when set, the catalog and purchase events are "
-        "derived from it (docs: bannergen/data/mapping.py)",
-    ),
-    ("mapping.user", "user_id", "mapping: the column holding the user id (rows without one feed baskets only)"),
-    ("mapping.item", "item_id", "mapping: the column holding the item id"),
-    ("mapping.time", "ts", "mapping: the column holding the order time"),
-    ("mapping.basket", "", "mapping: the column holding the order (basket) id; empty: one basket per user and day"),
-    ("mapping.title", "", "mapping: the column holding the item title (most frequent value per item)"),
-    ("mapping.price", "", "mapping: the column holding the unit price (median per item)"),
-    (
-        "mapping.quantity",
-        "",
-        "mapping: the column holding the quantity; rows with quantity <= 0 are returns and skipped",
-    ),
-    ("mapping.category", "", "mapping: the column holding the category (empty: one category for all)"),
-    ("mapping.brand", "", "mapping: the column holding the brand (empty: one brand for all)"),
-    ("mapping.cancel_prefix", "C", "mapping: orders whose id starts with this are cancellations and skipped"),
-    ("serve.api_key", "", "key for the service's write endpoints (Bearer); env BANNERGEN_API_KEY overrides"),
-    ("serve.sign_assets", False, "asset URLs carry an HMAC signature and an expiry; unsigned asset requests get 403"),
-    ("serve.signing_key", "", "HMAC key for signed asset URLs; env BANNERGEN_SIGNING_KEY overrides"),
-    ("serve.signed_url_ttl_s", 86400, "lifetime of a signed asset URL in seconds"),
-    ("serve.decision_budget_ms", 20, "a decision that takes longer falls back to the default banner"),
-    ("serve.render_budget_ms", 150, "wait this long for a chosen variant to render, else serve the best cached one"),
-    ("serve.max_body_bytes", 1048576, "request bodies above this get 413 before being read"),
-    ("serve.max_events", 500, "events per POST /v1/events batch"),
-    (
-        "serve.behaviour_store",
-        ".bannergen/behaviour.sqlite",
-        "real-time behaviour events (SQLite WAL), replayed at start-up",
-    ),
-)
-_DEFAULTS = {key: default for key, default, _ in SETTINGS}
+# The single source of truth for what bannergen.toml may say.
+SETTINGS = SettingsFile(CONFIG_NAME, "data files, folders, output formats and sizes, the selection seed, serving", (
+    Row("data.catalog", "path", "examples/shop/catalog.csv", "catalog file (CSV, gzip CSV or Parquet)"),
+    Row("data.events", "path", "examples/shop/events.parquet", "behaviour events file (CSV, gzip CSV or Parquet)"),
+    Row("data.max_reject_rate", "number", 0.05, "fail closed when more than this share of rows is rejected",
+        within(0, 1)),
+    Row("data.as_of", "text", "", "reference time for decay (ISO 8601); empty means the newest event"),
+    Row("paths.templates", "path", "templates", "campaign templates, one folder each"),
+    Row("paths.assets", "path", "assets", "fonts, logos and images templates may use"),
+    Row("paths.scoring", "path", "scoring", "weights, rules, policy and segments"),
+    Row("paths.out", "path", "out", "output root; a render writes to OUT/<segment>/ unless --out is given"),
+    Row("paths.rejects", "path", "out/rejects.txt", "where skipped rows are reported"),
+    Row("paths.models", "path", ".bannergen/models", "fitted models (.npz/JSON, no pickle)"),
+    Row("render.formats", "texts", ["webp", "png", "html"], "formats written per variant", FORMATS),
+    Row("render.webp_quality", "integer", 85, "WebP quality", within(1, 100)),
+    Row("render.jpg_quality", "integer", 88, "JPEG quality", within(1, 100)),
+    Row("render.png_compress_level", "integer", 6, "PNG zlib level", within(0, 9)),
+    Row("render.sizes", "texts", [], "sizes to render (e.g. ['1200x400']); empty means every size a template has"),
+    Row("render.workers", "integer", 0, "render processes; 0 means one per core", at_least(0)),
+    Row("select.seed", "integer", 20261129, "seed of the selection RNG: the same seed gives the same assignment",
+        at_least(0)),
+    Row("feedback.store", "path", ".bannergen/feedback.sqlite", "the feedback store (SQLite file)"),
+    Row("mapping.table", "text", "", "a foreign order-line table (CSV, gzip CSV, Parquet); when set, the catalog "
+        "and purchase events are derived from it (docs: bannergen/data/mapping.py)"),
+    Row("mapping.user", "text", "user_id", "the column holding the user id (rows without one feed baskets only)"),
+    Row("mapping.item", "text", "item_id", "the column holding the item id"),
+    Row("mapping.time", "text", "ts", "the column holding the order time"),
+    Row("mapping.basket", "text", "", "the column holding the order (basket) id; empty: one basket per user and day"),
+    Row("mapping.title", "text", "", "the column holding the item title (most frequent value per item)"),
+    Row("mapping.price", "text", "", "the column holding the unit price (median per item)"),
+    Row("mapping.quantity", "text", "", "the column holding the quantity; rows with quantity <= 0 are returns "
+        "and skipped"),
+    Row("mapping.category", "text", "", "the column holding the category (empty: one category for all)"),
+    Row("mapping.brand", "text", "", "the column holding the brand (empty: one brand for all)"),
+    Row("mapping.cancel_prefix", "text", "C", "orders whose id starts with this are cancellations and skipped"),
+    Row("serve.api_key", "text", "", "key for the service's write endpoints (Bearer); env BANNERGEN_API_KEY "
+        "overrides"),
+    Row("serve.sign_assets", "bool", False, "asset URLs carry an HMAC signature and an expiry; unsigned asset "
+        "requests get 403"),
+    Row("serve.signing_key", "text", "", "HMAC key for signed asset URLs; env BANNERGEN_SIGNING_KEY overrides"),
+    Row("serve.signed_url_ttl_s", "integer", 86400, "lifetime of a signed asset URL in seconds", at_least(1)),
+    Row("serve.decision_budget_ms", "integer", 20, "a decision that takes longer falls back to the default banner",
+        at_least(0)),
+    Row("serve.render_budget_ms", "integer", 150, "wait this long for a chosen variant to render, else serve the "
+        "best cached one", at_least(0)),
+    Row("serve.max_body_bytes", "integer", 1048576, "request bodies above this get 413 before being read",
+        at_least(1)),
+    Row("serve.max_events", "integer", 500, "events per POST /v1/events batch", at_least(1)),
+    Row("serve.behaviour_store", "path", ".bannergen/behaviour.sqlite", "real-time behaviour events (SQLite WAL), "
+        "replayed at start-up"),
+))
 
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """The serve.* rows of SETTINGS (the HTTP service); keys and environment overrides are applied
+    """The [serve] rows of SETTINGS (the HTTP service); keys and environment overrides are applied
     by bannergen.service, so a key never has to be written into bannergen.toml."""
 
-    api_key: str = ""
-    sign_assets: bool = False
-    signing_key: str = ""
-    signed_url_ttl_s: int = 86400
-    decision_budget_ms: int = 20
-    render_budget_ms: int = 150
-    max_body_bytes: int = 1048576
-    max_events: int = 500
-    behaviour_store: Path = Path(".bannergen/behaviour.sqlite")
+    api_key: str = SETTINGS["serve.api_key"]
+    sign_assets: bool = SETTINGS["serve.sign_assets"]
+    signing_key: str = SETTINGS["serve.signing_key"]
+    signed_url_ttl_s: int = SETTINGS["serve.signed_url_ttl_s"]
+    decision_budget_ms: int = SETTINGS["serve.decision_budget_ms"]
+    render_budget_ms: int = SETTINGS["serve.render_budget_ms"]
+    max_body_bytes: int = SETTINGS["serve.max_body_bytes"]
+    max_events: int = SETTINGS["serve.max_events"]
+    behaviour_store: Path = SETTINGS["serve.behaviour_store"]
 
 
 @dataclass(frozen=True)
@@ -135,48 +133,6 @@ def find_project_root(start: Path | None = None) -> Path:
     )
 
 
-def _flatten(raw: dict[str, Any], source: Path) -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for section, body in raw.items():
-        if not isinstance(body, dict):
-            raise ConfigError(f"{source}: '{section}' must be a [section]; got a {type(body).__name__}")
-        for key, value in body.items():
-            flat[f"{section}.{key}"] = value
-    return flat
-
-
-def reject_unknown_keys(keys: Iterable[str], known: Iterable[str], where: str) -> None:
-    """Raise ConfigError for the first key not in ``known``, with a "did you mean" hint.
-
-    ``where`` names the file (and table) for the message, e.g. "scoring/rules.toml [filters]"."""
-    known = list(known)
-    for key in keys:
-        if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
-            raise ConfigError(f"{where}: unknown setting '{key}'", hint=hint)
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """Parse a TOML file into a dict; a missing or malformed file is a ConfigError naming it."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-
-
-def _typed(flat: dict[str, Any], key: str, kind: type, source: Path) -> Any:
-    value = flat.get(key, _DEFAULTS[key])
-    ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value, ok = float(value), True
-    if not ok:
-        raise ConfigError(f"{source}: '{key}' must be a {kind.__name__}; got {value!r}")
-    return value
-
-
 def load_project(root: Path | None = None, overrides: dict[str, Any] | None = None) -> Project:
     """Read ``root/bannergen.toml`` (root found by convention when None), apply ``overrides``
     (same dotted keys, e.g. {"paths.out": "/tmp/x"}), check every value, resolve paths."""
@@ -184,36 +140,19 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
     source = root / CONFIG_NAME
     if not source.is_file():
         raise ConfigError(f"{source}: not found", hint="pass --project DIR pointing at a bannergen project")
-    flat = _flatten(read_toml(source), source)
-    flat.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    reject_unknown_keys(flat, _DEFAULTS, str(source))
+    raw = read_toml(source)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            table, _, name = key.rpartition(".")
+            body = raw.setdefault(table, {})
+            if isinstance(body, dict):
+                body[name] = value
+    v = SETTINGS.read(raw, shown(source))
 
     def path(key: str) -> Path:
-        return (root / _typed(flat, key, str, source)).resolve()
+        return (root / v[key]).resolve()
 
-    formats = tuple(_typed(flat, "render.formats", list, source))
-    bad = [f for f in formats if f not in FORMATS]
-    if bad or not formats:
-        raise ConfigError(f"{source}: render.formats has {bad or 'nothing'}; expected some of {list(FORMATS)}")
-    rate = _typed(flat, "data.max_reject_rate", float, source)
-    if not 0.0 <= rate <= 1.0:
-        raise ConfigError(f"{source}: data.max_reject_rate must be within 0..1; got {rate}")
-    for key, lo, hi in (
-        ("render.webp_quality", 1, 100),
-        ("render.jpg_quality", 1, 100),
-        ("render.png_compress_level", 0, 9),
-    ):
-        v = _typed(flat, key, int, source)
-        if not lo <= v <= hi:
-            raise ConfigError(f"{source}: {key} must be within {lo}..{hi}; got {v}")
-    serve_kinds = (("api_key", str), ("sign_assets", bool), ("signing_key", str), ("signed_url_ttl_s", int),
-                   ("decision_budget_ms", int), ("render_budget_ms", int), ("max_body_bytes", int),
-                   ("max_events", int), ("behaviour_store", Path))
-    # Each value is checked against its kind by _typed, so the keyword arguments are typed at run time.
-    serve: dict[str, Any] = {
-        name: path(f"serve.{name}") if kind is Path else _typed(flat, f"serve.{name}", kind, source)
-        for name, kind in serve_kinds
-    }
+    serve = SETTINGS.record(ServeSettings, v, "serve")
     return Project(
         root=root,
         catalog=path("data.catalog"),
@@ -223,19 +162,19 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         scoring=path("paths.scoring"),
         out=path("paths.out"),
         rejects=path("paths.rejects"),
-        max_reject_rate=rate,
-        as_of=_typed(flat, "data.as_of", str, source),
-        formats=formats,
-        webp_quality=_typed(flat, "render.webp_quality", int, source),
-        jpg_quality=_typed(flat, "render.jpg_quality", int, source),
-        png_compress_level=_typed(flat, "render.png_compress_level", int, source),
-        sizes=tuple(_typed(flat, "render.sizes", list, source)),
-        workers=_typed(flat, "render.workers", int, source),
-        seed=_typed(flat, "select.seed", int, source),
+        max_reject_rate=v["data.max_reject_rate"],
+        as_of=v["data.as_of"],
+        formats=v["render.formats"],
+        webp_quality=v["render.webp_quality"],
+        jpg_quality=v["render.jpg_quality"],
+        png_compress_level=v["render.png_compress_level"],
+        sizes=v["render.sizes"],
+        workers=v["render.workers"],
+        seed=v["select.seed"],
         feedback_store=path("feedback.store"),
         models=path("paths.models"),
-        mapping_table=path("mapping.table") if _typed(flat, "mapping.table", str, source) else None,
-        mapping=tuple((key.split(".", 1)[1], _typed(flat, key, str, source))
-                      for key in _DEFAULTS if key.startswith("mapping.") and key != "mapping.table"),
-        serve=ServeSettings(**serve),
+        mapping_table=(root / v["mapping.table"]).resolve() if v["mapping.table"] else None,
+        mapping=tuple((row.name, v[row.key]) for row in SETTINGS.rows
+                      if row.table == "mapping" and row.name != "table"),
+        serve=dataclasses.replace(serve, behaviour_store=path("serve.behaviour_store")),
     )

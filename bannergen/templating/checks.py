@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bannergen.errors import TemplateError
+from bannergen.settings_table import reject_unknown_keys
 
 RGBA = tuple[int, int, int, int]
 Box = tuple[int, int, int, int]
@@ -24,12 +25,7 @@ _SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 def check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
     """Reject unknown keys with a difflib "did you mean" hint (a typo must never be ignored)."""
-    allowed = list(allowed)
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(allowed)}"
-            raise TemplateError(f"{where}: unknown key '{key}'", hint=hint)
+    reject_unknown_keys(table, allowed, where, error=TemplateError, word="key")
 
 
 def require(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
