@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.cache import AssetStore
+from bannergen.size import Size
 from bannergen.types import RenderSpec
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ def plan_variants(
         template = templates[template_id]
         context = template_context(catalog, int(item), template, catalog_dir, companions, int(antecedent))
         for size in template.sizes:
-            label = f"{size[0]}x{size[1]}"
+            label = str(Size(*size))
             if sizes and label not in sizes:
                 continue
             spec = RenderSpec(template_id, tuple(size), context)

@@ -26,6 +26,7 @@ from bannergen.contexts import banner_context
 from bannergen.data import load_catalog
 from bannergen.render.encode import EncodeSettings, encode
 from bannergen.render.engine import Renderer
+from bannergen.size import Size
 from bannergen.templating import load_templates
 from bannergen.types import RenderSpec
 
@@ -75,7 +76,7 @@ def main() -> None:
     big = [n for n, s in enumerate(specs) if s.size == SIZE]
     chromium = chromium_times(templates, project, [specs[n] for n in big])
     print(f"{len(specs)} unique variants ({args.n} items x {len(templates)} templates x 2 sizes); medians in ms;")
-    print(f"render/encode over every variant, chromium columns against our {SIZE[0]}x{SIZE[1]} renders\n")
+    print(f"render/encode over every variant, chromium columns against our {Size(*SIZE)} renders\n")
     print("render: a variant whose item image is already decoded and resized (cached once per item and box);")
     print("cold: the first variant of an item at that size, which decodes and resizes the product image\n")
     head = ["format", "encode", "render", "render/enc", "cold", "cold/enc", "chromium", "chrom/render", "chrom/cold"]

@@ -16,6 +16,7 @@ MODULES = [
     "bannergen.scorers.blend",
     "bannergen.scorers.content",
     "bannergen.scorers.tiled",
+    "bannergen.size",
 ]
 
 

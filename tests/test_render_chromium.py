@@ -34,6 +34,7 @@ from conftest_render import (
 from PIL import Image
 
 from bannergen.render import Renderer
+from bannergen.size import Size
 from bannergen.types import RenderSpec
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -68,7 +69,7 @@ def site(tmp_path_factory):
     for tid in SHIPPED:
         for size in BASE_SIZES:
             variant = renderer.render(RenderSpec(tid, size, golden_context(tid, image, other)))
-            name = f"{tid}-{size[0]}x{size[1]}.html"
+            name = f"{tid}-{Size(*size)}.html"
             (root / name).write_bytes(variant.files["html"])
             for rel, data in variant.sidecars.items():
                 (root / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +111,7 @@ def screenshots(site):
 
 
 @pytest.mark.parametrize("template_id", SHIPPED)
-@pytest.mark.parametrize("size", BASE_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", BASE_SIZES, ids=lambda s: str(Size(*s)))
 def test_html_in_chromium_matches_the_image(site, screenshots, template_id, size, tmp_path):
     image = site[1][(template_id, size)][1]
     shot = screenshots[(template_id, size)]

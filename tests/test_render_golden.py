@@ -15,6 +15,7 @@ import pytest
 from conftest_render import BASE_SIZES, GOLDEN, SHIPPED, golden_context, product_image, product_image_2, renderer, ssim
 from PIL import Image
 
+from bannergen.size import Size
 from bannergen.types import RenderSpec
 
 MAX_MEAN_ABS_DIFF = 2.0  # on 0-255
@@ -39,9 +40,9 @@ def compare(actual: Image.Image, expected: Image.Image) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("template_id", SHIPPED)
-@pytest.mark.parametrize("size", BASE_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("size", BASE_SIZES, ids=lambda s: str(Size(*s)))
 def test_banner_matches_its_golden_image(rendered, template_id, size):
-    name = f"{template_id}-{size[0]}x{size[1]}"
+    name = f"{template_id}-{Size(*size)}"
     expected_path = GOLDEN / f"{name}.png"
     actual_path = GOLDEN / f"{name}.actual.png"
     data = rendered(template_id, size)
@@ -72,5 +73,5 @@ def test_2x_versions_have_the_1x_structure(rendered, template_id):
 
 
 def test_no_stray_golden_files():
-    expected = {f"{t}-{w}x{h}.png" for t in SHIPPED for w, h in BASE_SIZES}
+    expected = {f"{t}-{Size(*s)}.png" for t in SHIPPED for s in BASE_SIZES}
     assert {p.name for p in GOLDEN.glob("*.png") if not p.name.endswith(".actual.png")} == expected

@@ -20,6 +20,7 @@ from PIL import Image
 import bannergen.render.layers as layers
 from bannergen.render.fonts import Chain
 from bannergen.render.text import FittedText, draw_text, fit_text, warnings_for
+from bannergen.size import Size
 from bannergen.templating.checks import resolve_asset
 from bannergen.templating.layout import PRODUCT, PRODUCT_SOURCES, Element, Layout
 from bannergen.templating.template import Template
@@ -97,7 +98,7 @@ class Compositor:
         if cached is None:
             layout = template.layout(size)
             spec = layout.background
-            where = f"template '{template.id}' {size[0]}x{size[1]} background"
+            where = f"template '{template.id}' {Size(*size)} background"
             path = resolve_asset(self.assets_dir, spec.image, where) if spec.image else None
             cached = layers.background(size, spec, path)
             for i in sorted(baked(layout)):

@@ -36,6 +36,7 @@ import bannergen.render.layers as layers
 from bannergen.render.fonts import metrics
 from bannergen.render.image import Compositor, baked, image_sources
 from bannergen.render.text import fit_text, line_offsets
+from bannergen.size import Size
 from bannergen.templating.layout import PRODUCT_SOURCES, Element
 from bannergen.templating.template import Template
 from bannergen.types import BannerContext
@@ -154,7 +155,7 @@ class Linter:
                 if dims:
                     scale = (min if e.fit == "contain" else max)(w / dims[0], h / dims[1])
                     if scale > 1.0:
-                        issue(e, "upscaled", f"{dims[0]}x{dims[1]} image in a {w}x{h} box (x{scale:.2f})")
+                        issue(e, "upscaled", f"{Size(*dims)} image in a {Size(w, h)} box (x{scale:.2f})")
             elif e.kind == "text" and e.text is not None and e.style is not None:
                 style = e.style
                 chain = self.compositor.chain(template, style.font)
@@ -167,7 +168,7 @@ class Linter:
                     issue(e, "missing_glyph", f"no font has {chars}")
                 ascent, descent = metrics(chain, style.min_size)
                 if fitted.truncated and (ascent + descent > h or fitted.lines in ((), ("…",))):
-                    issue(e, "no_fit", f"{text!r} does not fit {w}x{h} even at {style.min_size}px")
+                    issue(e, "no_fit", f"{text!r} does not fit {Size(w, h)} even at {style.min_size}px")
                 elif fitted.truncated:
                     issue(e, "ellipsis", f"cut at {fitted.size}px: {' '.join(fitted.lines)!r}")
                 elif fitted.lines and fitted.size == style.min_size and style.min_size < style.max_size:
@@ -244,9 +245,7 @@ def lint_catalog(templates: dict[str, Template], assets_dir: Path, catalog: pd.D
             rows = (
                 sorted(int(i) for i in rng.choice(idx, size=min(sample, len(idx)), replace=False)) if len(idx) else []
             )
-        chosen = [
-            s for s in template.sizes if not sizes or template.size_label(s) in sizes or f"{s[0]}x{s[1]}" in sizes
-        ]
+        chosen = [s for s in template.sizes if not sizes or template.size_label(s) in sizes or str(Size(*s)) in sizes]
         report.banners[template.id] += 0
         for _, context in contexts_for(template, catalog, catalog_dir, rows):
             report.items[template.id] += 1

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 
 from bannergen.cache import atomic_write
 from bannergen.render.engine import Renderer
+from bannergen.size import Size
 from bannergen.templating.template import Template
 from bannergen.types import BannerContext, RenderSpec
 
@@ -62,7 +63,7 @@ def write_preview(
             variant = renderer.render(RenderSpec(template.id, size, ctx))
             count += 1
             warnings += [f"{template.size_label(size)} {ctx.item_id}: {w}" for w in variant.warnings]
-            name = f"{ctx.item_id}-{size[0]}x{size[1]}"
+            name = f"{ctx.item_id}-{Size(*size)}"
             png = banners / f"{name}.png"
             atomic_write(png, variant.files["png"])
             (base_w, base_h), scale = template.scale_of(size)

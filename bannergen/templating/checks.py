@@ -15,12 +15,12 @@ from typing import Any
 
 from bannergen.errors import TemplateError
 from bannergen.settings_table import reject_unknown_keys
+from bannergen.size import Size
 
 RGBA = tuple[int, int, int, int]
 Box = tuple[int, int, int, int]
 
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
-_SIZE = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 
 
 def check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
@@ -49,11 +49,15 @@ def typed(table: Mapping[str, Any], key: str, kind: type | tuple[type, ...], whe
     return value
 
 
-def parse_size(text: str, where: str) -> tuple[int, int]:
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if not match:
+def parse_size(text: str, where: str) -> Size:
+    """A manifest or layout size, "1200x400", each side 10 to 99999 pixels."""
+    try:
+        size = Size.parse(text)
+    except ValueError as exc:
+        raise TemplateError(f"{where}: {exc}") from None
+    if not (10 <= size.width <= 99_999 and 10 <= size.height <= 99_999):
         raise TemplateError(f"{where}: size must look like '1200x400'; got {text!r}")
-    return int(match.group(1)), int(match.group(2))
+    return size
 
 
 def parse_colour(value: Any, colours: Mapping[str, str], where: str) -> RGBA:
@@ -86,7 +90,7 @@ def parse_box(value: Any, size: tuple[int, int], where: str) -> Box:
         raise TemplateError(f"{where}: box must be [x, y, w, h] integers; got {value!r}")
     x, y, w, h = value
     if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > size[0] or y + h > size[1]:
-        raise TemplateError(f"{where}: box {value} does not lie inside the {size[0]}x{size[1]} banner")
+        raise TemplateError(f"{where}: box {value} does not lie inside the {Size(*size)} banner")
     return x, y, w, h
 
 

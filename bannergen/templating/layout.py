@@ -18,6 +18,7 @@ from typing import Any
 from jinja2.sandbox import SandboxedEnvironment
 
 from bannergen.errors import TemplateError
+from bannergen.size import Size
 from bannergen.templating.checks import (
     RGBA,
     Box,
@@ -257,8 +258,8 @@ def load_layouts(
     sections = raw.get("sizes", {})
     if not isinstance(sections, dict):
         raise TemplateError(f"{path}: 'sizes' must be a table of [sizes.\"WxH\"] sections")
-    wanted = {f"{w}x{h}": (w, h) for w, h in sizes}
-    derived = {f"{w * k}x{h * k}": ((w, h), k) for w, h in sizes for k in scales if k > 1}
+    wanted = {str(Size(*s)): s for s in sizes}
+    derived = {str(Size(*s).scaled(k)): (s, k) for s in sizes for k in scales if k > 1}
     for label in sections:
         parse_size(label, str(path))
         if label not in wanted and label not in derived:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from jinja2.sandbox import SandboxedEnvironment
 
+from bannergen.size import Size
 from bannergen.templating.layout import Layout
 from bannergen.templating.sandbox import TextExpression
 from bannergen.types import BannerContext
@@ -87,7 +88,7 @@ class Template:
             names["cta"] = self.cta
         names["colours"] = dict(self.colours)
         if size is not None:
-            names.update(size=f"{size[0]}x{size[1]}", width=size[0], height=size[1], scale=self.scale_of(size)[1])
+            names.update(size=str(Size(*size)), width=size[0], height=size[1], scale=self.scale_of(size)[1])
         return names
 
     def scale_of(self, size: tuple[int, int]) -> tuple[tuple[int, int], int]:
@@ -101,7 +102,7 @@ class Template:
     def size_label(self, size: tuple[int, int]) -> str:
         """"1200x400" for a 1x size, "1200x400@2x" for its 2x version (2400x800 pixels)."""
         (w, h), k = self.scale_of(size)
-        return f"{w}x{h}" if k == 1 else f"{w}x{h}@{k}x"
+        return str(Size(w, h)) if k == 1 else f"{Size(w, h)}@{k}x"
 
     @property
     def needs_context(self) -> bool:
@@ -158,9 +159,9 @@ class Template:
         try:
             return self.layouts[tuple(size)]  # type: ignore[index]
         except KeyError:
-            labels = [f"{w}x{h}" for w, h in self.sizes]
+            labels = [str(Size(*s)) for s in self.sizes]
             raise TemplateError(
-                f"template '{self.id}': no layout for size {size[0]}x{size[1]}", hint=f"sizes: {labels}"
+                f"template '{self.id}': no layout for size {Size(*size)}", hint=f"sizes: {labels}"
             ) from None
 
     def asset_paths(self) -> tuple[str, ...]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from jinja2 import nodes
 
 from bannergen.errors import BannergenError, TemplateError
+from bannergen.size import Size
 from bannergen.templating.checks import resolve_asset
 from bannergen.templating.locate import line_of, locate
 from bannergen.templating.manifest import LAYOUT, MANIFEST, SAMPLE_CONTEXTS, load_template
@@ -129,7 +130,7 @@ def _asset_refs(template: Template) -> list[tuple[str, tuple[str | int, ...]]]:
     """(asset path, layout key path) of every image the 1x layouts name."""
     refs: list[tuple[str, tuple[str | int, ...]]] = []
     for size in template.base_sizes or template.sizes:
-        label = f"{size[0]}x{size[1]}"
+        label = str(Size(*size))
         layout = template.layouts[size]
         if layout.background.image:
             refs.append((layout.background.image, ("sizes", label, "background", "image")))
@@ -225,7 +226,7 @@ def _coverage(template: Template, assets_dir: Path) -> list[Finding]:
     checks.append((manifest, "cta", template.cta, _manifest_line(template, "cta")))
     layout_file = template.folder / LAYOUT
     for size in template.base_sizes or template.sizes:
-        label = f"{size[0]}x{size[1]}"
+        label = str(Size(*size))
         for i, e in enumerate(template.layouts[size].elements):
             if e.text is not None and e.style is not None:
                 line = line_of(layout_file, ("sizes", label, "elements", i, "text"))
