@@ -8,13 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from bannergen.bandits import ClickModel, estimate, evaluate_policy, join_decisions, simulate
 from bannergen.bandits.targets import reference_target
-from bannergen.cli import common
-from bannergen.cli.feedback import register
+from bannergen.cli.main import app
 from bannergen.feedback import open_store
 from bannergen.selection.kernel import CANDIDATE_COLUMNS, DecisionPolicy
 
@@ -156,26 +154,13 @@ def project(tmp_path_factory) -> Path:
     return root
 
 
-def _cli(project: Path, monkeypatch) -> typer.Typer:
-    """The feedback commands, run in ``project``."""
-    monkeypatch.setattr(common.state, "project", project)
-    monkeypatch.setattr(common.state, "debug", False)  # the state is global: another test may have set --debug
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    register(app)
-    return app
+def _run(project: Path, *args: str):
+    """``bannergen --project PROJECT feedback evaluate ARGS`` in process."""
+    return CliRunner().invoke(app, ["--project", str(project), "feedback", "evaluate", *args])
 
 
-def _run(project: Path, monkeypatch, *args: str):
-    return CliRunner().invoke(_cli(project, monkeypatch), ["feedback", "evaluate", *args])
-
-
-def test_cli_evaluates_reference_policies_and_a_target_file(project: Path, monkeypatch, tmp_path: Path) -> None:
-    res = _run(project, monkeypatch, "--policy", "greedy", "--format", "json", "--boot", "50")
+def test_cli_evaluates_reference_policies_and_a_target_file(project: Path, tmp_path: Path) -> None:
+    res = _run(project, "--policy", "greedy", "--format", "json", "--boot", "50")
     assert res.exit_code == 0, res.output
     body = json.loads(res.stdout.strip().splitlines()[-1])
     assert body["policy"] == "greedy" and body["n"] == 10_000 and body["unmatched"] == 0
@@ -184,7 +169,7 @@ def test_cli_evaluates_reference_policies_and_a_target_file(project: Path, monke
     shown = log[log["chosen"]].merge(pd.read_csv(io_banners(project)), on=["item_id", "template"])
     target = shown.drop_duplicates("decision_id")[["decision_id", "variant_id"]].assign(probability=1.0)
     target.to_csv(tmp_path / "t.csv", index=False)
-    res = _run(project, monkeypatch, "--target", str(tmp_path / "t.csv"), "--format", "json", "--boot", "20")
+    res = _run(project, "--target", str(tmp_path / "t.csv"), "--format", "json", "--boot", "20")
     body = json.loads(res.stdout.strip().splitlines()[-1])
     assert res.exit_code == 0 and body["n"] == 10_000 and 0 < body["snipw"]["estimate"] < 1
 
@@ -207,30 +192,29 @@ def io_banners(project: Path) -> Path:
      "t.csv: columns variant_id, probability; expected placement, variant_id, probability "
      "or decision_id, variant_id, probability"),
 ])
-def test_bad_target_files_exit_2_naming_the_file_and_row(project: Path, monkeypatch, tmp_path: Path, text: str,
+def test_bad_target_files_exit_2_naming_the_file_and_row(project: Path, tmp_path: Path, text: str,
                                                          message: str) -> None:
     (tmp_path / "t.csv").write_text(text, encoding="utf-8")
-    res = _run(project, monkeypatch, "--target", str(tmp_path / "t.csv"))
+    res = _run(project, "--target", str(tmp_path / "t.csv"))
     assert res.exit_code == 2 and message in res.output and "Traceback" not in res.output
 
 
-def test_target_mass_on_variants_the_log_never_shows_is_reported(project: Path, monkeypatch, tmp_path: Path) -> None:
+def test_target_mass_on_variants_the_log_never_shows_is_reported(project: Path, tmp_path: Path) -> None:
     banners = pd.read_csv(io_banners(project))
     rows = [("home_top", v, 0.7 / len(banners)) for v in banners["variant_id"]] + [("home_top", "never-shown", 0.3)]
     pd.DataFrame(rows, columns=["placement", "variant_id", "probability"]).to_csv(tmp_path / "t.csv", index=False)
-    res = _run(project, monkeypatch, "--target", str(tmp_path / "t.csv"))
+    res = _run(project, "--target", str(tmp_path / "t.csv"))
     assert res.exit_code == 0, res.output
     assert "puts 30.00% of its mass on variants the log never shows" in res.output
 
 
-def test_ingest_flags_decision_ids_no_log_knows(project: Path, monkeypatch, tmp_path: Path) -> None:
+def test_ingest_flags_decision_ids_no_log_knows(project: Path, tmp_path: Path) -> None:
     log = pd.read_parquet(project / "out" / "seg" / "candidates" / "c.parquet", columns=["decision_id"])
     rows = pd.DataFrame({"event_id": ["x1", "x2", "x3"], "ts": "2026-11-28T09:00:00Z", "user_id": "u1",
                          "variant_id": "v", "event": "impression",
                          "decision_id": [log["decision_id"].iat[0], "nope", ""]})
     rows.to_csv(tmp_path / "e.csv", index=False)
-    app = _cli(project, monkeypatch)
-    res = CliRunner().invoke(app, ["feedback", "ingest", str(tmp_path / "e.csv"),
+    res = CliRunner().invoke(app, ["--project", str(project), "feedback", "ingest", str(tmp_path / "e.csv"),
                                    "--store", str(tmp_path / "s.sqlite")])
     assert res.exit_code == 0, res.output
     assert "unknown_decision=1 (kept and flagged" in res.stdout

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from bannergen.cli.feedback import register
+from bannergen.cli.main import app
 from bannergen.feedback import open_store
 from bannergen.reporting import build_report, prob_beat_control, two_proportion_pvalue, wilson_interval
 
@@ -68,19 +67,16 @@ def test_report_recovers_true_ctrs_within_their_intervals(store_path: Path) -> N
     assert rows.loc["v0", "lift"] < 0
 
 
-def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def _root() -> None:
-        pass
-
-    register(app)
-    return app
+def _cli(tmp_path: Path, *args: str):
+    """``bannergen --project P ARGS`` in process, in an empty project (nothing rendered yet)."""
+    project = tmp_path / "project"
+    project.mkdir(exist_ok=True)
+    (project / "bannergen.toml").write_text("", encoding="utf-8")
+    return CliRunner().invoke(app, ["--project", str(project), *args])
 
 
-def test_report_json_contract(store_path: Path) -> None:
-    res = CliRunner().invoke(_app(), ["report", "--by", "variant", "--format", "json", "--store", str(store_path)])
+def test_report_json_contract(store_path: Path, tmp_path: Path) -> None:
+    res = _cli(tmp_path, "report", "--by", "variant", "--format", "json", "--store", str(store_path))
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert [r["variant_id"] for r in rows] and all(
@@ -90,7 +86,7 @@ def test_report_json_contract(store_path: Path) -> None:
 
 def test_html_report_contract(store_path: Path, tmp_path: Path) -> None:
     out = tmp_path / "r.html"
-    res = CliRunner().invoke(_app(), ["report", "--format", "html", "--out", str(out), "--store", str(store_path)])
+    res = _cli(tmp_path, "report", "--format", "html", "--out", str(out), "--store", str(store_path))
     assert res.exit_code == 0, res.output
     assert out.read_text().count("data:image/png;base64,") == 2
 
@@ -100,11 +96,11 @@ def test_ingest_cli_line_and_exit_codes(tmp_path: Path) -> None:
     f.write_text("event_id,ts,user_id,variant_id,event\n1,2026-01-29T08:00:00Z,u,v,impression\n"
                  "2,2026-01-29T08:00:00Z,u,v,wink\n", encoding="utf-8")
     store = tmp_path / "s.sqlite"
-    res = CliRunner().invoke(_app(), ["feedback", "ingest", str(f), "--store", str(store)])
+    res = _cli(tmp_path, "feedback", "ingest", str(f), "--store", str(store))
     assert res.exit_code == 0 and res.stdout.strip().splitlines()[-1] == "accepted=1 duplicate=0 rejected=1"
-    res = CliRunner().invoke(_app(), ["feedback", "ingest", str(f), "--store", str(store), "--format", "json"])
+    res = _cli(tmp_path, "feedback", "ingest", str(f), "--store", str(store), "--format", "json")
     assert json.loads(res.stdout)["duplicate"] == 1
-    res = CliRunner().invoke(_app(), ["feedback", "ingest", str(tmp_path / "nope.csv"), "--store", str(store)])
+    res = _cli(tmp_path, "feedback", "ingest", str(tmp_path / "nope.csv"), "--store", str(store))
     assert res.exit_code == 2 and "file not found" in res.output
 
 

@@ -37,7 +37,8 @@ def evaluate(logged: LoggedDecisions, name: str, target: np.ndarray, reward_mode
              notes: tuple[str, ...] = (), n_boot: int = 200, seed: int = 0) -> OPEResult:
     """IPW, SNIPW and DR of ``target`` (n, k) with ``reward_model`` (n, k) on ``logged``, with the
     rows left out and the unsupported target mass as counts and warnings."""
-    result = estimate(name, logged.action, logged.reward, logged.pscore, target, reward_model, n_boot=n_boot, seed=seed)
+    result = estimate(name, logged.action, logged.reward, logged.pscore, target, reward_model, n_boot=n_boot, seed=seed,
+                      clusters=logged.decision)
     unsupported = unsupported_share(logged, target)
     warnings = list(result.warnings)
     if logged.unmatched:

@@ -7,7 +7,8 @@ over impression i's own candidates x_i (its decision's candidate set) and a rewa
     SNIPW = sum(w_i r_i) / sum(w_i)                        self-normalised: bounded, slightly biased
     DR    = mean(sum_a pi(a|x_i) q(x_i,a) + w_i (r_i - q(x_i,a_i)))   unbiased if p or q is right
     ESS   = (sum w)^2 / sum w^2                            how many logged rows the estimate is worth
-95% intervals come from a nonparametric bootstrap over rows (percentile method).
+95% intervals come from a nonparametric bootstrap over decisions (percentile method): the
+impressions of one decision show the same banner, so they are resampled together.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 POOR_OVERLAP_ESS_SHARE = 0.05   # ESS below 5% of n: the estimate rests on a few heavy rows
 
@@ -65,11 +67,14 @@ def _point(w: np.ndarray, r: np.ndarray, direct: np.ndarray, q_a: np.ndarray, we
 
 
 def estimate(policy: str, action: np.ndarray, reward: np.ndarray, pscore: np.ndarray, target: np.ndarray,
-             reward_model: np.ndarray, n_boot: int = 200, seed: int = 0) -> OPEResult:
+             reward_model: np.ndarray, n_boot: int = 200, seed: int = 0,
+             clusters: np.ndarray | None = None) -> OPEResult:
     """Estimate the target policy's mean reward.
 
     action int (n,), reward (n,), pscore (n,) (NaN = missing: those rows are dropped with a
-    warning), target (n, k) probabilities, reward_model (n, k) predicted rewards.
+    warning), target (n, k) probabilities, reward_model (n, k) predicted rewards; clusters int (n,):
+    rows that share a cluster (impressions of one decision, which show the same banner) are
+    resampled together by the bootstrap; None: every row on its own.
     """
     warnings: list[str] = []
     pscore = np.asarray(pscore, np.float64)
@@ -78,6 +83,7 @@ def estimate(policy: str, action: np.ndarray, reward: np.ndarray, pscore: np.nda
         warnings.append(f"{int(missing.sum())} of {len(pscore)} logged rows have no propensity; they are left out")
     keep = ~missing
     a, r, p = np.asarray(action)[keep], np.asarray(reward, np.float64)[keep], pscore[keep]
+    groups = pd.factorize(np.asarray(clusters)[keep])[0] if clusters is not None else np.arange(len(a))
     pi, q = np.asarray(target, np.float64)[keep], np.asarray(reward_model, np.float64)[keep]
     n = len(a)
     nan = Estimate(float("nan"), float("nan"), float("nan"))
@@ -95,11 +101,12 @@ def estimate(policy: str, action: np.ndarray, reward: np.ndarray, pscore: np.nda
     point = _point(w, r, direct, q_a, np.ones((1, n)))[:, 0]
     rng = np.random.default_rng(seed)
     boots = []
+    g = int(groups.max()) + 1
     step = max(1, (1 << 23) // n)
     for lo in range(0, n_boot, step):
         b = min(step, n_boot - lo)
-        # Multinomial counts = resampling rows with replacement, as weights (no index gathers).
-        weights = rng.multinomial(n, np.full(n, 1.0 / n), size=b).astype(np.float64)
+        # Multinomial counts = resampling clusters with replacement; each row weighs its cluster's count.
+        weights = rng.multinomial(g, np.full(g, 1.0 / g), size=b).astype(np.float64)[:, groups]
         boots.append(_point(w, r, direct, q_a, weights))
     boot = np.concatenate(boots, axis=1)
     lo_q, hi_q = np.nanpercentile(boot, [2.5, 97.5], axis=1)
