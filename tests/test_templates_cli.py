@@ -12,12 +12,13 @@ from conftest_render import ROOT, SHIPPED
 from typer.testing import CliRunner
 
 from bannergen.cli import main as cli_main
+from bannergen.cli.common import BannergenGroup
 from bannergen.cli.templates import register
 
 
 def _app() -> typer.Typer:
     """The global options of `bannergen` plus the templates group, as bannergen.cli.main registers it."""
-    app = typer.Typer()
+    app = typer.Typer(cls=BannergenGroup)  # the group that turns a BannergenError into its exit code
     app.callback()(cli_main._global)
     register(app)
     return app

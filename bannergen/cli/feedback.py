@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import TableOrJson, fail, state
-from bannergen.errors import BannergenError, InputError
+from bannergen.cli.common import TableOrJson, project_if_any
+from bannergen.errors import InputError
 
-DEFAULT_STORE = Path(".bannergen") / "feedback.sqlite"
-StoreOpt = Annotated[Optional[Path], typer.Option("--store", help="feedback store file (default: <project>/.bannergen/feedback.sqlite)")]
+StoreOpt = Annotated[
+    Path | None, typer.Option("--store", help="feedback store file (default: <project>/.bannergen/feedback.sqlite)")
+]
 
 
 class ReportFormat(str, Enum):
@@ -36,39 +37,14 @@ class By(str, Enum):
     placement = "placement"
 
 
-def _project_root() -> Path | None:
-    from bannergen.config import find_project_root
-
-    try:
-        return Path(state.project).resolve() if state.project else find_project_root()
-    except BannergenError:
-        return None
-
-
 def _store_path(store: Path | None) -> Path:
-    """--store, else the project's configured store, else <root>/.bannergen/feedback.sqlite."""
+    """--store, else the project's feedback store (bannergen.toml ``feedback.store``)."""
     if store is not None:
         return store
-    root = _project_root()
-    if root is None:
+    selected = project_if_any()
+    if selected is None:
         raise InputError("no feedback store: not inside a bannergen project", hint="pass --store PATH or --project DIR")
-    from bannergen.config import load_project
-
-    project = load_project(root)
-    configured = getattr(project, "feedback_store", None)  # the lead adds `feedback.store` to the settings table
-    return Path(configured) if configured else project.root / DEFAULT_STORE
-
-
-def _project():  # -> Project | None
-    root = _project_root()
-    if root is None:
-        return None
-    from bannergen.config import load_project
-
-    try:
-        return load_project(root)
-    except BannergenError:
-        return None
+    return selected.feedback_store
 
 
 def feedback_app() -> typer.Typer:
@@ -80,8 +56,12 @@ def feedback_app() -> typer.Typer:
         file: Annotated[Path, typer.Argument(help="events file: .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet")],
         store: StoreOpt = None,
         fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
-        rejects: Annotated[Optional[Path], typer.Option("--rejects", help="rejects report (default: beside the store)")] = None,
-        timeout: Annotated[float, typer.Option("--timeout", help="seconds to wait for a locked store before failing (exit 3)")] = 5.0,
+        rejects: Annotated[
+            Path | None, typer.Option("--rejects", help="rejects report (default: beside the store)")
+        ] = None,
+        timeout: Annotated[
+            float, typer.Option("--timeout", help="seconds to wait for a locked store before failing (exit 3)")
+        ] = 5.0,
     ) -> None:
         """Add feedback events to the store; re-ingesting a file changes nothing.
 
@@ -90,20 +70,16 @@ def feedback_app() -> typer.Typer:
         from bannergen.bandits import banner_index, known_decision_ids
         from bannergen.feedback import ingest_file, open_store
 
-        try:
-            path = _store_path(store)
-            project = _project()
-            # Known variants: every manifest's, and every banner serve rendered on demand.
-            ids = banner_index(project.out, project.serve.behaviour_store)["variant_id"] if project else ()
-            known = frozenset(ids) if len(ids) else None
-            decisions = known_decision_ids(project.out, project.serve.behaviour_store) if project else None
-            rejects_path = rejects or path.with_name(f"{path.stem}-rejects.txt")
-            with open_store(path, timeout=timeout) as db:
-                result = ingest_file(file, db, known_variants=known, known_decisions=decisions,
-                                     rejects_path=rejects_path, display=str(file))
-        except BannergenError as error:
-            fail(error)
-            return
+        path = _store_path(store)
+        proj = project_if_any()
+        # Known variants: every manifest's, and every banner serve rendered on demand.
+        ids = banner_index(proj.out, proj.serve.behaviour_store)["variant_id"] if proj else ()
+        known = frozenset(ids) if len(ids) else None
+        decisions = known_decision_ids(proj.out, proj.serve.behaviour_store) if proj else None
+        rejects_path = rejects or path.with_name(f"{path.stem}-rejects.txt")
+        with open_store(path, timeout=timeout) as db:
+            result = ingest_file(file, db, known_variants=known, known_decisions=decisions,
+                                 rejects_path=rejects_path, display=str(file))
         c = result.counts
         if fmt == TableOrJson.json:
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
@@ -113,19 +89,26 @@ def feedback_app() -> typer.Typer:
         if c.rejected:
             typer.echo(f"{c.rejected} rejected rows, all listed in {result.rejects_path}", err=True)
         if c.unknown_variant:
-            typer.echo(f"unknown_variant={c.unknown_variant} (kept and flagged: variant ids in no manifest or decision log)")
+            typer.echo(f"unknown_variant={c.unknown_variant} "
+                       "(kept and flagged: variant ids in no manifest or decision log)")
         if c.unknown_decision:
             typer.echo(f"unknown_decision={c.unknown_decision} (kept and flagged: decision ids in no decision log)")
         typer.echo(c.line())  # the contract: always the last line
 
     @app.command()
     def evaluate(
-        policy: Annotated[Optional[str], typer.Option("--policy", help="logged, uniform, greedy, softmax or thompson")] = None,
-        target: Annotated[Optional[Path], typer.Option("--target", help="CSV of placement (or decision_id), variant_id, probability")] = None,
+        policy: Annotated[
+            str | None, typer.Option("--policy", help="logged, uniform, greedy, softmax or thompson")
+        ] = None,
+        target: Annotated[
+            Path | None, typer.Option("--target", help="CSV of placement (or decision_id), variant_id, probability")
+        ] = None,
         store: StoreOpt = None,
         fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
-        temperature: Annotated[Optional[float], typer.Option("--temperature", help="softmax temperature on candidate scores (default: scoring/weights.toml)")] = None,
-        floor: Annotated[Optional[float], typer.Option("--floor", help="Thompson exploration floor per candidate (default: scoring/policy.toml)")] = None,
+        temperature: Annotated[float | None, typer.Option(
+            "--temperature", help="softmax temperature on candidate scores (default: the project's)")] = None,
+        floor: Annotated[float | None, typer.Option(
+            "--floor", help="Thompson exploration floor per candidate (default: scoring/policy.toml)")] = None,
         boot: Annotated[int, typer.Option("--boot", help="bootstrap resamples for the 95% intervals")] = 200,
         seed: Annotated[int, typer.Option("--seed")] = 0,
     ) -> None:
@@ -137,26 +120,22 @@ def feedback_app() -> typer.Typer:
         from bannergen.bandits.inputs import item_table, logged_from_store, project_policy
         from bannergen.feedback import open_store
 
-        try:
-            if (policy is None) == (target is None):
-                raise InputError("give one of --policy NAME or --target FILE",
-                                 hint=f"policies: {', '.join(TARGET_POLICIES)}")
-            if policy is not None and policy not in TARGET_POLICIES:
-                raise InputError(f"unknown policy '{policy}'", hint=f"expected one of {', '.join(TARGET_POLICIES)}")
-            wanted = read_target_file(target) if target is not None else None
-            project = _project()
-            out_root, behaviour = (project.out, project.serve.behaviour_store) if project else (None, None)
-            items = item_table(project.catalog, project.scoring) if project else None
-            with open_store(_store_path(store)) as db:
-                logged, banners = logged_from_store(db, out_root, behaviour)
-            if wanted is not None:
-                result = evaluate_file(logged, wanted, banners, items, n_boot=boot, seed=seed)
-            else:
-                settings = project_policy(project.scoring if project else None, policy, temperature, floor, seed)
-                result = evaluate_policy(logged, policy, settings, items, n_boot=boot, seed=seed)
-        except BannergenError as error:
-            fail(error)
-            return
+        if (policy is None) == (target is None):
+            raise InputError("give one of --policy NAME or --target FILE",
+                             hint=f"policies: {', '.join(TARGET_POLICIES)}")
+        if policy is not None and policy not in TARGET_POLICIES:
+            raise InputError(f"unknown policy '{policy}'", hint=f"expected one of {', '.join(TARGET_POLICIES)}")
+        wanted = read_target_file(target) if target is not None else None
+        proj = project_if_any()
+        out_root, behaviour = (proj.out, proj.serve.behaviour_store) if proj else (None, None)
+        items = item_table(proj.catalog, proj.scoring) if proj else None
+        with open_store(_store_path(store)) as db:
+            logged, banners = logged_from_store(db, out_root, behaviour)
+        if wanted is not None:
+            result = evaluate_file(logged, wanted, banners, items, n_boot=boot, seed=seed)
+        else:
+            settings = project_policy(proj.scoring if proj else None, policy, temperature, floor, seed)
+            result = evaluate_policy(logged, policy, settings, items, n_boot=boot, seed=seed)
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
         if fmt == TableOrJson.json:
@@ -183,35 +162,34 @@ def register(app: typer.Typer) -> None:
     def report(
         by: Annotated[By, typer.Option("--by", help="variant, template, item, segment or placement")] = By.variant,
         fmt: Annotated[ReportFormat, typer.Option("--format", help="table, json, csv or html")] = ReportFormat.table,
-        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="write to this file instead of stdout (html: required)")] = None,
+        out: Annotated[
+            Path | None, typer.Option("--out", "-o", help="write to this file instead of stdout (html: required)")
+        ] = None,
         store: StoreOpt = None,
     ) -> None:
         """Per-group CTR (Wilson 95%), CVR, revenue, cost, ROI and lift over the holdout control.
 
         Example: bannergen report --by template --format html --out report.html
         """
+        from bannergen.bandits.inputs import item_table
         from bannergen.cache import atomic_write
         from bannergen.feedback import open_store
-        from bannergen.bandits.inputs import item_table
         from bannergen.reporting import build_report, to_csv, to_json, to_table, write_html
 
-        try:
-            if fmt == ReportFormat.html and out is None:
-                raise InputError("--format html needs --out FILE")
-            project = _project()
-            items = item_table(project.catalog, project.scoring) if project else None
-            with open_store(_store_path(store)) as db:
-                rep = build_report(db, by.value, project.out if project else None,
-                                   behaviour_store=project.serve.behaviour_store if project else None, items=items)
-                if fmt == ReportFormat.html:
-                    write_html(rep, out, db)
-                    typer.echo(f"report: {out}")
-                    return
-            text = {ReportFormat.table: to_table, ReportFormat.json: to_json, ReportFormat.csv: to_csv}[fmt](rep)
-            if out is not None:
-                atomic_write(out, text.encode("utf-8"))
+        if fmt == ReportFormat.html and out is None:
+            raise InputError("--format html needs --out FILE")
+        proj = project_if_any()
+        items = item_table(proj.catalog, proj.scoring) if proj else None
+        with open_store(_store_path(store)) as db:
+            rep = build_report(db, by.value, proj.out if proj else None,
+                               behaviour_store=proj.serve.behaviour_store if proj else None, items=items)
+            if fmt == ReportFormat.html:
+                write_html(rep, out, db)
                 typer.echo(f"report: {out}")
-            else:
-                typer.echo(text.rstrip("\n"))
-        except BannergenError as error:
-            fail(error)
+                return
+        text = {ReportFormat.table: to_table, ReportFormat.json: to_json, ReportFormat.csv: to_csv}[fmt](rep)
+        if out is not None:
+            atomic_write(out, text.encode("utf-8"))
+            typer.echo(f"report: {out}")
+        else:
+            typer.echo(text.rstrip("\n"))

@@ -15,8 +15,7 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import TableOrJson, _global, app, engine, fail, shown, state  # noqa: F401 (re-exported)
-from bannergen.errors import BannergenError
+from bannergen.cli.common import TableOrJson, _global, app, engine, shown, state  # noqa: F401 (re-exported)
 
 
 @app.command()
@@ -38,21 +37,17 @@ def render(
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    try:
-        eng = engine()
-        with Progress(
-            TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            disable=quiet or not sys.stderr.isatty(), transient=True,
-        ) as bar:
-            task = bar.add_task("render", total=None)
+    eng = engine()
+    with Progress(
+        TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        disable=quiet or not sys.stderr.isatty(), transient=True,
+    ) as bar:
+        task = bar.add_task("render", total=None)
 
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
 
-            summary = eng.render(segment, out=out, limit=limit, progress=progress, force=force)
-    except BannergenError as error:
-        fail(error)
-        return
+        summary = eng.render(segment, out=out, limit=limit, progress=progress, force=force)
     if json_out:
         import json
 
@@ -94,11 +89,7 @@ def explain(
 
     Example: bannergen explain zhangsan --format json
     """
-    try:
-        ex = engine().explain(user_id)
-    except BannergenError as error:
-        fail(error)
-        return
+    ex = engine().explain(user_id)
     if fmt == TableOrJson.json:
         typer.echo(json.dumps(ex.as_dict(), ensure_ascii=False, allow_nan=False))
         return
@@ -139,11 +130,7 @@ def segments() -> None:
 
     Example: bannergen segments
     """
-    try:
-        table = engine().segment_sizes()
-    except BannergenError as error:
-        fail(error)
-        return
+    table = engine().segment_sizes()
     width = max(len(s) for s in table["segment"])
     for r in table.itertuples(index=False):
         typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.description}")

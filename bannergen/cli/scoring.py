@@ -12,8 +12,7 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import TableOrJson, fail, shown, state
-from bannergen.errors import BannergenError
+from bannergen.cli.common import TableOrJson, project, shown
 
 
 class Protocol(str, Enum):
@@ -24,16 +23,6 @@ class Protocol(str, Enum):
 class Algorithm(str, Enum):
     fpgrowth = "fpgrowth"
     apriori = "apriori"
-
-
-def _project():
-    from bannergen.config import load_project
-
-    overrides = {
-        "data.catalog": str(state.catalog.resolve()) if state.catalog else None,
-        "data.events": str(state.events.resolve()) if state.events else None,
-    }
-    return load_project(state.project, overrides)
 
 
 def rules_app() -> typer.Typer:
@@ -80,19 +69,15 @@ def rules_app() -> typer.Typer:
         from bannergen.association import mine_rules, read_baskets, write_rules
         from bannergen.association.mining import check_threshold, rules_frame_for_output
 
-        try:
-            check_threshold("--min-support", min_support)
-            check_threshold("--min-confidence", min_confidence)
-            start = time.perf_counter()
-            bs = read_baskets(baskets, basket_col, item_col)
-            typer.echo(bs.summary(), err=True)
-            rules = mine_rules(bs, min_support, min_confidence, max_len=max_len, algorithm=algorithm.value)
-            seconds = time.perf_counter() - start
-            if out is not None:
-                write_rules(rules, out)
-        except BannergenError as error:
-            fail(error)
-            return
+        check_threshold("--min-support", min_support)
+        check_threshold("--min-confidence", min_confidence)
+        start = time.perf_counter()
+        bs = read_baskets(baskets, basket_col, item_col)
+        typer.echo(bs.summary(), err=True)
+        rules = mine_rules(bs, min_support, min_confidence, max_len=max_len, algorithm=algorithm.value)
+        seconds = time.perf_counter() - start
+        if out is not None:
+            write_rules(rules, out)
         typer.echo(f"{len(rules):,} rules ({algorithm.value}, min-support {min_support:g}, min-confidence "
                    f"{min_confidence:g}) in {seconds:.1f}s" + (f": {shown(out)}" if out else ""))
         if out is None and len(rules):
@@ -125,11 +110,7 @@ def register(app: typer.Typer) -> None:
         """
         from bannergen.scorers.fitting import fit_project
 
-        try:
-            s = fit_project(_project(), tune)
-        except BannergenError as error:
-            fail(error)
-            return
+        s = fit_project(project(), tune)
         times = " ".join(f"{k}={v:.2f}s" for k, v in s.timings.items())
         typer.echo(f"fitted {', '.join(s.scorers)} on {s.users:,} users x {s.items:,} items ({times})")
         typer.echo(
@@ -153,24 +134,12 @@ def register(app: typer.Typer) -> None:
 
         Example: bannergen --project examples/online-retail evaluate --k 10 --format json
         """
-        from bannergen.data.mapping import load_shop
-        from bannergen.evaluation.offline import evaluate as run
-        from bannergen.evaluation.offline import parse_date
-        from bannergen.scorers.settings import DEFAULT_BLEND, load_scoring
+        from bannergen.evaluation.project import evaluate_project
 
-        try:
-            project = _project()
-            cut = parse_date(split_date) if split_date else None
-            settings = load_scoring(project.scoring)
-            shop = load_shop(project)
-            mapped = getattr(project, "mapping_table", None)
-            label = shown(mapped) if mapped else f"{shown(project.catalog)} + {shown(project.events)}"
-            result = run(shop.catalog, shop.events, baskets=shop.baskets, k=k, split_date=cut, protocol=protocol.value,
-                         settings=settings.blend or DEFAULT_BLEND, interest=None if mapped else settings.weights,
-                         data_label=label)
-        except BannergenError as error:
-            fail(error)
-            return
+        selected = project()
+        mapped = selected.mapping_table
+        label = shown(mapped) if mapped else f"{shown(selected.catalog)} + {shown(selected.events)}"
+        result = evaluate_project(selected, k, split_date, protocol.value, data_label=label)
         if fmt is TableOrJson.json:
             typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
             return
@@ -205,11 +174,7 @@ def register(app: typer.Typer) -> None:
         """
         from bannergen.scorers.fitting import recommend as run
 
-        try:
-            recs, note = run(_project(), user_id, k)
-        except BannergenError as error:
-            fail(error)
-            return
+        recs, note = run(project(), user_id, k)
         typer.echo(f"user {user_id} ({note})")
         for n, r in enumerate(recs, start=1):
             total = sum(abs(v) for v in r.shares.values()) or 1.0

@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import engine, fail, shown
-from bannergen.errors import BannergenError
+from bannergen.cli.common import engine, shown
 
 
 def register(app: typer.Typer) -> None:
@@ -34,19 +33,15 @@ def serve(
     import gc
     import time
 
-    try:
-        import uvicorn
+    import uvicorn
 
-        from bannergen.service import Service, create_app
-        from bannergen.service.keys import api_keys, check_exposure
+    from bannergen.service import Service, create_app
+    from bannergen.service.keys import api_keys, check_exposure
 
-        eng = engine()
-        check_exposure(host, api_keys(eng.project.serve.api_key), open_)
-        started = time.perf_counter()
-        service = Service(eng.project, engine=eng)
-    except BannergenError as error:
-        fail(error)
-        return
+    eng = engine()
+    check_exposure(host, api_keys(eng.project.serve.api_key), open_)
+    started = time.perf_counter()
+    service = Service(eng.project, engine=eng)
     keyed = "key required for POST /v1/*" if service.keys else "OPEN: no key (loopback only)"
     typer.echo(f"bannergen serve: {len(service.state.users):,} users, {len(service.assets.known):,} variants on disk, "
                f"ready in {time.perf_counter() - started:.1f}s; {keyed}")
@@ -73,9 +68,5 @@ def publish(
     """
     from bannergen.publish import publish as run
 
-    try:
-        summary = run(engine().project.out, to, segment or None, with_assignments)
-    except BannergenError as error:
-        fail(error)
-        return
+    summary = run(engine().project.out, to, segment or None, with_assignments)
     typer.echo(summary.line().replace(to, shown(Path(to)) if "://" not in to else to))

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import fail, shown, state
-from bannergen.errors import BannergenError, InputError
+from bannergen.cli.common import project, shown
+from bannergen.errors import InputError
 
 templates_app = typer.Typer(
     help="Campaign templates: create, validate, preview, lint against the catalog, list.\n\n"
@@ -27,13 +27,6 @@ templates_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the ``templates`` command group to ``app``."""
     app.add_typer(templates_app, name="templates")
-
-
-def _project():
-    from bannergen.config import load_project
-
-    overrides = {"data.catalog": str(state.catalog.resolve()) if state.catalog else None}
-    return load_project(state.project, overrides)
 
 
 def _templates(project, ids: list[str] | None = None) -> dict:
@@ -68,11 +61,7 @@ def new(
     """
     from bannergen.templating.scaffold import new_template
 
-    try:
-        dest = new_template(_project().templates, template_id, source)
-    except BannergenError as error:
-        fail(error)
-        return
+    dest = new_template(project().templates, template_id, source)
     typer.echo(f"created {shown(dest)}/ from {source} (id {template_id}, version 1)")
     typer.echo(f"edit template.toml, layout.toml and banner.html.j2, then: bannergen templates validate {template_id}")
 
@@ -90,12 +79,8 @@ def validate(
     """
     from bannergen.templating.validate import validate_templates
 
-    try:
-        project = _project()
-        results = validate_templates(project.templates, project.assets, tuple(ids or ()))
-    except BannergenError as error:
-        fail(error)
-        return
+    proj = project()
+    results = validate_templates(proj.templates, proj.assets, tuple(ids or ()))
     bad = {tid: fs for tid, fs in results.items() if fs}
     if json_out:
         typer.echo(json.dumps({tid: [f.as_dict() for f in fs] for tid, fs in results.items()}, ensure_ascii=False))
@@ -139,18 +124,14 @@ def preview(
     from bannergen.render.samples import contexts_for, sample_rows
     from bannergen.templating.manifest import SAMPLE_CONTEXTS
 
-    try:
-        project = _project()
-        template = _templates(project, [template_id])[template_id]
-        catalog = load_catalog(project.catalog).frame
-        rows = sample_rows(template, catalog, samples)
-        by_row = dict(contexts_for(template, catalog, project.catalog.parent, [r for r, _ in rows]))
-        picked = [(why, by_row[row]) for row, why in rows] or [("built-in sample", c) for c in SAMPLE_CONTEXTS]
-        renderer = Renderer({template.id: template}, project.assets, formats=("png", "html"), font_base_url="../fonts")
-        result = write_preview(renderer, template, picked, out or project.out / "preview")
-    except BannergenError as error:
-        fail(error)
-        return
+    proj = project()
+    template = _templates(proj, [template_id])[template_id]
+    catalog = load_catalog(proj.catalog).frame
+    rows = sample_rows(template, catalog, samples)
+    by_row = dict(contexts_for(template, catalog, proj.catalog.parent, [r for r, _ in rows]))
+    picked = [(why, by_row[row]) for row, why in rows] or [("built-in sample", c) for c in SAMPLE_CONTEXTS]
+    renderer = Renderer({template.id: template}, proj.assets, formats=("png", "html"), font_base_url="../fonts")
+    result = write_preview(renderer, template, picked, out or proj.out / "preview")
     typer.echo(f"{template_id}: {result.banners} banners ({len(picked)} items x {len(template.sizes)} sizes), "
                f"{len(result.warnings)} text-fitting warnings")
     typer.echo(f"contact sheet: {shown(result.html)}")
@@ -188,22 +169,18 @@ def lint(
     from bannergen.render.lint import KINDS, lint_catalog
 
     kinds = [k for k in fail_on.split(",") if k]
-    try:
-        bad = [k for k in kinds if k not in KINDS]
-        if bad:
-            raise InputError(f"--fail-on: unknown kind '{bad[0]}'", hint=f"kinds: {', '.join(KINDS)}")
-        project = _project()
-        templates = _templates(project, ids)
-        if catalog or sample:
-            from bannergen.data import load_catalog
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise InputError(f"--fail-on: unknown kind '{bad[0]}'", hint=f"kinds: {', '.join(KINDS)}")
+    proj = project()
+    templates = _templates(proj, ids)
+    if catalog or sample:
+        from bannergen.data import load_catalog
 
-            frame, folder = load_catalog(project.catalog).frame, project.catalog.parent
-        else:
-            frame, folder = _sample_catalog(), project.root
-        report = lint_catalog(templates, project.assets, frame, folder, sample=sample, sizes=tuple(sizes or ()))
-    except BannergenError as error:
-        fail(error)
-        return
+        frame, folder = load_catalog(proj.catalog).frame, proj.catalog.parent
+    else:
+        frame, folder = _sample_catalog(), proj.root
+    report = lint_catalog(templates, proj.assets, frame, folder, sample=sample, sizes=tuple(sizes or ()))
     if json_out:
         typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
     else:
@@ -251,11 +228,7 @@ def list_() -> None:
 
     Example: bannergen templates list
     """
-    try:
-        templates = _templates(_project())
-    except BannergenError as error:
-        fail(error)
-        return
+    templates = _templates(project())
     for t in templates.values():
         base = ", ".join(f"{w}x{h}" for w, h in (t.base_sizes or t.sizes))
         scales = "/".join(f"{k}x" for k in t.scales)
