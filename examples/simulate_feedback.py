@@ -77,9 +77,11 @@ def main() -> None:
     target = args.out or project.out / f"feedback-{args.segment}.csv"
     events.to_csv(target, index=False)
     counts = sim.events["event"].value_counts()
+    shown = {path: path.relative_to(project.root) if path.is_relative_to(project.root) else path
+             for path in (target, log_path)}
     print(f"wrote {len(events):,} events ({counts.get('impression', 0):,} impressions, "
-          f"{counts.get('click', 0):,} clicks, {counts.get('conversion', 0):,} conversions) to {target}; "
-          f"{len(decisions):,} decisions to {log_path}")
+          f"{counts.get('click', 0):,} clicks, {counts.get('conversion', 0):,} conversions) to {shown[target]}; "
+          f"{len(decisions):,} decisions to {shown[log_path]}")
     if args.truth:
         for name in TARGET_POLICIES:
             value = sim.true_value(name, project_policy(project.scoring, name))  # as `feedback evaluate` sees it
