@@ -121,7 +121,7 @@ class Engine:
         return load_segments(self.project.scoring / "segments.toml")
 
     @cached_property
-    def policy(self) -> PolicySettings:
+    def policy_settings(self) -> PolicySettings:
         return load_policy_settings(self.project.scoring / "policy.toml")
 
     @cached_property
@@ -130,9 +130,9 @@ class Engine:
         current by every later commit in this process (real time, no refit)."""
         variants = variant_index(self.project.out)
         if not self.project.feedback_store.exists():
-            return FeedbackView(variants, scope=self.policy.scope)
+            return FeedbackView(variants, scope=self.policy_settings.scope)
         with self._timed("feedback"):
-            view = FeedbackView.load(self.store, variants, time.time_ns() // 1000, self.policy.scope)
+            view = FeedbackView.load(self.store, variants, time.time_ns() // 1000, self.policy_settings.scope)
         self.store.subscribe(view.on_commit)
         self._subscribed = True
         return view
@@ -165,7 +165,7 @@ class Engine:
         rows = model.profiles.user_ids.get_indexer(user_ids)
         rows = rows[rows >= 0]
         seg = get_segment(self.segments, segment)
-        return decide(model, rows, seg, self.project.seed, self.policy, self.segments, self.feedback).chosen
+        return decide(model, rows, seg, self.project.seed, self.policy_settings, self.segments, self.feedback).chosen
 
     @cached_property
     def templates(self) -> dict:
@@ -215,10 +215,10 @@ class Engine:
         ``explain`` computes every candidate's reason, not only the chosen one's."""
         model = self.model
         sel = model.settings.selection
-        cands = build_candidate_set(model, rows, self.policy, self.segments)
+        cands = build_candidate_set(model, rows, self.policy_settings, self.segments)
         if explain:
             cands = with_reasons(model, cands)
-        policy = self.policy.decision_policy(sel.policy, sel.temperature, self.project.seed)
+        policy = self.policy_settings.decision_policy(sel.policy, sel.temperature, self.project.seed)
         return decide_all(cands, policy, self.feedback)
 
     def decisions(self, segment: str, limit: int | None = None) -> BatchDecisions:
@@ -229,7 +229,7 @@ class Engine:
             if limit is not None:
                 rows = rows[:limit]
         with self._timed("select"):
-            return decide(model, rows, seg, self.project.seed, self.policy, self.segments, self.feedback)
+            return decide(model, rows, seg, self.project.seed, self.policy_settings, self.segments, self.feedback)
 
     def render(
         self,
@@ -247,7 +247,7 @@ class Engine:
         started = dict(self.timings)
         get_segment(self.segments, segment)  # an unknown segment fails before any work
         with self._timed("check"):
-            key = run_key(self.project, segment, limit, self.policy.cap_per_day > 0)
+            key = run_key(self.project, segment, limit, self.policy_settings.cap_per_day > 0)
             done = None if force else finished_render(out, key)
         if done is not None:
             stats = done.get("stats", {})

@@ -134,7 +134,7 @@ def explain_user(engine: Engine, user_id: str, top: int = 8) -> UserExplanation:
         explanation=chosen.reason if chosen is not None else "",
         segments=in_segments,
         temperature=model.settings.selection.temperature,
-        policy_rule=policy_rule(model.settings.selection.policy, model.settings.selection.temperature, engine.policy),
+        policy_rule=policy_rule(model.settings.selection.policy, model.settings.selection.temperature, engine.policy_settings),
         contributions=contributions,
         rules=rules,
     )

@@ -268,7 +268,7 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
     model = service.state.model
     rows = model.members(get_segment(service.engine.segments, "phone-shoppers"))[:60]
     users = [str(u) for u in model.profiles.user_ids[rows]]
-    rescorer = UserRescorer(model, service.engine.shop.events, service.engine.policy, service.engine.segments)
+    rescorer = UserRescorer(model, service.engine.shop.events, service.engine.policy_settings, service.engine.segments)
     before = rescorer.rescore(users)
     cams = np.flatnonzero((model.catalog["category"] == "相机").to_numpy() & model.rules.allowed)
     camera = cams[np.argmax(model.profiles.popularity[cams])]

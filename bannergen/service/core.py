@@ -106,7 +106,7 @@ class Service:
         self.state = DecisionState.build(engine)
         engine.feedback  # noqa: B018 - load the view (and open the store) on this thread
         self.behaviour = BehaviourLog(self.settings.behaviour_store)
-        self.rescorer = UserRescorer(engine.model, engine.shop.events, engine.policy, engine.segments)
+        self.rescorer = UserRescorer(engine.model, engine.shop.events, engine.policy_settings, engine.segments)
         replay = self.behaviour.all()
         if replay:
             touched = self.rescorer.add_live(replay)

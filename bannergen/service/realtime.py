@@ -170,7 +170,7 @@ class UserRescorer:
     def __init__(self, model: Model, events: pd.DataFrame, policy: PolicySettings,
                  segments: dict[str, Segment]) -> None:
         self.model = model
-        self.policy = policy
+        self.policy_settings = policy
         self.segments = segments
         users = events["user_id"].to_numpy(dtype=object)
         order = np.argsort(users, kind="stable")
@@ -234,4 +234,4 @@ class UserRescorer:
                 scorers["content"] = scorer
             small = replace(small, interactions=data.with_content(profiles, m.features),
                             blend=type(blend)(scorers, blend.weights, blend.cold_start))
-        return user_candidates(small, np.arange(profiles.n_users), self.policy, self.segments)
+        return user_candidates(small, np.arange(profiles.n_users), self.policy_settings, self.segments)

@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 BEHAVIOUR = ("view", "search", "cart", "purchase")
-FEEDBACK = ("impression", "click", "conversion")
 
 
 class DecisionRequest(BaseModel):

@@ -86,9 +86,9 @@ class DecisionState:
         self.engine = engine
         self.model = model
         self.users = users
-        self.policy = engine.policy
+        self.policy_settings = engine.policy_settings
         sel = model.settings.selection
-        self.decision_policy = engine.policy.decision_policy(sel.policy, sel.temperature, engine.project.seed)
+        self.decision_policy = engine.policy_settings.decision_policy(sel.policy, sel.temperature, engine.project.seed)
         self.item_ids = model.catalog["item_id"].to_numpy(dtype=object)
         self.template_ids = [t.id for t in model.templates]
         # Every size a template declares, 2x included: render.sizes limits what a batch pre-renders,
@@ -99,7 +99,7 @@ class DecisionState:
         # Per size: which template indices render it (the last entry stands for index -1: no template).
         self.renders = {size: np.asarray([size in t for t in self.template_sizes] + [False]) for size in self.sizes}
         self.width = model.settings.selection.candidates + 1
-        self._unknown = unknown_user(model, "", self.width, self.policy)
+        self._unknown = unknown_user(model, "", self.width, self.policy_settings)
         self.variants: dict[tuple[int, int, int, str], str] = {}  # (item, template, antecedent, size) -> variant id
         self._ids_lock = threading.Lock()
         self.default = self._default_banner()
@@ -113,7 +113,8 @@ class DecisionState:
     def build(cls, engine: Engine) -> DecisionState:
         """Score every user of the engine's model once (vectorized, in blocks)."""
         model = engine.model
-        return cls(engine, user_candidates(model, np.arange(model.profiles.n_users), engine.policy, engine.segments))
+        users = user_candidates(model, np.arange(model.profiles.n_users), engine.policy_settings, engine.segments)
+        return cls(engine, users)
 
     # -- variant ids -------------------------------------------------------------------------------
     def _all_banners(self) -> set[tuple[int, int, int]]:
