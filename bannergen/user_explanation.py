@@ -122,6 +122,7 @@ def explain_user(engine: Engine, user_id: str, top: int = 8) -> UserExplanation:
     interests = pd.DataFrame({"feature": features[u.col], "share": np.round(u.data, 4)})
     interests = interests.sort_values("share", ascending=False).head(top)
     in_segments = [s.name for s in engine.segments.values() if row in model.members(s)]
+    selection = model.settings.selection
     return UserExplanation(
         user_id=user_id,
         item_weights=item_table.head(top).reset_index(drop=True),
@@ -133,8 +134,8 @@ def explain_user(engine: Engine, user_id: str, top: int = 8) -> UserExplanation:
         policy=str(made.policy[0]) if chosen is not None else "",
         explanation=chosen.reason if chosen is not None else "",
         segments=in_segments,
-        temperature=model.settings.selection.temperature,
-        policy_rule=policy_rule(model.settings.selection.policy, model.settings.selection.temperature, engine.policy_settings),
+        temperature=selection.temperature,
+        policy_rule=policy_rule(selection.policy, selection.temperature, engine.policy_settings),
         contributions=contributions,
         rules=rules,
     )
