@@ -104,8 +104,8 @@ def finished_render(out: Path, key: str) -> dict | None:
         manifest = read_manifest(out)
     except (OSError, ValueError):
         return None
-    if manifest.get("run_key") != key:
-        return None
+    if manifest.get("run_key") != key or not manifest.get("candidates"):
+        return None  # another key, or a render from before decision logs were written beside it
     listed = [rel for v in manifest.get("variants", {}).values() for rel in v.get("files", {}).values()]
     listed += list(manifest.get("assignments", {}).values()) + list(manifest.get("candidates", {}).values())
     return manifest if all((out / rel).is_file() for rel in listed) else None
