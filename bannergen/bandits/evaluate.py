@@ -51,7 +51,7 @@ def evaluate(logged: LoggedDecisions, name: str, target: np.ndarray, reward_mode
                         f"policy never shows); the estimates leave it out")
     warnings += notes
     for text in warnings:
-        log.warning("%s: %s", name, text)
+        log.info("%s: %s", name, text)  # the result carries them; the CLI prints them once
     return OPEResult(result.policy, result.n, result.ess, result.ipw, result.snipw, result.dr, logged.unmatched,
                      logged.no_propensity, unsupported, tuple(warnings))
 
