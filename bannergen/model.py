@@ -94,7 +94,8 @@ class Model:
         return items, scores
 
 
-def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSettings, templates: list, as_of: str = "",
+def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSettings, templates: list,
+                as_of: str = "",
                 baskets: pd.DataFrame | None = None, blend: Blend | None = None, models: Path | None = None,
                 fingerprint: str | None = None) -> Model:
     """Fit every stage on a loaded shop. ``templates`` is the list of loaded Template objects.

@@ -22,7 +22,12 @@ import numpy as np
 
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.kernel import (
-    CandidateSet, DecisionPolicy, banner_counts, beta_posterior, decide_all, thompson_prior,
+    CandidateSet,
+    DecisionPolicy,
+    banner_counts,
+    beta_posterior,
+    decide_all,
+    thompson_prior,
 )
 
 
@@ -79,11 +84,13 @@ def main() -> None:
     args = ap.parse_args()
     cands, view = shop(args.users, args.candidates, 10_000)
     rows = []
-    base = statistics.median(timed(lambda: plain_thompson(cands, view, DecisionPolicy("thompson", seed=1)), args.repeat))
+    thompson = DecisionPolicy("thompson", seed=1)
+    base = statistics.median(timed(lambda: plain_thompson(cands, view, thompson), args.repeat))
     rows.append(("baseline: one-draw Thompson (no propensities)", base))
     for name in ("thompson", "softmax", "greedy"):
         policy = DecisionPolicy(name, 0.1, seed=1)
-        rows.append((f"decide_all, {name}", statistics.median(timed(lambda: decide_all(cands, policy, view), args.repeat))))
+        seconds = timed(lambda policy=policy: decide_all(cands, policy, view), args.repeat)
+        rows.append((f"decide_all, {name}", statistics.median(seconds)))
     one = cands.take(slice(0, 1))
     single = statistics.median(timed(lambda: decide_all(one, DecisionPolicy("thompson", seed=1), view), 200))
     print(f"{args.users:,} users x {args.candidates} candidates, medians of {args.repeat} runs")

@@ -9,7 +9,13 @@ import pytest
 
 from bannergen.selection.candidates import CategoryIndex, TemplateChoice, top_candidates
 from bannergen.selection.kernel import (
-    CandidateSet, DecisionPolicy, decide_all, keyed_uniforms, policy_probabilities, sample, softmax,
+    CandidateSet,
+    DecisionPolicy,
+    decide_all,
+    keyed_uniforms,
+    policy_probabilities,
+    sample,
+    softmax,
 )
 
 user_uniforms = keyed_uniforms
@@ -34,7 +40,7 @@ def test_uniforms_are_stable_and_seed_dependent():
     a, b = user_uniforms(ids, 1), user_uniforms(ids, 1)
     assert (a == b).all()
     assert (a != user_uniforms(ids, 2)).mean() > 0.99
-    assert 0.0 <= a.min() and a.max() < 1.0
+    assert a.min() >= 0.0 and a.max() < 1.0
     # the draw of a user does not depend on who else is in the batch
     assert user_uniforms(ids[500:], 1) == pytest.approx(a[500:])
     assert abs(a.mean() - 0.5) < 0.05
