@@ -12,22 +12,29 @@ from typing import Any
 
 import numpy as np
 
-from bannergen.config import read_toml, reject_unknown_keys
 from bannergen.errors import ConfigError, InputError
 from bannergen.features import ItemFeatures
 from bannergen.profile import Profiles
+from bannergen.settings_table import Row, SettingsFile, at_least, read_toml, shown, within
 
-CONDITIONS = (
-    "description",
-    "top_category",
-    "min_affinity",
-    "brand",
-    "min_purchases",
-    "max_purchases",
-    "price_band",
-    "active_within_days",
-    "inactive_for_days",
-)
+# Each [<segment>] of scoring/segments.toml is a table of these conditions; a condition not given is not tested.
+SEGMENTS = SettingsFile("scoring/segments.toml", "named segments over user profiles: a user belongs to a "
+                        "segment when every condition of its [<segment>] table holds (`all` is built in)", (
+    Row("<segment>.description", "text", "", "what the segment is, for people"),
+    Row("<segment>.top_category", "names", None, "the user's top category is one of these"),
+    Row("<segment>.min_affinity", "number", None, "that category's share of the user's interest is at least this",
+        within(0, 1)),
+    Row("<segment>.brand", "names", None, "the user's top brand is one of these"),
+    Row("<segment>.min_purchases", "integer", None, "at least this many purchases", at_least(0)),
+    Row("<segment>.max_purchases", "integer", None, "at most this many purchases", at_least(0)),
+    Row("<segment>.price_band", "names", None, "the price band with the most interest is one of these "
+        "(labels such as \"1000-3000\", \"8000+\")"),
+    Row("<segment>.active_within_days", "number", None, "the user's latest event is at most this many days old",
+        at_least(0)),
+    Row("<segment>.inactive_for_days", "number", None, "the user's latest event is at least this many days old",
+        at_least(0)),
+), arrays=("<segment>",))
+CONDITIONS = tuple(row.name for row in SEGMENTS.rows)
 ALL = "all"
 
 
@@ -73,27 +80,16 @@ def load_segments(path: Path) -> dict[str, Segment]:
     if not path.exists():
         return segments
     for name, body in read_toml(path).items():
-        where = f"{path} [{name}]"
+        where = f"{shown(path)} [{name}]"
         if not isinstance(body, dict):
             raise ConfigError(f"{where}: a segment must be a table of conditions; got {body!r}")
         if name == ALL:
             raise ConfigError(f"{where}: 'all' is built in and cannot be redefined")
-        reject_unknown_keys(body, CONDITIONS, where)
-        conditions = {k: v for k, v in body.items() if k != "description"}
+        values = {key.partition(".")[2]: v for key, v in SEGMENTS.read_table("<segment>", body, where).items()}
+        conditions = {k: v for k, v in values.items() if v is not None and k != "description"}
         if not conditions:
             raise ConfigError(f"{where}: has no conditions", hint=f"use some of {', '.join(CONDITIONS[1:])}")
-        for key in ("min_affinity", "min_purchases", "max_purchases", "active_within_days", "inactive_for_days"):
-            if key in conditions and (
-                isinstance(conditions[key], bool) or not isinstance(conditions[key], (int, float))
-            ):
-                raise ConfigError(f"{where}: '{key}' must be a number; got {conditions[key]!r}")
-        for key in ("top_category", "brand", "price_band"):
-            value = conditions.get(key)
-            if value is not None and not (
-                isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-            ):
-                raise ConfigError(f"{where}: '{key}' must be a name or a list of names; got {value!r}")
-        segments[name] = Segment(name, str(body.get("description", "")), conditions)
+        segments[name] = Segment(name, values["description"], conditions)
     return segments
 
 

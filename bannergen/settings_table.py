@@ -169,6 +169,11 @@ def check(row: Row, value: Any, at: str) -> Any:
     return out
 
 
+def _default(row: Row, at: str) -> Any:
+    """The value of a key that is not given: its default, converted; REQUIRED is an error."""
+    return None if row.default is None else check(row, row.default, at)
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -251,7 +256,7 @@ class SettingsFile:
     def __getitem__(self, key: str) -> Any:
         """The default of ``key``, converted as a read value is (a record field's default)."""
         row = self.row(key)
-        return row.default if row.default is REQUIRED else check(row, row.default, self.name)
+        return row.default if row.default is REQUIRED else _default(row, self.name)
 
     def row(self, key: str) -> Row:
         for row in self.rows:
@@ -268,16 +273,16 @@ class SettingsFile:
         return dataclasses.replace(self, rows=tuple(r for r in self.rows if r.table in tables), apart=(), arrays=())
 
     def read_table(self, table: str, body: Any, at: str) -> dict[str, Any]:
-        """The rows of ``table`` read from ``body`` (one TOML table): {name: checked value}.
+        """The rows of ``table`` read from ``body`` (one TOML table): {"table.name": checked value}.
 
-        Keys of ``apart`` entries inside this table ("aliases" of [search]) are allowed and left
-        to their reader."""
+        A missing key takes the row's default (None stays None: "not set"). Keys of ``apart``
+        entries inside this table ("aliases" of [search]) are allowed and left to their reader."""
         if not isinstance(body, dict):
             raise ConfigError(f"{at}: must be a table; got {body!r}")
         rows = [row for row in self.rows if row.table == table]
         inner = [name.partition(".")[2] for name, _ in self.apart if name.partition(".")[0] == table]
         reject_unknown_keys(body, [row.name for row in rows] + [n for n in inner if n], at)
-        return {row.name: check(row, body.get(row.name, row.default), at) for row in rows}
+        return {row.key: check(row, body[row.name], at) if row.name in body else _default(row, at) for row in rows}
 
     def read(self, raw: Mapping[str, Any], where: str) -> dict[str, Any]:
         """Every row's value from a parsed file (``where`` names it): {"table.name": value}.
@@ -291,8 +296,11 @@ class SettingsFile:
         for table in self.tables():
             if table in self.arrays:
                 continue
-            for name, value in self.read_table(table, subtable(raw, table, where), f"{where} [{table}]").items():
-                values[f"{table}.{name}"] = value
+            values.update(self.read_table(table, subtable(raw, table, where), f"{where} [{table}]"))
+        for top in dict.fromkeys(apart_tops):
+            inner = [name.partition(".")[2] for name, _ in self.apart if name.startswith(f"{top}.")]
+            if inner and top not in self.tables():  # [search] holds only [search.aliases]
+                reject_unknown_keys(subtable(raw, top, where), inner, f"{where} [{top}]")
         return values
 
     def defaults(self) -> dict[str, Any]:

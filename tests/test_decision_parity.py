@@ -33,12 +33,9 @@ def make_engine(tmp: Path, policy: str) -> Engine:
         shutil.copytree(ROOT / name, tmp / name)
     (tmp / "assets").symlink_to(ROOT / "assets")
     (tmp / "shop").symlink_to(ROOT / "examples/shop")
-    weights = tmp / "scoring/weights.toml"
-    weights.write_text(weights.read_text(encoding="utf-8").replace('policy = "softmax"', f'policy = "{policy}"', 1),
-                       encoding="utf-8")
     rules = tmp / "scoring/rules.toml"
     rules.write_text(rules.read_text(encoding="utf-8") + PIN, encoding="utf-8")
-    (tmp / "scoring/policy.toml").write_text(POLICY, encoding="utf-8")
+    (tmp / "scoring/policy.toml").write_text(f'[selection]\npolicy = "{policy}"\n{POLICY}', encoding="utf-8")
     (tmp / "bannergen.toml").write_text(
         '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
         '[render]\nsizes = ["1200x400"]\n[serve]\nbehaviour_store = "behaviour.sqlite"\n', encoding="utf-8")

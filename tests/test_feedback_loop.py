@@ -21,10 +21,11 @@ def project(tmp_path: Path, policy: str = "softmax", policy_toml: str | None = N
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "assets").symlink_to(ROOT / "assets")
     (tmp_path / "shop").symlink_to(ROOT / "examples/shop")
-    weights = tmp_path / "scoring/weights.toml"
-    weights.write_text(weights.read_text(encoding="utf-8").replace('policy = "softmax"', f'policy = "{policy}"', 1), encoding="utf-8")
+    policy_file = tmp_path / "scoring/policy.toml"
     if policy_toml is not None:
-        (tmp_path / "scoring/policy.toml").write_text(policy_toml, encoding="utf-8")
+        policy_file.write_text(f'[selection]\npolicy = "softmax"\n{policy_toml}', encoding="utf-8")
+    text = policy_file.read_text(encoding="utf-8")
+    policy_file.write_text(text.replace('policy = "softmax"', f'policy = "{policy}"', 1), encoding="utf-8")
     (tmp_path / "bannergen.toml").write_text(
         '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
         '[render]\nsizes = ["1200x400", "750x300", "300x250"]\n', encoding="utf-8"

@@ -106,7 +106,7 @@ def test_min_compared_zero_turns_carousels_off(tmp_path):
 @pytest.mark.parametrize("line,message", [
     ("min_compared = 2.5", "integer >= 0; got 2.5"), ("min_compared = -1", "integer >= 0; got -1"),
     ('min_compared = "three"', "integer >= 0; got 'three'"),
-    ("within_days = 0", "must be > 0"), ("within_dys = 3", "within_days"),
+    ("within_days = 0", "must be a number > 0"), ("within_dys = 3", "within_days"),
 ])
 def test_bad_carousel_settings_are_one_clear_error(tmp_path, line, message):
     path = tmp_path / "rules.toml"

@@ -1,21 +1,104 @@
-"""Read scoring/weights.toml and scoring/rules.toml into checked, frozen settings.
+"""Read scoring/weights.toml, rules.toml and blend.toml into checked, frozen settings.
 
 Campaign teams edit these files, so every unknown key gets a "did you mean" hint and every
-value is checked for type and range with a message naming the file and the key.
+value is checked for kind and range with a message naming the file, the table and the key. What
+each file may say, and every default, is one table of rows (WEIGHTS, RULES, BLEND) read by
+bannergen.settings_table; [[boost]], [[pin]], [search.aliases] and the blend's per-scorer tables
+keep small readers of their own. [selection] is read from scoring/policy.toml
+(bannergen.selection.settings), and from weights.toml for one release.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bannergen.config import read_toml, reject_unknown_keys
 from bannergen.errors import ConfigError
 from bannergen.scorers.registry import SCORER_NAMES, SCORERS
+from bannergen.selection.kernel import POLICIES as POLICIES
+from bannergen.selection.settings import SelectionSettings as SelectionSettings
+from bannergen.selection.settings import load_selection
+from bannergen.settings_table import (
+    REQUIRED,
+    Row,
+    SettingsFile,
+    above,
+    at_least,
+    check,
+    read_toml,
+    reject_unknown_keys,
+    shown,
+    subtable,
+    within,
+)
 from bannergen.types import EVENT_TYPES
 
-POLICIES = ("softmax", "greedy", "thompson")
+WEIGHTS = SettingsFile("scoring/weights.toml", "how behaviour becomes interest: event weights, decay, session, "
+                       "feature weights, price bands", (
+    Row("events.view", "number", 0.0, "weight of one view before time decay", at_least(0)),
+    Row("events.search", "number", 0.0, "weight of one search; it counts toward the categories and brands its "
+        "query names", at_least(0)),
+    Row("events.cart", "number", 0.0, "weight of one add to cart", at_least(0)),
+    Row("events.purchase", "number", 0.0, "weight of one purchase", at_least(0)),
+    Row("decay.half_life_days", "number", 7.0, "an event loses half its weight every this many days before the "
+        "reference time", above(0)),
+    Row("session.window_minutes", "number", 30.0, "the session is the user's events in this many minutes before "
+        "their latest one", at_least(0), field="session_minutes"),
+    Row("session.weight", "number", 0.5, "a: U_i = (1 - a) * long-term interest + a * session interest, "
+        "a = weight * decay(age of the session)", within(0, 1), field="session_weight"),
+    Row("features.category", "number", 1.0, "what agreement on the category adds to an item's score", at_least(0)),
+    Row("features.brand", "number", 0.6, "what agreement on the brand adds", at_least(0)),
+    Row("features.price_band", "number", 0.4, "what agreement on the price band adds", at_least(0)),
+    Row("features.item", "number", 0.2, "direct interest in the item itself (a retargeting term)", at_least(0)),
+    Row("features.popularity", "number", 0.05, "shop-wide popularity, the whole score for users with no history",
+        at_least(0)),
+    Row("price_bands.edges", "numbers", [0, 100, 300, 1000, 3000, 8000], "lower edges of the price bands; a price "
+        "p falls in the band whose lower edge is the last edge <= p", field="band_edges"),
+), apart=(
+    ("search.aliases", "query words that name a category or brand in another language: word = \"name\""),
+    ("selection", "deprecated: [selection] belongs in scoring/policy.toml; read from here for one release"),
+))
+
+RULES = SettingsFile("scoring/rules.toml", "campaign rules applied to every user's item scores after the interest "
+                     "model: filters, cross-sell, carousels, boosts, pins", (
+    Row("filters.exclude_out_of_stock", "bool", True, "never show an item with stock = 0"),
+    Row("filters.suppress_purchased_days", "number", 30.0, "do not advertise what the user bought in this many "
+        "days", at_least(0)),
+    Row("filters.min_discount_pct", "number", 0.0, "only items at least this many percent below list price "
+        "(0: any)", within(0, 100)),
+    Row("cross_sell.min_confidence", "number", 0.2, "an association rule shown as a cross-sell banner (\"买了 A 的人"
+        "也买了 B\") is at least this sure", within(0, 1), field="cross_sell_min_confidence"),
+    Row("cross_sell.min_lift", "number", 1.5, "and has at least this lift", at_least(0), field="cross_sell_min_lift"),
+    Row("carousel.min_compared", "integer", 3, "a user who looked at this many items of one category in "
+        "within_days is comparing and gets a carousel; 0: never", at_least(0), field="carousel_min_compared"),
+    Row("carousel.within_days", "number", 3.0, "the window of min_compared, in days", above(0),
+        field="carousel_within_days"),
+    Row("boost.name", "text", "", "the boost's name in explanations; empty: \"boost N\""),
+    Row("boost.brand", "names", (), "brands whose items it boosts", field="brands"),
+    Row("boost.category", "names", (), "categories whose items it boosts", field="categories"),
+    Row("boost.item_ids", "names", (), "items it boosts"),
+    Row("boost.add", "number", REQUIRED, "what it adds to the score of a matching item (may be negative)"),
+    Row("pin.segment", "text", REQUIRED, "the segment whose users get the item first"),
+    Row("pin.item_id", "text", REQUIRED, "the pinned item"),
+), arrays=("boost", "pin"))
+
+BLEND = SettingsFile("scoring/blend.toml", "which scorers blend into the item score, their weights and "
+                     "hyperparameters, and how the weights are tuned", (
+    Row("cold_start.fallback", "text", "popularity_recent", "the scorer a user with no item history falls back to",
+        ("popularity", "popularity_recent"), field="cold_start"),
+    Row("tune.enabled", "bool", False, "whether `bannergen fit` tunes the weights on the validation window",
+        field="tune"),
+    Row("tune.validation_days", "number", 30.0, "length of the validation window carved from the end of the "
+        "training data", above(0)),
+    Row("tune.k", "integer", 10, "the cut-off tuning optimises (NDCG@k)", at_least(1)),
+), apart=(
+    ("weights", "scorer name = weight of its row-normalised scores (a number >= 0); 0 or a missing line leaves it "
+     "out; without blend.toml: content = 1"),
+    ("scorers", "[scorers.<name>]: hyperparameters of one scorer (keyword arguments of its class)"),
+))
+_BLEND_WEIGHT = Row("weights.<scorer>", "number", REQUIRED, "weight of the scorer's scores", at_least(0))
 
 
 @dataclass(frozen=True)
@@ -29,20 +112,13 @@ class InterestWeights:
     popularity: float
     band_edges: tuple[float, ...]
     aliases: dict[str, str]
-    session_minutes: float = 30.0  # a user's session: their events in this window before their last one
-    session_weight: float = 0.5  # the session's share of U_i while it is fresh (it decays like an event)
+    session_minutes: float = WEIGHTS["session.window_minutes"]  # a user's session: their events in this window
+    session_weight: float = WEIGHTS["session.weight"]  # the session's share of U_i while it is fresh
 
     def band_labels(self) -> list[str]:
         """Labels for the price bands: "0-100", ..., "8000+"."""
         edges = [int(e) if float(e).is_integer() else e for e in self.band_edges]
         return [f"{lo}-{hi}" for lo, hi in zip(edges, edges[1:])] + [f"{edges[-1]}+"]
-
-
-@dataclass(frozen=True)
-class SelectionSettings:
-    policy: str
-    temperature: float
-    candidates: int
 
 
 @dataclass(frozen=True)
@@ -62,184 +138,72 @@ class Pin:
 
 @dataclass(frozen=True)
 class Rules:
-    exclude_out_of_stock: bool = True
-    suppress_purchased_days: float = 30.0
-    min_discount_pct: float = 0.0
+    exclude_out_of_stock: bool = RULES["filters.exclude_out_of_stock"]
+    suppress_purchased_days: float = RULES["filters.suppress_purchased_days"]
+    min_discount_pct: float = RULES["filters.min_discount_pct"]
     boosts: tuple[Boost, ...] = ()
     pins: tuple[Pin, ...] = ()
-    cross_sell_min_confidence: float = 0.2  # a rule shown as "买了 A 的人也买了 B" must be at least this sure
-    cross_sell_min_lift: float = 1.5
+    cross_sell_min_confidence: float = RULES["cross_sell.min_confidence"]
+    cross_sell_min_lift: float = RULES["cross_sell.min_lift"]
     # A user who interacted with this many distinct items of a category in the last
     # carousel_within_days is comparing: their banner for an item of it becomes a carousel (three
     # items) where a carousel template outranks the item's own template. 0: never.
-    carousel_min_compared: int = 3
-    carousel_within_days: float = 3.0
+    carousel_min_compared: int = RULES["carousel.min_compared"]
+    carousel_within_days: float = RULES["carousel.within_days"]
 
 
 @dataclass(frozen=True)
 class ScoringSettings:
     weights: InterestWeights
-    selection: SelectionSettings
+    selection: SelectionSettings  # scoring/policy.toml [selection]
     rules: Rules = field(default_factory=Rules)
     blend: BlendSettings | None = None  # scoring/blend.toml; None: the content scorer alone
 
 
-def _number(table: dict[str, Any], key: str, where: str, default: float | None = None, *, lo: float = 0.0) -> float:
-    value = table.get(key, default)
-    if value is None:
-        raise ConfigError(f"{where}: '{key}' is required")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{where}: '{key}' must be a number; got {value!r}")
-    if value < lo:
-        raise ConfigError(f"{where}: '{key}' must be >= {lo}; got {value}")
-    return float(value)
-
-
-def _positive(table: dict[str, Any], key: str, where: str, default: float) -> float:
-    """A number > 0 (a half-life, a temperature, a window)."""
-    value = _number(table, key, where, default)
-    if value <= 0:
-        raise ConfigError(f"{where}: '{key}' must be > 0; got {value}")
-    return value
-
-
-def _integer(table: dict[str, Any], key: str, where: str, default: int, *, lo: int) -> int:
-    """A whole number >= lo (TOML 3.0 is a float and is refused: a count is written 3)."""
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(f"{where}: '{key}' must be an integer >= {lo}; got {value!r}")
-    return value
-
-
-def _names(value: Any, where: str, key: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise ConfigError(f"{where}: '{key}' must be a name or a list of names; got {value!r}")
-
-
-def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table; got {value!r}")
-    return value
-
-
 def load_weights(path: Path) -> tuple[InterestWeights, SelectionSettings]:
+    """The interest weights of ``path`` (scoring/weights.toml) and the selection settings of its
+    folder (policy.toml beside it; weights.toml's own [selection] for one release)."""
     raw = read_toml(path)
-    where = str(path)
-    reject_unknown_keys(raw, ["events", "decay", "session", "features", "price_bands", "selection", "search"], where)
-    events = _table(raw, "events", where)
-    reject_unknown_keys(events, EVENT_TYPES, f"{where} [events]")
-    event_weights = {e: _number(events, e, f"{where} [events]", 0.0) for e in EVENT_TYPES}
-    decay = _table(raw, "decay", where)
-    reject_unknown_keys(decay, ["half_life_days"], f"{where} [decay]")
-    half_life = _positive(decay, "half_life_days", f"{where} [decay]", 7.0)
-    feats = _table(raw, "features", where)
-    feature_keys = ["category", "brand", "price_band", "item", "popularity"]
-    reject_unknown_keys(feats, feature_keys, f"{where} [features]")
-    defaults = {"category": 1.0, "brand": 0.6, "price_band": 0.4, "item": 0.2, "popularity": 0.05}
-    fw = {k: _number(feats, k, f"{where} [features]", defaults[k]) for k in feature_keys}
-    bands = _table(raw, "price_bands", where)
-    reject_unknown_keys(bands, ["edges"], f"{where} [price_bands]")
-    edges = bands.get("edges", [0, 100, 300, 1000, 3000, 8000])
-    if (
-        not isinstance(edges, list)
-        or len(edges) < 1
-        or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
-        or any(b <= a for a, b in zip(edges, edges[1:]))
-    ):
-        raise ConfigError(f"{where} [price_bands]: 'edges' must be increasing numbers; got {edges!r}")
-    search = _table(raw, "search", where)
-    reject_unknown_keys(search, ["aliases"], f"{where} [search]")
-    aliases = search.get("aliases", {})
-    if not isinstance(aliases, dict) or not all(isinstance(v, str) for v in aliases.values()):
+    where = shown(path)
+    values = WEIGHTS.read(raw, where)
+    search = subtable(raw, "search", where)
+    aliases = subtable(search, "aliases", f"{where} [search]")
+    if not all(isinstance(v, str) for v in aliases.values()):
         raise ConfigError(f"{where} [search.aliases]: must map words to a category or brand name")
-    sel = _table(raw, "selection", where)
-    reject_unknown_keys(sel, ["policy", "temperature", "candidates"], f"{where} [selection]")
-    policy = sel.get("policy", "softmax")
-    if policy not in POLICIES:
-        raise ConfigError(f"{where} [selection]: 'policy' must be one of {list(POLICIES)}; got {policy!r}")
-    temperature = _positive(sel, "temperature", f"{where} [selection]", 0.1)
-    candidates = _integer(sel, "candidates", f"{where} [selection]", 5, lo=1)
-    session = _table(raw, "session", where)
-    reject_unknown_keys(session, ["window_minutes", "weight"], f"{where} [session]")
-    session_minutes = _number(session, "window_minutes", f"{where} [session]", 30.0)
-    session_weight = _number(session, "weight", f"{where} [session]", 0.5)
-    if session_weight > 1:
-        raise ConfigError(f"{where} [session]: 'weight' must be within 0..1; got {session_weight}")
-    weights = InterestWeights(
-        event_weights=event_weights,
-        half_life_days=half_life,
-        session_minutes=session_minutes,
-        session_weight=session_weight,
-        band_edges=tuple(float(e) for e in edges),
+    weights = WEIGHTS.record(
+        InterestWeights, values, "decay", "session", "features", "price_bands",
+        event_weights={e: values[f"events.{e}"] for e in EVENT_TYPES},
         aliases={k.lower(): v for k, v in aliases.items()},
-        **fw,
     )
-    return weights, SelectionSettings(policy=policy, temperature=temperature, candidates=candidates)
+    return weights, load_selection(path.parent / "policy.toml", path, raw)
+
+
+def _array(raw: dict[str, Any], name: str, where: str) -> list[tuple[int, dict[str, Any], str]]:
+    """The items of an array of tables [[name]]: (number from 1, checked values, where)."""
+    items = raw.get(name, [])
+    if not isinstance(items, list):
+        raise ConfigError(f"{where}: [[{name}]] must be an array of tables; got {items!r}")
+    return [(n, RULES.read_table(name, item, f"{where} [[{name}]] #{n}"), f"{where} [[{name}]] #{n}")
+            for n, item in enumerate(items, start=1)]
 
 
 def load_rules(path: Path) -> Rules:
     raw = read_toml(path)
-    where = str(path)
-    reject_unknown_keys(raw, ["filters", "boost", "pin", "cross_sell", "carousel"], where)
-    cross = _table(raw, "cross_sell", where)
-    reject_unknown_keys(cross, ["min_confidence", "min_lift"], f"{where} [cross_sell]")
-    carousel = _table(raw, "carousel", where)
-    reject_unknown_keys(carousel, ["min_compared", "within_days"], f"{where} [carousel]")
-    within_days = _positive(carousel, "within_days", f"{where} [carousel]", 3.0)
-    min_compared = _integer(carousel, "min_compared", f"{where} [carousel]", 3, lo=0)
-    filters = _table(raw, "filters", where)
-    reject_unknown_keys(
-        filters, ["exclude_out_of_stock", "suppress_purchased_days", "min_discount_pct"], f"{where} [filters]"
-    )
-    exclude = filters.get("exclude_out_of_stock", True)
-    if not isinstance(exclude, bool):
-        raise ConfigError(f"{where} [filters]: 'exclude_out_of_stock' must be true or false; got {exclude!r}")
+    where = shown(path)
+    values = RULES.read(raw, where)
     boosts = []
-    for n, b in enumerate(raw.get("boost", []), start=1):
-        at = f"{where} [[boost]] #{n}"
-        if not isinstance(b, dict):
-            raise ConfigError(f"{at}: must be a table")
-        reject_unknown_keys(b, ["name", "brand", "category", "item_ids", "add"], at)
-        boost = Boost(
-            name=str(b.get("name", f"boost {n}")),
-            add=_number(b, "add", at, lo=-1e9),
-            brands=_names(b.get("brand"), at, "brand"),
-            categories=_names(b.get("category"), at, "category"),
-            item_ids=_names(b.get("item_ids"), at, "item_ids"),
-        )
+    for n, item, at in _array(raw, "boost", where):
+        item["boost.name"] = item["boost.name"] or f"boost {n}"
+        boost = RULES.record(Boost, item, "boost")
         if not (boost.brands or boost.categories or boost.item_ids):
             raise ConfigError(f"{at}: matches nothing", hint="give brand, category or item_ids")
         boosts.append(boost)
-    pins = []
-    for n, p in enumerate(raw.get("pin", []), start=1):
-        at = f"{where} [[pin]] #{n}"
-        if not isinstance(p, dict):
-            raise ConfigError(f"{at}: must be a table")
-        reject_unknown_keys(p, ["segment", "item_id"], at)
-        if not isinstance(p.get("segment"), str) or not isinstance(p.get("item_id"), str):
-            raise ConfigError(f"{at}: needs 'segment' and 'item_id' as strings; got {p!r}")
-        pins.append(Pin(segment=p["segment"], item_id=p["item_id"]))
-    return Rules(
-        exclude_out_of_stock=exclude,
-        suppress_purchased_days=_number(filters, "suppress_purchased_days", f"{where} [filters]", 30.0),
-        min_discount_pct=_number(filters, "min_discount_pct", f"{where} [filters]", 0.0),
-        boosts=tuple(boosts),
-        pins=tuple(pins),
-        cross_sell_min_confidence=_number(cross, "min_confidence", f"{where} [cross_sell]", 0.2),
-        cross_sell_min_lift=_number(cross, "min_lift", f"{where} [cross_sell]", 1.5),
-        carousel_min_compared=min_compared,
-        carousel_within_days=within_days,
-    )
+    pins = tuple(RULES.record(Pin, item, "pin") for _, item, _ in _array(raw, "pin", where))
+    return RULES.record(Rules, values, "filters", "cross_sell", "carousel", boosts=tuple(boosts), pins=pins)
 
 
 def load_scoring(scoring_dir: Path) -> ScoringSettings:
-    """Read weights.toml and rules.toml from a project's scoring/ folder."""
+    """Read weights.toml, rules.toml, blend.toml and policy.toml's [selection] from a project's scoring/ folder."""
     weights, selection = load_weights(scoring_dir / "weights.toml")
     blend = load_blend(scoring_dir / "blend.toml") if (scoring_dir / "blend.toml").is_file() else None
     return ScoringSettings(
@@ -263,10 +227,10 @@ class BlendSettings:
 
     weights: dict[str, float]
     params: dict[str, dict[str, Any]]
-    cold_start: str = "popularity_recent"
-    validation_days: float = 30.0
-    tune: bool = False
-    k: int = 10
+    cold_start: str = BLEND["cold_start.fallback"]
+    validation_days: float = BLEND["tune.validation_days"]
+    tune: bool = BLEND["tune.enabled"]
+    k: int = BLEND["tune.k"]
 
 
 DEFAULT_BLEND = BlendSettings(weights={"content": 1.0}, params={})
@@ -277,35 +241,23 @@ def load_blend(path: Path) -> BlendSettings:
     if not path.is_file():
         return DEFAULT_BLEND
     raw = read_toml(path)
-    where = str(path)
-    reject_unknown_keys(raw, ["weights", "scorers", "cold_start", "tune"], where)
-    weights_raw = _table(raw, "weights", where)
+    where = shown(path)
+    values = BLEND.read(raw, where)
+    weights_raw = subtable(raw, "weights", where)
     reject_unknown_keys(weights_raw, SCORER_NAMES, f"{where} [weights]")
-    weights = {k: _number(weights_raw, k, f"{where} [weights]") for k in weights_raw}
+    weights = {k: check(dataclasses.replace(_BLEND_WEIGHT, key=f"weights.{k}"), v, f"{where} [weights]")
+               for k, v in weights_raw.items()}
     params: dict[str, dict[str, Any]] = {}
-    scorers = _table(raw, "scorers", where)
+    scorers = subtable(raw, "scorers", where)
     reject_unknown_keys(scorers, [n for n in SCORER_NAMES if n != "content"], f"{where} [scorers]")
     for name, table in scorers.items():
         at = f"{where} [scorers.{name}]"
         if not isinstance(table, dict):
             raise ConfigError(f"{at}: must be a table")
-        allowed = SCORERS[name]._param_names()
-        reject_unknown_keys(table, allowed, at)
+        reject_unknown_keys(table, SCORERS[name]._param_names(), at)
         params[name] = dict(table)
         try:
             SCORERS[name](**table)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{at}: {exc}") from exc
-    cold = _table(raw, "cold_start", where)
-    reject_unknown_keys(cold, ["fallback"], f"{where} [cold_start]")
-    fallback = cold.get("fallback", "popularity_recent")
-    if fallback not in ("popularity", "popularity_recent"):
-        raise ConfigError(f"{where} [cold_start]: 'fallback' must be popularity or popularity_recent; got {fallback!r}")
-    tune = _table(raw, "tune", where)
-    reject_unknown_keys(tune, ["enabled", "validation_days", "k"], f"{where} [tune]")
-    enabled = tune.get("enabled", False)
-    if not isinstance(enabled, bool):
-        raise ConfigError(f"{where} [tune]: 'enabled' must be true or false; got {enabled!r}")
-    days = _positive(tune, "validation_days", f"{where} [tune]", 30.0)
-    k = _integer(tune, "k", f"{where} [tune]", 10, lo=1)
-    return BlendSettings(weights, params, fallback, days, enabled, k)
+    return BLEND.record(BlendSettings, values, "cold_start", "tune", weights=weights, params=params)

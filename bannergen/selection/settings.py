@@ -1,73 +1,109 @@
-"""Read scoring/policy.toml: Thompson sampling priors, the frequency cap and the holdout control."""
+"""Read scoring/policy.toml: the selection policy, Thompson sampling priors, the frequency cap and
+the holdout control. The rows of POLICY are the only place their defaults are written.
+
+[selection] moved here from scoring/weights.toml; ``load_selection`` still reads it there for one
+release, with a warning naming both files (a [selection] in both files is an error).
+"""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bannergen.config import read_toml, reject_unknown_keys
 from bannergen.errors import ConfigError
-from bannergen.selection.kernel import DecisionPolicy
+from bannergen.selection.kernel import POLICIES, DecisionPolicy
+from bannergen.settings_table import Row, SettingsFile, above, at_least, read_toml, shown, within
+
+log = logging.getLogger(__name__)
+
+POLICY = SettingsFile("scoring/policy.toml", "how a banner is chosen from a user's candidates, how often one user may "
+                      "see one banner, and who is held out as the control group", (
+    Row("selection.policy", "text", "softmax", "softmax: sample P(A|U,C) = exp(s/t) / sum exp(s/t); greedy: the top "
+        "candidate; thompson: Thompson sampling over each banner's feedback ([thompson])", POLICIES),
+    Row("selection.temperature", "number", 0.1, "t of the softmax, in units of the score; lower is greedier", above(0)),
+    Row("selection.candidates", "integer", 5, "candidate banners per user: the best item of each of the top "
+        "categories", at_least(1)),
+    Row("thompson.prior_ctr", "number", 0.02, "the CTR a candidate of average score is expected to have before any "
+        "feedback", within(1e-6, 0.999)),
+    Row("thompson.prior_strength", "number", 50.0, "the prior counts as this many impressions; feedback outweighs it "
+        "after that", at_least(0)),
+    Row("thompson.exploration_floor", "number", 0.01, "every available candidate keeps at least this probability",
+        within(0, 1)),
+    Row("thompson.draws", "integer", 64, "common posterior draws per decision (seeded)", within(8, 4096)),
+    Row("thompson.scope", "text", "all", "whose feedback counts: \"all\" pools every placement; a placement name "
+        "keeps only its own", within(1, 128)),
+    Row("frequency_cap.per_user_per_day", "integer", 3, "impressions of one banner (item x template) per user per "
+        "UTC day; 0: no cap", at_least(0), field="cap_per_day"),
+    Row("holdout.share", "number", 0.05, "share of users (a stable hash of the user id) who always get the default "
+        "banner", within(0, 1), field="holdout_share"),
+    Row("holdout.template", "text", "product-spotlight", "the default banner: this template over the shop's most "
+        "popular in-stock item", field="holdout_template"),
+    Row("holdout.salt", "text", "holdout", "salt of the holdout hash; change it to draw a new control group",
+        field="holdout_salt"),
+))
+SELECTION = POLICY.only("selection")
+
+
+@dataclass(frozen=True)
+class SelectionSettings:
+    """scoring/policy.toml [selection]: which policy chooses among how many candidates."""
+
+    policy: str = POLICY["selection.policy"]
+    temperature: float = POLICY["selection.temperature"]
+    candidates: int = POLICY["selection.candidates"]
 
 
 @dataclass(frozen=True)
 class PolicySettings:
-    prior_ctr: float = 0.02
-    prior_strength: float = 50.0
-    exploration_floor: float = 0.01
-    draws: int = 64
-    scope: str = "all"
-    cap_per_day: int = 3
-    holdout_share: float = 0.05
-    holdout_template: str = "product-spotlight"
-    holdout_salt: str = "holdout"
+    """scoring/policy.toml [thompson], [frequency_cap] and [holdout]; ``PolicySettings()`` is a
+    project without the file."""
+
+    prior_ctr: float = POLICY["thompson.prior_ctr"]
+    prior_strength: float = POLICY["thompson.prior_strength"]
+    exploration_floor: float = POLICY["thompson.exploration_floor"]
+    draws: int = POLICY["thompson.draws"]
+    scope: str = POLICY["thompson.scope"]
+    cap_per_day: int = POLICY["frequency_cap.per_user_per_day"]
+    holdout_share: float = POLICY["holdout.share"]
+    holdout_template: str = POLICY["holdout.template"]
+    holdout_salt: str = POLICY["holdout.salt"]
 
     def decision_policy(self, name: str, temperature: float, seed: int) -> DecisionPolicy:
-        """The kernel's policy: ``name`` and ``temperature`` from weights.toml [selection], the rest from here."""
+        """The kernel's policy: ``name`` and ``temperature`` from [selection], the rest from here."""
         return DecisionPolicy(name, temperature, self.prior_ctr, self.prior_strength, self.exploration_floor,
                               self.draws, self.cap_per_day, seed)
 
 
-def _number(table: dict, key: str, where: str, default: float, lo: float, hi: float) -> float:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise ConfigError(f"{where}: '{key}' must be a number within {lo}..{hi}; got {value!r}")
-    return float(value)
-
-
 def load_policy_settings(path: Path) -> PolicySettings:
-    """Settings from ``path``; a project without the file gets the defaults."""
+    """Settings from ``path``; a project without the file gets the defaults. Its [selection] is
+    checked here too and read by ``load_selection``."""
     if not path.exists():
         return PolicySettings()
-    raw = read_toml(path)
-    where = str(path)
-    reject_unknown_keys(raw, ["thompson", "frequency_cap", "holdout"], where)
-    ts, cap, hold = (raw.get(k, {}) for k in ("thompson", "frequency_cap", "holdout"))
-    for name, table in (("thompson", ts), ("frequency_cap", cap), ("holdout", hold)):
-        if not isinstance(table, dict):
-            raise ConfigError(f"{where}: [{name}] must be a table")
-    reject_unknown_keys(ts, ["prior_ctr", "prior_strength", "exploration_floor", "draws", "scope"],
-                        f"{where} [thompson]")
-    reject_unknown_keys(cap, ["per_user_per_day"], f"{where} [frequency_cap]")
-    reject_unknown_keys(hold, ["share", "template", "salt"], f"{where} [holdout]")
-    per_day = cap.get("per_user_per_day", 3)
-    if isinstance(per_day, bool) or not isinstance(per_day, int) or per_day < 0:
-        raise ConfigError(f"{where} [frequency_cap]: 'per_user_per_day' must be an integer >= 0; got {per_day!r}")
-    draws = ts.get("draws", 64)
-    if isinstance(draws, bool) or not isinstance(draws, int) or not 8 <= draws <= 4096:
-        raise ConfigError(f"{where} [thompson]: 'draws' must be an integer within 8..4096; got {draws!r}")
-    texts = ((ts, "scope", "all"), (hold, "template", "product-spotlight"), (hold, "salt", "holdout"))
-    for table, key, default in texts:
-        if not isinstance(table.get(key, default), str):
-            raise ConfigError(f"{where}: '{key}' must be text; got {table[key]!r}")
-    return PolicySettings(
-        prior_ctr=_number(ts, "prior_ctr", f"{where} [thompson]", 0.02, 1e-6, 0.999),
-        prior_strength=_number(ts, "prior_strength", f"{where} [thompson]", 50.0, 0.0, 1e9),
-        exploration_floor=_number(ts, "exploration_floor", f"{where} [thompson]", 0.01, 0.0, 1.0),
-        draws=draws,
-        scope=ts.get("scope", "all"),
-        cap_per_day=per_day,
-        holdout_share=_number(hold, "share", f"{where} [holdout]", 0.05, 0.0, 1.0),
-        holdout_template=hold.get("template", "product-spotlight"),
-        holdout_salt=hold.get("salt", "holdout"),
-    )
+    values = POLICY.read(read_toml(path), shown(path))
+    return POLICY.record(PolicySettings, values, "thompson", "frequency_cap", "holdout")
+
+
+def load_selection(policy_path: Path, weights_path: Path,
+                   weights_raw: dict[str, Any] | None = None) -> SelectionSettings:
+    """[selection] of scoring/policy.toml, or (deprecated, for one release) of scoring/weights.toml.
+
+    ``weights_raw`` is weights.toml already parsed (read again when None). A [selection] with
+    keys in both files is an error; one only in weights.toml is read with a warning."""
+    new = read_toml(policy_path).get("selection") if policy_path.exists() else None
+    if weights_raw is None:
+        weights_raw = read_toml(weights_path) if weights_path.exists() else {}
+    old = weights_raw.get("selection")
+    if old:
+        if new is not None:
+            raise ConfigError(
+                f"{shown(weights_path)} [selection] and {shown(policy_path)} [selection] both set the selection",
+                hint=f"keep [selection] in {shown(policy_path)} only and delete it from {shown(weights_path)}",
+            )
+        log.warning("%s [selection] is deprecated and read for this release only: move it to %s",
+                    shown(weights_path), shown(policy_path))
+        return SELECTION.record(SelectionSettings, SELECTION.read({"selection": old}, shown(weights_path)),
+                                "selection")
+    where = shown(policy_path)
+    return SELECTION.record(SelectionSettings, SELECTION.read({"selection": new or {}}, where), "selection")
