@@ -146,7 +146,7 @@ def shown(path: Path | str) -> str:
     path = Path(path)
     try:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
+    except (ValueError, OSError):  # outside the current folder, or that folder is gone
         return str(path)
 
 
