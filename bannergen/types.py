@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bannergen.size import Size
+
 EVENT_TYPES: tuple[str, ...] = ("view", "search", "cart", "purchase")
 
 
@@ -130,7 +132,7 @@ class RenderSpec:
 
     @property
     def size_label(self) -> str:
-        return f"{self.size[0]}x{self.size[1]}"
+        return str(Size(*self.size))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ import numpy as np
 
 from bannergen.selection.candidate_set import DEFAULT_REASON, banners_of, unknown_user, user_candidates
 from bannergen.selection.kernel import CandidateSet, decide_all, keyed_uniforms
+from bannergen.size import Size
 
 if TYPE_CHECKING:
     from bannergen.pipeline import Engine
@@ -93,9 +94,9 @@ class DecisionState:
         self.template_ids = [t.id for t in model.templates]
         # Every size a template declares, 2x included: render.sizes limits what a batch pre-renders,
         # not what the CMS may ask for (a size not on disk yet is rendered on demand).
-        self.template_sizes = [{f"{w}x{h}" for w, h in t.sizes} for t in model.templates]
+        self.template_sizes = [{str(Size(*size)) for size in t.sizes} for t in model.templates]
         every_size: set[str] = set().union(*self.template_sizes)
-        self.sizes = sorted(every_size, key=lambda s: [int(x) for x in s.split("x")])
+        self.sizes = sorted(every_size, key=Size.parse)
         # Per size: which template indices render it (the last entry stands for index -1: no template).
         self.renders = {size: np.asarray([size in t for t in self.template_sizes] + [False]) for size in self.sizes}
         self.width = model.settings.selection.candidates + 1
@@ -134,10 +135,10 @@ class DecisionState:
             for item, t, a in todo:
                 template = self.model.templates[t]
                 context = self.context(item, t, a)
-                for w, h in template.sizes:
-                    label = f"{w}x{h}"
+                for size in template.sizes:
+                    label = str(Size(*size))
                     if label in self.template_sizes[t]:
-                        spec = RenderSpec(template.id, (w, h), context)
+                        spec = RenderSpec(template.id, tuple(size), context)
                         self.variants[(item, t, a, label)] = engine.renderer.variant_id(spec)
 
     def context(self, item: int, template: int, antecedent: int = -1):
@@ -152,13 +153,11 @@ class DecisionState:
         """The RenderSpec of a variant (for rendering on demand)."""
         from bannergen.types import RenderSpec
 
-        w, h = (int(x) for x in size.split("x"))
-        return RenderSpec(self.model.templates[template].id, (w, h), self.context(item, template, antecedent))
+        return RenderSpec(self.model.templates[template].id, Size.parse(size), self.context(item, template, antecedent))
 
     def double(self, template: int, size: str) -> str | None:
         """The 2x size label of ``size`` when the template renders one ("2400x800" for "1200x400")."""
-        w, h = (int(x) for x in size.split("x"))
-        label = f"{2 * w}x{2 * h}"
+        label = str(Size.parse(size).double())
         return label if label in self.template_sizes[template] else None
 
     # -- defaults ----------------------------------------------------------------------------------
