@@ -1,9 +1,9 @@
 """One object that runs the stages: load -> profile -> score -> select -> render -> write.
 
-    >>> from bannergen.config import load_project
-    >>> engine = Engine(load_project(Path(".")))
-    >>> summary = engine.render("camera-fans")
-    >>> summary.rendered, summary.cached
+    >>> from bannergen.config import load_project  # doctest: +SKIP
+    >>> engine = Engine(load_project(Path(".")))  # doctest: +SKIP
+    >>> summary = engine.render("camera-fans")  # doctest: +SKIP
+    >>> summary.rendered, summary.cached  # doctest: +SKIP
 
 Every stage is timed (``summary.timings``). Nothing is written until the inputs have passed
 validation, so a run that fails closed leaves the previous output as it was.

@@ -4,8 +4,10 @@ association rule brought the item. Batch ``decide`` and the service's candidates
 here, so a served banner is the rendered one, and the policy draws over the banners themselves
 (feedback and propensities are per banner, not per item).
 
-    >>> banners = candidate_banners(model, rows, items)   # items: (n, k) catalog rows, -1 for none
-    >>> banners.templates, banners.antecedents, banners.reasons
+    >>> banners = candidate_banners(model, rows, items)  # doctest: +SKIP
+    >>> banners.templates, banners.antecedents, banners.reasons  # doctest: +SKIP
+
+``items`` holds (n, k) catalog rows, -1 for none.
 """
 
 from __future__ import annotations

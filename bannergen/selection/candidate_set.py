@@ -6,8 +6,8 @@ default banner for the control group, else the default banner as a fallback.
 Batch render, serve (at start-up and when a user's behaviour arrives) and explain all build
 their candidates here, so all three see the same banners:
 
-    >>> cands = build_candidate_set(model, rows, policy_settings, segments)
-    >>> decisions = decide_all(cands, decision_policy, feedback)
+    >>> cands = build_candidate_set(model, rows, policy_settings, segments)  # doctest: +SKIP
+    >>> decisions = decide_all(cands, decision_policy, feedback)  # doctest: +SKIP
 """
 
 from __future__ import annotations

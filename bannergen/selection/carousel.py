@@ -9,8 +9,10 @@ one per user. The switch is made per candidate, before the policy draws (see
 bannergen.selection.banners), so the feedback and propensity a decision records are those of the
 carousel banner itself.
 
-    >>> index = CarouselIndex.build(catalog, templates, codes, rules.allowed, popularity, choice.bonus)
-    >>> templates, switched, compared = carousel_templates(model, rows, items)   # per candidate (n, k)
+    >>> index = CarouselIndex.build(catalog, templates, codes, allowed, popularity, bonus)  # doctest: +SKIP
+    >>> templates, switched, compared = carousel_templates(model, rows, items)  # doctest: +SKIP
+
+(each of the three is per candidate, (n, k)).
 """
 
 from __future__ import annotations

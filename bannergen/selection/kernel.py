@@ -3,7 +3,11 @@
 Batch ``render`` calls it for every user of a segment, ``serve`` for one user per request and
 ``explain`` prints what it returns, so the three can never disagree. Vectorized over users:
 
-    >>> probabilities = policy_probabilities("softmax", scores, available, clicks, impressions, policy)
+    >>> scores = np.array([[1.0, 0.9, -np.inf]])   # 1 user x 3 candidates; -inf: no candidate
+    >>> none = np.zeros((1, 3))                       # no feedback yet
+    >>> p = policy_probabilities("softmax", scores, np.ones((1, 3), bool), none, none, DecisionPolicy(temperature=0.1))
+    >>> p.round(3).tolist()
+    [[0.731, 0.269, 0.0]]
 
 Each row is (n users x k candidates). The policies:
 
@@ -98,15 +102,15 @@ def keyed_uniforms(keys: np.ndarray | pd.Index, seed: int, salt: str = "select")
 
 
 def sample(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """Index of the candidate whose cumulative probability first exceeds the uniform; -1 for rows
-    with no probability mass."""
+    """Index of the candidate whose cumulative probability first exceeds the row's uniform (n,);
+    -1 for rows with no probability mass. A candidate of probability 0 is never picked."""
+    if probabilities.shape[1] == 0:
+        return np.full(len(probabilities), -1, dtype=np.int64)
     cumulative = np.cumsum(probabilities, axis=1)
-    has_any = cumulative[:, -1] > 0 if cumulative.shape[1] else np.zeros(len(cumulative), bool)
-    # Scale u by the row total so rounding (a total of 0.9999999) can never pick past the end.
-    total = np.where(has_any, cumulative[:, -1], 1.0) if cumulative.shape[1] else np.ones(len(cumulative))
-    pick = (cumulative > (uniforms * total)[:, None]).argmax(axis=1) if cumulative.shape[1] else has_any.astype(int)
-    # A zero-probability candidate can never be picked, even where cumulative ties at the boundary.
-    return np.where(has_any, pick, -1)
+    total = cumulative[:, -1]
+    # u is scaled by the row's total, so rounding (a total of 0.9999999) never picks past the end.
+    pick = (cumulative > (uniforms * total)[:, None]).argmax(axis=1)
+    return np.where(total > 0, pick, -1)
 
 
 def uniform_probabilities(available: np.ndarray) -> np.ndarray:

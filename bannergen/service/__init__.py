@@ -1,7 +1,7 @@
 """The HTTP service for the CMS: decisions in real time, events, immutable assets.
 
-    >>> from bannergen.service import Service, create_app
-    >>> app = create_app(Service(load_project(Path("."))))      # any ASGI server runs it
+    >>> from bannergen.service import Service, create_app  # doctest: +SKIP
+    >>> app = create_app(Service(load_project(Path("."))))      # doctest: +SKIP
 
 Modules: state (precomputed candidates, one-user decisions), realtime (behaviour log, rescoring),
 core (the Service: threads, rendering on demand, events), app (routes), problems (the one error

@@ -1,7 +1,10 @@
 """The service's state and operations, independent of HTTP: decide, take events, render on demand.
 
-    >>> service = Service.start(load_project(Path(".")), keys=("k",))
-    >>> service.decide_now("zhangsan", "1200x400")          # a Choice, no I/O
+    >>> service = Service.start(load_project(Path(".")), keys=("k",))  # doctest: +SKIP
+    >>> service.decide_now("zhangsan", "1200x400")  # doctest: +SKIP
+    Choice(user_id='zhangsan', ..., policy='softmax', ...)
+
+(decide_now is pure: no I/O.)
 
 Threads: the event loop decides (reads only); one writer thread owns every SQLite connection
 (behaviour log, decision log, feedback store) and recomputes users; one render thread owns the
