@@ -219,3 +219,16 @@ def test_ingest_flags_decision_ids_no_log_knows(project: Path, tmp_path: Path) -
     assert res.exit_code == 0, res.output
     assert "unknown_decision=1 (kept and flagged" in res.stdout
     assert res.stdout.strip().splitlines()[-1] == "accepted=3 duplicate=0 rejected=0"
+
+
+def test_the_reward_model_and_reference_policies_read_the_project() -> None:
+    from bannergen.bandits.inputs import item_table, project_policy
+
+    root = Path(__file__).resolve().parents[1]
+    items = item_table(root / "examples" / "shop" / "catalog.csv", root / "scoring")
+    assert list(items.columns) == ["item_id", "title", "category", "price_band"] and len(items) == 320
+    camera = items.set_index("item_id").loc["000103"]
+    assert (camera["category"], camera["price_band"]) == ("相机", "1000-3000")
+    policy = project_policy(root / "scoring", "thompson", floor=0.05, seed=3)
+    assert (policy.name, policy.exploration_floor, policy.seed) == ("thompson", 0.05, 3)
+    assert project_policy(None, "softmax").temperature == DecisionPolicy().temperature
