@@ -134,6 +134,7 @@ def feedback_app() -> typer.Typer:
         if wanted is not None:
             result = evaluate_file(logged, wanted, banners, items, n_boot=boot, seed=seed)
         else:
+            assert policy is not None  # one of --policy and --target was checked above
             settings = project_policy(proj.scoring if proj else None, policy, temperature, floor, seed)
             result = evaluate_policy(logged, policy, settings, items, n_boot=boot, seed=seed)
         for warning in result.warnings:
@@ -184,6 +185,7 @@ def register(app: typer.Typer) -> None:
             rep = build_report(db, by.value, proj.out if proj else None,
                                behaviour_store=proj.serve.behaviour_store if proj else None, items=items)
             if fmt == ReportFormat.html:
+                assert out is not None  # checked above: html needs --out
                 write_html(rep, out, db)
                 typer.echo(f"report: {out}")
                 return

@@ -8,11 +8,12 @@ make the re-run idempotent).
 from __future__ import annotations
 
 import logging
-import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bannergen.cache import atomic_write
 from bannergen.feedback.readers import BATCH_ROWS, BLOCK_BYTES, iter_chunks
 from bannergen.feedback.schema import IngestCounts
 from bannergen.feedback.store import FeedbackStore
@@ -37,43 +38,34 @@ class IngestResult:
 
 
 def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str] | None = None,
-                known_decisions: frozenset[str] | None = None, rejects_path: Path | None = None, display: str | None = None, now: float | None = None,
-                block_bytes: int = BLOCK_BYTES, batch_rows: int = BATCH_ROWS) -> IngestResult:
+                known_decisions: frozenset[str] | None = None, rejects_path: Path | None = None,
+                display: str | None = None, now: float | None = None, block_bytes: int = BLOCK_BYTES,
+                batch_rows: int = BATCH_ROWS) -> IngestResult:
     """Add every valid row of ``path`` (CSV, gzip CSV, JSONL, Parquet) to ``store``.
 
     ``known_variants`` / ``known_decisions`` (None: not checked) flag accepted rows whose variant or
-    decision id is unknown; they are kept. Returns counts with accepted + duplicate + rejected == rows read. Rejects go, one
+    decision id is unknown; they are kept. Returns counts with accepted + duplicate + rejected ==
+    rows read. Rejects go, one
     ``file:line:field: problem; got X; expected Y`` per line, to ``rejects_path`` (written
     atomically; an empty file when there are none). Raises DataError for an unreadable file and
     EnvironmentFailure when the store cannot be written (locked, read-only).
     """
     totals = IngestCounts()
     first: list[Reject] = []
-    tmp = None
-    fh = None
-    if rejects_path is not None:
-        rejects_path = Path(rejects_path)
-        rejects_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=rejects_path.parent, prefix=f".{rejects_path.name}.", suffix=".tmp")
-        fh = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-    try:
+    # Rejects are spooled (to disk past 8 MB: a bad file can reject millions of rows), then
+    # published in one atomic write, so a reader never sees half a report.
+    with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b") as spool:
         for chunk in iter_chunks(path, display, block_bytes=block_bytes, batch_rows=batch_rows):
             checked = validate_chunk(chunk, now)
             counts = store.add(checked.frame.drop(columns="line"), known_variants, known_decisions)
             totals = totals + counts + IngestCounts(rejected=len(checked.rejects))
-            if fh is not None:
-                fh.writelines(f"{r}\n" for r in checked.rejects)
+            if rejects_path is not None:
+                spool.write("".join(f"{r}\n" for r in checked.rejects).encode("utf-8"))
             if len(first) < KEEP_REJECTS:
                 first.extend(checked.rejects[: KEEP_REJECTS - len(first)])
-        if fh is not None:
-            fh.close()
-            fh = None
-            os.replace(tmp, rejects_path)
-    finally:
-        if fh is not None:
-            fh.close()
-        if tmp is not None and Path(tmp).exists():
-            Path(tmp).unlink()
+        if rejects_path is not None:
+            spool.seek(0)
+            atomic_write(Path(rejects_path), lambda handle: shutil.copyfileobj(spool, handle))
     log.info("%s: %s unknown_variant=%d unknown_decision=%d", path, totals.line(), totals.unknown_variant,
              totals.unknown_decision)
     return IngestResult(totals, tuple(first), rejects_path)

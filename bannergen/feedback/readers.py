@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, cast
 
 from bannergen.data.readers import RawTable
 from bannergen.errors import DataError
@@ -28,7 +28,6 @@ from bannergen.types import Reject
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,9 @@ def _missing(shown: str, found: list[str]) -> None:
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+    if path.name.lower().endswith(".gz"):
+        return cast(IO[bytes], gzip.open(path, "rb"))  # a GzipFile is a binary file object
+    return path.open("rb")
 
 
 def _blocks(fh: IO[bytes], block_bytes: int, quoted: bool) -> Iterator[tuple[bytes, bool]]:
@@ -140,7 +141,7 @@ def _csv_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk]:
                 raise DataError(f"{shown}: cannot parse as CSV near line {line} "
                                 f"({str(exc).strip().splitlines()[0]})") from exc
             if len(frame) == n_lines:
-                lines, bad = np.arange(line, line + n_lines, dtype=np.int64), ()
+                lines, bad = np.arange(line, line + n_lines, dtype=np.int64), tuple[Reject, ...]()
             else:
                 lines, bad = _csv_line_numbers(block, line, len(header), shown, len(frame))
             yield RawChunk(frame.reset_index(drop=True), lines, bad, shown)

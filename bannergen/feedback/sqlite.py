@@ -156,7 +156,7 @@ class SQLiteStore:
         unknown = _flags(variant, known_variants)
         unknown_decision = _flags(decision, known_decisions, blank_is_known=True)
         prop = events["propensity"].to_numpy(dtype=np.float64)
-        prop_obj = np.where(np.isnan(prop), None, prop.astype(object)).tolist()
+        prop_obj = np.where(np.isnan(prop), np.asarray(None), prop.astype(object)).tolist()
         codes = pd.Series(events["event"].to_numpy()).map(EVENT_CODES).to_numpy(dtype=np.int64)
         rows = zip(
             events["event_id"].tolist(), events["ts"].to_numpy(dtype=np.int64).tolist(), events["user_id"].tolist(),
@@ -197,8 +197,8 @@ class SQLiteStore:
         """Recount the rollup from the events (a store written before the rollup existed)."""
         with transaction(self._db) as db:
             db.execute("DELETE FROM rollup")
-            db.execute("INSERT INTO rollup SELECT variant_id, placement, policy, event, count(*), sum(value), sum(cost) "
-                       "FROM events GROUP BY 1, 2, 3, 4")
+            db.execute("INSERT INTO rollup SELECT variant_id, placement, policy, event, count(*), sum(value), "
+                       "sum(cost) FROM events GROUP BY 1, 2, 3, 4")
 
     def subscribe(self, listener: Listener) -> None:
         """Call ``listener(delta)`` after every committed add() in this process (see store.Listener)."""
@@ -230,7 +230,8 @@ class SQLiteStore:
         sel = ", ".join([*keys, "policy = ?"])
         table, n = ("rollup", "n") if set(keys) <= set(ROLLUP_KEYS) else ("events", "1")
         rows = self._query(
-            f"SELECT {sel}, sum(CASE WHEN event = 0 THEN {n} ELSE 0 END), sum(CASE WHEN event = 1 THEN {n} ELSE 0 END), "
+            f"SELECT {sel}, sum(CASE WHEN event = 0 THEN {n} ELSE 0 END), "
+            f"sum(CASE WHEN event = 1 THEN {n} ELSE 0 END), "
             f"sum(CASE WHEN event = 2 THEN {n} ELSE 0 END), sum(CASE WHEN event = 2 THEN value ELSE 0 END), "
             f"sum(cost) FROM {table} GROUP BY {sel}",
             (HOLDOUT_POLICY, HOLDOUT_POLICY))
@@ -288,7 +289,7 @@ class SQLiteStore:
         cols = list(columns or ["event_id", "ts", "user_id", "variant_id", "event", "value", "cost",
                                 "placement", "propensity", "policy", "decision_id", "unknown_variant",
                                 "unknown_decision"])
-        where, params = "", ()
+        where, params = "", tuple[int, ...]()
         if events:
             where = f" WHERE event IN ({', '.join('?' * len(events))})"
             params = tuple(EVENT_CODES[e] for e in events)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -48,6 +48,10 @@ class FeedbackStore(Protocol):
     def daily_counts(self, variant_ids: Sequence[str]) -> pd.DataFrame: ...
 
     def subscribe(self, listener: Listener) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
 
     def close(self) -> None: ...
 

@@ -15,7 +15,12 @@ import pandas as pd
 
 from bannergen.feedback.readers import RawChunk
 from bannergen.feedback.schema import (
-    COLUMNS, FEEDBACK_EVENTS, FUTURE_SKEW_SECONDS, MAX_COST, MAX_VALUE, MIN_TS_ISO,
+    COLUMNS,
+    FEEDBACK_EVENTS,
+    FUTURE_SKEW_SECONDS,
+    MAX_COST,
+    MAX_VALUE,
+    MIN_TS_ISO,
 )
 from bannergen.types import Reject
 
@@ -125,10 +130,11 @@ def validate_chunk(chunk: RawChunk, now: float | None = None) -> Validated:
     now_us = int((time.time() if now is None else now) * 1e6)
 
     ts_text = _text(f, "ts")
-    ts = _timestamps(f["ts"] if "ts" in f else ts_text, ts_text) if n else np.zeros(0, np.int64)
-    checks.add("ts", (ts_text == "").to_numpy(), ts_text, "missing timestamp", "an ISO 8601 time, e.g. 2026-11-29T08:00:00Z")
+    ts = _timestamps(f.get("ts", ts_text), ts_text) if n else np.zeros(0, np.int64)
+    iso = "an ISO 8601 time, e.g. 2026-11-29T08:00:00Z"
+    checks.add("ts", (ts_text == "").to_numpy(), ts_text, "missing timestamp", iso)
     unparsable = ts == np.iinfo(np.int64).min
-    checks.add("ts", unparsable, ts_text, "not a timestamp", "an ISO 8601 time, e.g. 2026-11-29T08:00:00Z")
+    checks.add("ts", unparsable, ts_text, "not a timestamp", iso)
     checks.add("ts", ~unparsable & (ts > now_us + FUTURE_SKEW_SECONDS * 1_000_000), ts_text,
                "in the future", f"a time at most {FUTURE_SKEW_SECONDS // 60} minutes ahead of now")
     checks.add("ts", ~unparsable & (ts < _MIN_TS_US), ts_text, "too far in the past", f"a time after {MIN_TS_ISO}")
@@ -149,7 +155,7 @@ def validate_chunk(chunk: RawChunk, now: float | None = None) -> Validated:
     numbers = {}
     for name, limit in (("value", MAX_VALUE), ("cost", MAX_COST)):
         text = _text(f, name)
-        num = _number(f[name] if name in f else None, text)
+        num = _number(f.get(name), text)
         present = (text != "").to_numpy()
         checks.add(name, present & ~np.isfinite(num), text, "not a number", "a number >= 0 (CNY)")
         checks.add(name, present & (num < 0), text, "negative", "a number >= 0 (CNY)")
@@ -157,7 +163,7 @@ def validate_chunk(chunk: RawChunk, now: float | None = None) -> Validated:
         numbers[name] = np.where(present, num, 0.0)
 
     p_text = _text(f, "propensity")
-    p = _number(f["propensity"] if "propensity" in f else None, p_text)
+    p = _number(f.get("propensity"), p_text)
     p_present = (p_text != "").to_numpy()
     checks.add("propensity", p_present & np.isnan(p), p_text, "not a number", "a probability in (0, 1]")
     checks.add("propensity", p_present & ~np.isnan(p) & ~((p > 0) & (p <= 1)), p_text, "outside (0, 1]",

@@ -25,7 +25,8 @@ from bannergen.feedback.store import FeedbackStore
 from bannergen.reporting.meta import user_segments
 from bannergen.reporting.stats import prob_beat_control, two_proportion_pvalue, wilson_interval
 
-BY = {"variant": "variant_id", "template": "template", "item": "item_id", "segment": "segment", "placement": "placement"}
+BY = {"variant": "variant_id", "template": "template", "item": "item_id", "segment": "segment",
+      "placement": "placement"}
 # What a row counts, named beside its key: a variant is a template over an item.
 LABELS = {"variant": ("template", "item_id", "title"), "item": ("title",)}
 COUNT_COLUMNS = ["impressions", "clicks", "conversions", "revenue", "cost", "raw_impressions", "raw_clicks"]
@@ -118,7 +119,9 @@ def build_report(store: FeedbackStore, by: str = "variant", out_root: Path | Non
     ``behaviour_store`` the banners serve rendered; without them those groups are all
     "(unknown)". ``items`` (item_id, title) name the items of variant and item rows.
     """
-    key = BY.get(by)
+    if by not in BY:
+        raise InputError(f"--by: unknown grouping '{by}'", hint=f"expected one of {', '.join(BY)}")
+    key = BY[by]
     counts = group_counts(store, by, out_root, behaviour_store)
     treat = counts[~counts["holdout"]].drop(columns="holdout")
     hold = counts[counts["holdout"]].drop(columns="holdout")

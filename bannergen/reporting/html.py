@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bannergen.cache import atomic_write
@@ -27,9 +27,12 @@ td,th{padding:3px 8px;border-bottom:1px solid #ddd;text-align:right}td:first-chi
 img{max-width:100%}</style></head><body>
 <h1>Feedback report by {{ report.by }}</h1>
 <p>Generated {{ generated }}. Filtered counts (invalid clicks removed); control = policy "holdout":
-{{ "{:,.0f}".format(report.control.impressions) }} impressions, {{ "{:,.0f}".format(report.control.clicks) }} clicks.</p>
-<h2>CTR with 95% interval</h2><img alt="CTR per {{ report.by }}" src="data:image/png;base64,{{ ctr_png }}">
-{% if time_png %}<h2>Daily CTR, top variants</h2><img alt="CTR over time" src="data:image/png;base64,{{ time_png }}">{% endif %}
+{{ "{:,.0f}".format(report.control.impressions) }} impressions,
+{{ "{:,.0f}".format(report.control.clicks) }} clicks.</p>
+<h2>CTR with 95% interval</h2>
+<img alt="CTR per {{ report.by }}" src="data:image/png;base64,{{ ctr_png }}">
+{% if time_png %}<h2>Daily CTR, top variants</h2>
+<img alt="CTR over time" src="data:image/png;base64,{{ time_png }}">{% endif %}
 <h2>Table</h2><table><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}</tr>
 {% for row in rows %}<tr>{% for v in row %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}</table>
 </body></html>
@@ -85,7 +88,7 @@ def render_html(report: Report, store: FeedbackStore | None = None) -> str:
     return env.from_string(_PAGE).render(
         report=report, ctr_png=ctr_png, time_png=time_png, columns=list(shown.columns),
         rows=[[f"{v:.4g}" if isinstance(v, float) else v for v in r] for r in shown.itertuples(index=False)],
-        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        generated=datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def write_html(report: Report, path: Path, store: FeedbackStore | None = None) -> Path:

@@ -37,7 +37,8 @@ def prob_beat_control(c1: np.ndarray, n1: np.ndarray, c0: np.ndarray | float, n0
     """P(CTR_group > CTR_control) under Beta(1 + c, 1 + n - c) posteriors, by Monte Carlo
     (``draws`` per group: standard error <= 0.004). NaN where either side has no impressions."""
     c1, n1 = np.asarray(c1, np.float64), np.asarray(n1, np.float64)
-    c0, n0 = np.broadcast_to(np.asarray(c0, np.float64), c1.shape), np.broadcast_to(np.asarray(n0, np.float64), c1.shape)
+    c0 = np.broadcast_to(np.asarray(c0, np.float64), c1.shape)
+    n0 = np.broadcast_to(np.asarray(n0, np.float64), c1.shape)
     rng = np.random.default_rng(seed)
     out = np.full(c1.shape, np.nan)
     ok = (n1 > 0) & (n0 > 0)
