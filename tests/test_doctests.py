@@ -1,23 +1,20 @@
-"""The docstring examples of bannergen's modules run, and print what they say.
+"""The docstring examples of every bannergen module run, and print what they say.
 
 Examples that need a project or a fitted model carry ``# doctest: +SKIP``; the rest are
-self-contained. The same check from the command line: ``pytest --doctest-modules bannergen/scorers``.
+self-contained. The same check from the command line: ``pytest --doctest-modules bannergen``.
 """
 
 from __future__ import annotations
 
 import doctest
 import importlib
+import pkgutil
 
 import pytest
 
-MODULES = [
-    "bannergen.publish",
-    "bannergen.scorers.blend",
-    "bannergen.scorers.content",
-    "bannergen.scorers.tiled",
-    "bannergen.size",
-]
+import bannergen
+
+MODULES = sorted(m.name for m in pkgutil.walk_packages(bannergen.__path__, "bannergen."))
 
 
 @pytest.mark.parametrize("name", MODULES)

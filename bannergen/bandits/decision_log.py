@@ -6,8 +6,8 @@ Batch: each render lists its decisions in ``OUT/<segment>/candidates/<digest>.pa
 Serve: the ``decisions`` and ``decision_candidates`` tables of the behaviour store, read here with
 plain sqlite3 in read-only mode (the file may not exist yet).
 
-    >>> log = load_decision_log(project.out, project.serve.behaviour_store)
-    >>> banners = banner_index(project.out, project.serve.behaviour_store)
+    >>> log = load_decision_log(project.out, project.serve.behaviour_store)  # doctest: +SKIP
+    >>> banners = banner_index(project.out, project.serve.behaviour_store)  # doctest: +SKIP
 """
 
 from __future__ import annotations

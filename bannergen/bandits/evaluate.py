@@ -4,8 +4,8 @@ The target is a reference policy of the decision kernel (``evaluate_policy``) or
 (``evaluate_file``); either way it is a distribution over each impression's own candidates. The
 DR reward model is a logistic regression on banner features (bandits.reward_model).
 
-    >>> logged = join_decisions(events, load_decision_log(out, behaviour), banners)
-    >>> evaluate_policy(logged, "greedy", DecisionPolicy()).snipw.estimate
+    >>> logged = join_decisions(events, load_decision_log(out, behaviour), banners)  # doctest: +SKIP
+    >>> evaluate_policy(logged, "greedy", DecisionPolicy()).snipw.estimate  # doctest: +SKIP
 """
 
 from __future__ import annotations

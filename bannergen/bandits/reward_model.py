@@ -7,7 +7,9 @@ A model over features rather than per-variant means generalises to candidates th
 or never shown, which is where DR needs it most. Prediction adds the fitted weights of each
 cell's feature codes directly (no one-hot matrix of every candidate of every impression).
 
-    >>> q = RewardModel(random_state=0).fit(logged, items).predict(logged)   # (n, k)
+    >>> q = RewardModel(random_state=0).fit(logged, items).predict(logged)  # doctest: +SKIP
+
+(q holds one predicted CTR per impression and candidate, (n, k).)
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Feedback events: schema, validation, streaming ingest, and the store behind a small interface.
 
->>> from bannergen.feedback import open_store, ingest_file
->>> with open_store(Path(".bannergen/feedback.sqlite")) as store:
+>>> from bannergen.feedback import open_store, ingest_file  # doctest: +SKIP
+>>> with open_store(Path(".bannergen/feedback.sqlite")) as store:  # doctest: +SKIP
 ...     print(ingest_file(Path("events.csv"), store).counts.line())
 accepted=3 duplicate=0 rejected=0
 """

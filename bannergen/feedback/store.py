@@ -62,8 +62,8 @@ def open_store(path: Path, timeout: float = 5.0) -> FeedbackStore:
     ``timeout`` (seconds) is how long a write waits for another writer's lock before failing with
     EnvironmentFailure (exit 3).
 
-    >>> store = open_store(Path(".bannergen/feedback.sqlite"))
-    >>> store.add(validated_frame).line()
+    >>> store = open_store(Path(".bannergen/feedback.sqlite"))  # doctest: +SKIP
+    >>> store.add(validated_frame).line()  # doctest: +SKIP
     'accepted=3 duplicate=0 rejected=0'
     """
     from bannergen.feedback.sqlite import SQLiteStore

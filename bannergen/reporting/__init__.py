@@ -1,7 +1,7 @@
 """Per-variant / template / item / segment / placement reports of the feedback store.
 
->>> from bannergen.reporting import build_report, to_json
->>> print(to_json(build_report(store, by="variant")))
+>>> from bannergen.reporting import build_report, to_json  # doctest: +SKIP
+>>> print(to_json(build_report(store, by="variant")))  # doctest: +SKIP
 """
 
 from bannergen.reporting.build import BY, REPORT_COLUMNS, Report, build_report, group_counts, metrics
