@@ -12,7 +12,8 @@ that ranks better really clicks more. ``SimulatedLog.true_value`` gives the exac
 any reference policy over the same candidate sets, the ground truth off-policy estimates are
 checked against.
 
-    >>> sim = simulate(candidates, "softmax", DecisionPolicy(temperature=0.5), impressions_per_user=20)  # doctest: +SKIP
+    >>> policy = DecisionPolicy(temperature=0.5)  # doctest: +SKIP
+    >>> sim = simulate(candidates, "softmax", policy, impressions_per_user=20)  # doctest: +SKIP
     >>> sim.true_value("greedy", DecisionPolicy())  # doctest: +SKIP
 """
 
