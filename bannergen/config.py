@@ -30,7 +30,7 @@ SETTINGS = SettingsFile(CONFIG_NAME, "data files, folders, output formats and si
     Row("data.as_of", "text", "", "reference time for decay (ISO 8601); empty means the newest event"),
     Row("paths.templates", "path", "templates", "campaign templates, one folder each"),
     Row("paths.assets", "path", "assets", "fonts, logos and images templates may use"),
-    Row("paths.scoring", "path", "scoring", "weights, rules, policy and segments"),
+    Row("paths.scoring", "path", "scoring", "weights, campaign rules, blend, policy and segments"),
     Row("paths.out", "path", "out", "output root; a render writes to OUT/<segment>/ unless --out is given"),
     Row("paths.rejects", "path", "out/rejects.txt", "where skipped rows are reported"),
     Row("paths.models", "path", ".bannergen/models", "fitted models (.npz/JSON, no pickle)"),

@@ -52,7 +52,7 @@ def explain_choices(model: Model, rows: np.ndarray, chosen: np.ndarray) -> np.nd
     pos = np.arange(len(rows))
     item_value = item_best["value"].reindex(pos).fillna(0.0).to_numpy()
     query_value = query_best["value"].reindex(pos).fillna(0.0).to_numpy()
-    boost_name = model.rules.boost_name[safe]
+    boost_name = model.campaign_rules.boost_name[safe]
 
     by_item = (item_value > 0) & (item_value >= query_value)
     if by_item.any():

@@ -1,10 +1,10 @@
-"""The fitted state of one run: item features, user profiles, the scorer, compiled rules,
+"""The fitted state of one run: item features, user profiles, the scorer, compiled campaign rules,
 template eligibility and segment facts. Built once from a loaded shop; read by selection,
 explanations and segment sizing.
 
 ``Model.scores`` is the single place final item scores come from: the blend of scoring/blend.toml
 (content interest + collaborative filtering + association rules + popularity; the content scorer
-alone when there is no blend.toml), then the business rules, then the template bonus."""
+alone when there is no blend.toml), then the campaign rules, then the template bonus."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from bannergen.features import ItemFeatures, build_item_features
 from bannergen.profile import Profiles, build_profiles, resolve_as_of
 from bannergen.scorers.base import Interactions, build_interactions
 from bannergen.scorers.blend import Blend
+from bannergen.scorers.campaign_rules import CompiledCampaignRules, apply_campaign_rules, compile_campaign_rules
 from bannergen.scorers.content import ContentScorer
-from bannergen.scorers.rules import CompiledRules, apply_rules, compile_rules
 from bannergen.scorers.settings import ScoringSettings
 from bannergen.segments import ProfileSummary, Segment, segment_mask
 from bannergen.selection.candidates import CategoryIndex, TemplateChoice, top_candidates
@@ -41,7 +41,7 @@ class Model:
     features: ItemFeatures
     profiles: Profiles
     scorer: ContentScorer
-    rules: CompiledRules
+    campaign_rules: CompiledCampaignRules
     templates: list  # list[Template], sorted by id
     template_choice: TemplateChoice
     categories: CategoryIndex
@@ -57,12 +57,12 @@ class Model:
         return np.flatnonzero(segment_mask(segment, self.summary))
 
     def scores(self, rows: np.ndarray) -> np.ndarray:
-        """Final item scores for ``rows`` (len(rows), n_items): model + rules + template bonus."""
+        """Final item scores for ``rows`` (len(rows), n_items): model + campaign rules + template bonus."""
         if self.blend is not None and self.interactions is not None:
             block = self.blend.score(self.interactions, rows)
         else:
             block = self.scorer.score(rows)
-        apply_rules(block, rows, self.profiles, self.rules)
+        apply_campaign_rules(block, rows, self.profiles, self.campaign_rules)
         block += self.template_choice.bonus[None, :]
         return block
 
@@ -131,16 +131,16 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
                 _save_fitted(blend, models, fingerprint)
         if "content" in blend.scorers:
             blend.scorers["content"] = scorer  # the same fitted content model explain() reads
-    rules = compile_rules(settings.rules, catalog)
-    carousel = CarouselIndex.build(catalog, templates, features.codes["category"], rules.allowed, profiles.popularity,
-                                   choice.bonus)
+    campaign_rules = compile_campaign_rules(settings.campaign_rules, catalog)
+    carousel = CarouselIndex.build(catalog, templates, features.codes["category"], campaign_rules.allowed,
+                                   profiles.popularity, choice.bonus)
     return Model(
         catalog=catalog,
         settings=settings,
         features=features,
         profiles=profiles,
         scorer=scorer,
-        rules=rules,
+        campaign_rules=campaign_rules,
         templates=templates,
         template_choice=choice,
         categories=CategoryIndex.build(features.codes["category"]),

@@ -17,11 +17,11 @@ REGENERATE = "python -m bannergen.settings_doc > docs/settings.md"
 def settings_files() -> tuple[SettingsFile, ...]:
     """Every settings file a project has, in the order a reader meets them."""
     from bannergen.config import SETTINGS
-    from bannergen.scorers.settings import BLEND, RULES, WEIGHTS
+    from bannergen.scorers.settings import BLEND, CAMPAIGN_RULES, WEIGHTS
     from bannergen.segments import SEGMENTS
     from bannergen.selection.settings import POLICY
 
-    return SETTINGS, WEIGHTS, POLICY, RULES, BLEND, SEGMENTS
+    return SETTINGS, WEIGHTS, POLICY, CAMPAIGN_RULES, BLEND, SEGMENTS
 
 
 def _value(value: Any) -> str:

@@ -1,6 +1,6 @@
 """One declarative table per settings file, read by one loader into frozen records.
 
-Each settings file (bannergen.toml, scoring/weights.toml, rules.toml, blend.toml, policy.toml,
+Each settings file (bannergen.toml, scoring/weights.toml, campaign_rules.toml, blend.toml, policy.toml,
 segments.toml) states its settings once, as rows of (key, kind, default, range or choices, help).
 ``SettingsFile.read`` checks a parsed TOML document against its rows: unknown tables and keys get a
 "did you mean" hint, every value is checked for kind and range, and a missing key takes the row's
@@ -202,7 +202,7 @@ def reject_unknown_keys(keys: Iterable[str], known: Iterable[str], where: str, *
                         error: type[BannergenError] = ConfigError, word: str = "setting") -> None:
     """Raise ``error`` for the first key not in ``known``, with a "did you mean" hint.
 
-    ``where`` names the file (and table) for the message, e.g. "scoring/rules.toml [filters]";
+    ``where`` names the file (and table) for the message, e.g. "scoring/campaign_rules.toml [filters]";
     ``word`` names what a key is ("setting"; "key" in template manifests)."""
     known = list(known)
     for key in keys:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from bannergen.association.scorer import RuleScorer
+from bannergen.association.scorer import AssociationRuleScorer
 from bannergen.contexts import template_context
 from bannergen.errors import UnknownUserError
 from bannergen.model import Model
@@ -42,7 +42,7 @@ class UserExplanation:
     policy_rule: str  # how the probabilities were computed, in words
     decision_id: str = ""
     contributions: list[dict[str, float]] = field(default_factory=list)  # per candidate: scorer -> part of s
-    rules: list[str] = field(default_factory=list)  # per candidate: the association rule that fired, or ""
+    association_rules: list[str] = field(default_factory=list)  # per candidate: the association rule that fired, or ""
 
     def as_dict(self) -> dict:
         """What ``bannergen explain --format json`` prints: the decision and its candidates."""
@@ -137,7 +137,7 @@ def explain_user(engine: Engine, user_id: str, top: int = 8) -> UserExplanation:
         temperature=selection.temperature,
         policy_rule=policy_rule(selection.policy, selection.temperature, engine.policy_settings),
         contributions=contributions,
-        rules=rules,
+        association_rules=rules,
     )
 
 def _candidate_reasons(model: Model, row: int, item_ids: list[str]) -> tuple[list[dict[str, float]], list[str]]:
@@ -150,8 +150,8 @@ def _candidate_reasons(model: Model, row: int, item_ids: list[str]) -> tuple[lis
     rows = np.full(len(items), row)
     parts = model.blend.contributions(model.interactions, rows, items)
     per_item = [{name: float(values[n]) for name, values in parts.items()} for n in range(len(items))]
-    scorer = model.blend.scorers.get("rules")
+    scorer = model.blend.scorers.get("association_rules")
     fired: list = [None] * len(items)
-    if isinstance(scorer, RuleScorer):
+    if isinstance(scorer, AssociationRuleScorer):
         fired = scorer.best_rules(model.interactions, rows, items)
     return per_item, [rule_sentence(model.catalog, r) if r is not None else "" for r in fired]

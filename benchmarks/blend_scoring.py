@@ -2,7 +2,7 @@
 products in the same run.
 
 Uses the scale shop of benchmarks/scale.py (generated if missing) and the project's blend
-(content + item kNN + EASE + rules + popularity, scoring/blend.toml), fitted or loaded as render
+(content + item kNN + EASE + association rules + popularity, scoring/blend.toml), fitted or loaded as render
 would. Then, in the model's own blocks (BLOCK_CELLS / items users): the final scores (blend,
 campaign rules, template bonus) and each user's top-10. Baselines, timed in the same process:
   - items: the dense product of the shapes the blend multiplies, (users x items) @ (items x items),
@@ -110,7 +110,7 @@ def main() -> None:
     )
     print(f"model built (fit or loaded) in {fit:.1f}s\n")
     print(f"{'what':<52}{'seconds':>10}{'blend / it':>12}")
-    print(f"{f'blend + rules + template bonus -> top-10 ({step:,}-user blocks)':<52}{blend:>10.1f}{'':>12}")
+    print(f"{f'blend + campaign rules + template bonus -> top-10 ({step:,}-user blocks)':<52}{blend:>10.1f}{'':>12}")
     print(f"{'dense (users x items) @ (items x items), scaled':<52}{dense:>10.1f}{blend / dense:>11.2f}x")
     print(f"{'dense rank-256 factor product (users x 256) @ (256 x items)':<52}{factor:>10.1f}{blend / factor:>11.2f}x")
     print(f"{'top-10 alone (argpartition of same-shaped blocks)':<52}{top_only:>10.1f}{blend / top_only:>11.2f}x")

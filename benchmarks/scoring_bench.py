@@ -1,4 +1,4 @@
-"""Scoring benchmarks: fit time on full Online Retail, rules mining times, and the
+"""Scoring benchmarks: fit time on full Online Retail, association-rules mining times, and the
 quality table. Prints tables; the figures go to benchmarks/RESULTS.md. Scoring speed and memory
 at 100,000 users x 10,000 items, through the real blend, is benchmarks/blend_scoring.py.
 
@@ -33,11 +33,12 @@ def timed(args: list[str]) -> tuple[float, str]:
 def main() -> None:
     retail = DATA / "online-retail/online_retail.csv.gz"
     groceries = DATA / "groceries/groceries.csv"
-    t, _ = timed(["rules", "mine", "--baskets", str(groceries), "--min-support", "0.006", "--min-confidence", "0.25"])
-    print(f"rules mine groceries @0.006: {t:.1f}s (process, imports included)")
-    t, _ = timed(["rules", "mine", "--baskets", str(retail), "--basket-col", "InvoiceNo", "--item-col", "StockCode",
-                  "--min-support", "0.01", "--min-confidence", "0.3"])
-    print(f"rules mine online retail @0.01: {t:.1f}s")
+    t, _ = timed(["association-rules", "mine", "--baskets", str(groceries), "--min-support", "0.006",
+                  "--min-confidence", "0.25"])
+    print(f"association-rules mine groceries @0.006: {t:.1f}s (process, imports included)")
+    t, _ = timed(["association-rules", "mine", "--baskets", str(retail), "--basket-col", "InvoiceNo",
+                  "--item-col", "StockCode", "--min-support", "0.01", "--min-confidence", "0.3"])
+    print(f"association-rules mine online retail @0.01: {t:.1f}s")
     t, out = timed(["--project", "examples/online-retail", "fit", "--no-tune"])
     print(f"fit online retail (541,909 lines, no tuning): {t:.1f}s\n{out}")
     t, out = timed(["--project", "examples/online-retail", "fit", "--tune"])

@@ -113,4 +113,4 @@ def tiny_data(interest: InterestWeights) -> Interactions:
 @pytest.fixture(scope="session")
 def scorer_params() -> dict[str, dict[str, Any]]:
     """Hyperparameters that suit the tiny shop (the defaults are sized for real shops)."""
-    return {"rules": {"min_support": 0.05, "min_confidence": 0.1}, "svd": {"factors": 2}, "ease": {"l2": 1.0}}
+    return {"association_rules": {"min_support": 0.05, "min_confidence": 0.1}, "svd": {"factors": 2}, "ease": {"l2": 1.0}}

@@ -33,7 +33,7 @@ def make_engine(tmp: Path, policy: str) -> Engine:
         shutil.copytree(ROOT / name, tmp / name)
     (tmp / "assets").symlink_to(ROOT / "assets")
     (tmp / "shop").symlink_to(ROOT / "examples/shop")
-    rules = tmp / "scoring/rules.toml"
+    rules = tmp / "scoring/campaign_rules.toml"
     rules.write_text(rules.read_text(encoding="utf-8") + PIN, encoding="utf-8")
     (tmp / "scoring/policy.toml").write_text(f'[selection]\npolicy = "{policy}"\n{POLICY}', encoding="utf-8")
     (tmp / "bannergen.toml").write_text(

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bannergen.model import build_model
 from bannergen.scorers.base import build_interactions
 from bannergen.scorers.blend import SCORERS, Blend, make_scorer
-from bannergen.scorers.settings import BlendSettings
-from bannergen.scorers.store import StaleModelError, load_blend, save_blend
+from bannergen.scorers.settings import BlendSettings, ScoringSettings, SelectionSettings
+from bannergen.scorers.store import FORMAT_VERSION, StaleModelError, load_blend, save_blend
 
 ITEMS = list("ABCDEF")  # the tiny shop of conftest.py, in catalog order
-LEARNERS = ["item_knn", "svd", "ease", "rules"]
+LEARNERS = ["item_knn", "svd", "ease", "association_rules"]
 
 
 @pytest.fixture
@@ -95,13 +96,39 @@ def test_a_model_saved_by_another_format_version_is_refused(scorer, interest, ti
     doc = json.loads(meta.read_text(encoding="utf-8"))
     doc["format_version"] = 1
     meta.write_text(json.dumps(doc), encoding="utf-8")
-    with pytest.raises(StaleModelError, match=r"model format 1, this bannergen reads 2") as error:
+    with pytest.raises(StaleModelError, match=rf"model format 1, this bannergen reads {FORMAT_VERSION}") as error:
         load_blend(tmp_path, "fp1", interest)
     assert "bannergen fit" in str(error.value.hint)
 
 
+def test_a_model_saved_under_the_old_scorer_name_is_refitted(interest, tiny_catalog, tiny_events, tiny_end,
+                                                           scorer_params, tmp_path):
+    """Format 2 named the association-rules scorer "rules". Such a model is refused as stale, with the
+    format message, and the run refits and saves the blend under the settings' names."""
+    blend = BlendSettings(weights={"content": 1.0, "association_rules": 0.2}, params=scorer_params)
+    settings = ScoringSettings(weights=interest, selection=SelectionSettings(), blend=blend)
+
+    def run():
+        return build_model(tiny_catalog, tiny_events, settings, [], as_of=str(tiny_end), models=tmp_path,
+                           fingerprint="fp1")
+
+    names = set(run().blend.scorers)
+    assert "association_rules" in names and "rules" not in names
+    meta = tmp_path / "model.json"
+    doc = json.loads(meta.read_text(encoding="utf-8"))
+    doc["format_version"] = 2
+    doc["scorers"]["rules"] = doc["scorers"].pop("association_rules")
+    doc["weights"]["rules"] = doc["weights"].pop("association_rules")
+    meta.write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(StaleModelError, match=rf"model format 2, this bannergen reads {FORMAT_VERSION}"):
+        load_blend(tmp_path, "fp1", interest)
+    assert set(run().blend.scorers) == names
+    again = json.loads(meta.read_text(encoding="utf-8"))
+    assert again["format_version"] == FORMAT_VERSION and set(again["scorers"]) == names
+
+
 def test_blend_contributions_sum_to_the_score(scorer_params, interest, tiny_data):
-    settings = BlendSettings(weights={"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}, params=scorer_params)
+    settings = BlendSettings(weights={"content": 1.0, "ease": 0.5, "item_knn": 0.3, "association_rules": 0.2}, params=scorer_params)
     blend = Blend.from_settings(settings, interest).fit(tiny_data)
     rows = np.arange(tiny_data.n_users)
     scores = blend.score(tiny_data, rows)

@@ -86,7 +86,7 @@ def test_streamed_blend_equals_the_sum_of_its_parts(tiny_events, tiny_catalog, t
     data = build_interactions(ev, tiny_catalog["item_id"], tiny_end).with_content(
         build_profiles(ev, features, interest, tiny_end), features
     )
-    weights = {"content": 1.0, "ease": 0.5, "item_knn": 0.3, "rules": 0.2}
+    weights = {"content": 1.0, "ease": 0.5, "item_knn": 0.3, "association_rules": 0.2}
     settings_ = BlendSettings(weights=weights, params=scorer_params)
     blend = Blend.from_settings(settings_, interest).fit(data)
     rows = np.arange(data.n_users)

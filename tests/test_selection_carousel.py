@@ -15,7 +15,7 @@ from PIL import Image
 from bannergen.config import load_project
 from bannergen.errors import ConfigError
 from bannergen.pipeline import Engine
-from bannergen.scorers.settings import load_rules
+from bannergen.scorers.settings import load_campaign_rules
 from bannergen.selection.carousel import companions_of, product_keys
 from bannergen.variants import plan_variants
 
@@ -66,13 +66,13 @@ def test_comparing_users_get_a_carousel_with_a_reason(decided):
     assert 0 < len(carousel) < len(decisions)
     categories = model.catalog["category"].to_numpy()
     codes = model.features.codes["category"]
-    within = model.settings.rules.carousel_within_days
+    within = model.settings.campaign_rules.carousel_within_days
     for _, d in carousel.head(50).iterrows():
         n = int(d["explanation"].removeprefix("因为你比较了 ").split(" ")[0])
         assert d["explanation"] == f"因为你比较了 {n} 款{categories[d['item']]}"
         ages = model.interactions.last_seen[int(d["row"])].tocoo()  # days before as_of, + 1
         recent = {j for j, age in zip(ages.col, ages.data) if 0 < age <= 1 + within and codes[j] == codes[d["item"]]}
-        assert n == len(recent) >= model.settings.rules.carousel_min_compared
+        assert n == len(recent) >= model.settings.campaign_rules.carousel_min_compared
     assert decisions.loc[decisions["user_id"] == "zhangsan", "template"].iat[0] == "category-launch"  # 2 phones, 1 camera
 
 
@@ -97,7 +97,7 @@ def test_a_carousel_shows_three_distinct_in_stock_items_of_one_category(decided)
 def test_min_compared_zero_turns_carousels_off(tmp_path):
     scoring = tmp_path / "scoring"
     shutil.copytree(ROOT / "scoring", scoring)
-    rules = scoring / "rules.toml"
+    rules = scoring / "campaign_rules.toml"
     rules.write_text(rules.read_text(encoding="utf-8").replace("min_compared = 3", "min_compared = 0"), encoding="utf-8")
     decisions = engine(tmp_path, **{"paths.scoring": str(scoring)}).decisions("all").chosen
     assert "carousel" not in set(decisions["template"])
@@ -109,10 +109,10 @@ def test_min_compared_zero_turns_carousels_off(tmp_path):
     ("within_days = 0", "must be a number > 0"), ("within_dys = 3", "within_days"),
 ])
 def test_bad_carousel_settings_are_one_clear_error(tmp_path, line, message):
-    path = tmp_path / "rules.toml"
+    path = tmp_path / "campaign_rules.toml"
     path.write_text(f"[carousel]\n{line}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=message) as error:
-        load_rules(path)
+        load_campaign_rules(path)
     assert str(path) in str(error.value) and "[carousel]" in str(error.value)
 
 

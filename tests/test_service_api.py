@@ -270,7 +270,7 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
     users = [str(u) for u in model.profiles.user_ids[rows]]
     rescorer = UserRescorer(model, service.engine.shop.events, service.engine.policy_settings, service.engine.segments)
     before = rescorer.rescore(users)
-    cams = np.flatnonzero((model.catalog["category"] == "相机").to_numpy() & model.rules.allowed)
+    cams = np.flatnonzero((model.catalog["category"] == "相机").to_numpy() & model.campaign_rules.allowed)
     camera = cams[np.argmax(model.profiles.popularity[cams])]
     now = time.time_ns() // 1000
     rescorer.add_live(BehaviourEvent(f"{u}-{i}", now, u, "view", model.catalog["item_id"].iat[camera]) for u in users for i in range(5))

@@ -15,13 +15,13 @@ from bannergen.config import SETTINGS, ServeSettings, load_project
 from bannergen.errors import ConfigError, InputError
 from bannergen.scorers.settings import (
     BLEND,
+    CAMPAIGN_RULES,
     DEFAULT_BLEND,
-    RULES,
     WEIGHTS,
     BlendSettings,
-    Rules,
+    CampaignRules,
     load_blend,
-    load_rules,
+    load_campaign_rules,
     load_scoring,
     load_weights,
 )
@@ -43,7 +43,7 @@ LOADERS = {
     "bannergen.toml": lambda path: load_project(path.parent),
     "scoring/weights.toml": load_weights,
     "scoring/policy.toml": load_policy_settings,
-    "scoring/rules.toml": load_rules,
+    "scoring/campaign_rules.toml": load_campaign_rules,
     "scoring/blend.toml": load_blend,
     "scoring/segments.toml": load_segments,
 }
@@ -108,24 +108,24 @@ INVALID = [
      "scoring/weights.toml [search]: unknown setting 'alias' (hint: did you mean 'aliases'?)"),
     ("scoring/weights.toml", "[selection]\ntemperature = -1\n",
      "scoring/weights.toml [selection]: 'temperature' must be a number > 0; got -1"),
-    ("scoring/rules.toml", "[filters]\nexclude_out_of_stok = true\n",
-     "scoring/rules.toml [filters]: unknown setting 'exclude_out_of_stok' "
+    ("scoring/campaign_rules.toml", "[filters]\nexclude_out_of_stok = true\n",
+     "scoring/campaign_rules.toml [filters]: unknown setting 'exclude_out_of_stok' "
      "(hint: did you mean 'exclude_out_of_stock'?)"),
-    ("scoring/rules.toml", "[filters]\nexclude_out_of_stock = 1\n",
-     "scoring/rules.toml [filters]: 'exclude_out_of_stock' must be true or false; got 1"),
-    ("scoring/rules.toml", "[carousel]\nmin_compared = 2.5\n",
-     "scoring/rules.toml [carousel]: 'min_compared' must be an integer >= 0; got 2.5"),
-    ("scoring/rules.toml", "[[boost]]\nname = 'x'\nadd = 0.1\n",
-     "scoring/rules.toml [[boost]] #1: matches nothing (hint: give brand, category or item_ids)"),
-    ("scoring/rules.toml", "[[boost]]\nbrand = 3\nadd = 0.1\n",
-     "scoring/rules.toml [[boost]] #1: 'brand' must be a name or a list of names; got 3"),
-    ("scoring/rules.toml", "[[boost]]\nbrand = 'x'\n",
-     "scoring/rules.toml [[boost]] #1: 'add' is required (a number)"),
-    ("scoring/rules.toml", "[[boost]]\nbrand = 'x'\nadd = 1\nad = 2\n",
-     "scoring/rules.toml [[boost]] #1: unknown setting 'ad' (hint: did you mean 'add'?)"),
-    ("scoring/rules.toml", "[[pin]]\nsegment = 'fans'\n",
-     "scoring/rules.toml [[pin]] #1: 'item_id' is required (text)"),
-    ("scoring/rules.toml", "boost = 1\n", "scoring/rules.toml: [[boost]] must be an array of tables; got 1"),
+    ("scoring/campaign_rules.toml", "[filters]\nexclude_out_of_stock = 1\n",
+     "scoring/campaign_rules.toml [filters]: 'exclude_out_of_stock' must be true or false; got 1"),
+    ("scoring/campaign_rules.toml", "[carousel]\nmin_compared = 2.5\n",
+     "scoring/campaign_rules.toml [carousel]: 'min_compared' must be an integer >= 0; got 2.5"),
+    ("scoring/campaign_rules.toml", "[[boost]]\nname = 'x'\nadd = 0.1\n",
+     "scoring/campaign_rules.toml [[boost]] #1: matches nothing (hint: give brand, category or item_ids)"),
+    ("scoring/campaign_rules.toml", "[[boost]]\nbrand = 3\nadd = 0.1\n",
+     "scoring/campaign_rules.toml [[boost]] #1: 'brand' must be a name or a list of names; got 3"),
+    ("scoring/campaign_rules.toml", "[[boost]]\nbrand = 'x'\n",
+     "scoring/campaign_rules.toml [[boost]] #1: 'add' is required (a number)"),
+    ("scoring/campaign_rules.toml", "[[boost]]\nbrand = 'x'\nadd = 1\nad = 2\n",
+     "scoring/campaign_rules.toml [[boost]] #1: unknown setting 'ad' (hint: did you mean 'add'?)"),
+    ("scoring/campaign_rules.toml", "[[pin]]\nsegment = 'fans'\n",
+     "scoring/campaign_rules.toml [[pin]] #1: 'item_id' is required (text)"),
+    ("scoring/campaign_rules.toml", "boost = 1\n", "scoring/campaign_rules.toml: [[boost]] must be an array of tables; got 1"),
     ("scoring/blend.toml", "[weights]\nease = -1\n",
      "scoring/blend.toml [weights]: 'ease' must be a number >= 0; got -1"),
     ("scoring/blend.toml", "[weights]\neas = 1\n",
@@ -211,10 +211,10 @@ def test_every_default_passes_its_own_row(tmp_path):
 
 
 def test_records_take_their_defaults_from_the_tables(tmp_path):
-    for name in ("policy", "rules", "blend", "weights"):
+    for name in ("policy", "campaign_rules", "blend", "weights"):
         (tmp_path / f"{name}.toml").write_text("", encoding="utf-8")
     assert load_policy_settings(tmp_path / "policy.toml") == PolicySettings() == load_policy_settings(tmp_path / "no")
-    assert load_rules(tmp_path / "rules.toml") == Rules()
+    assert load_campaign_rules(tmp_path / "campaign_rules.toml") == CampaignRules()
     blend = load_blend(tmp_path / "blend.toml")
     assert blend == BlendSettings(weights={}, params={})
     assert (blend.cold_start, blend.tune, blend.k) == (BLEND["cold_start.fallback"], False, 10)
@@ -225,7 +225,7 @@ def test_records_take_their_defaults_from_the_tables(tmp_path):
     assert weights.band_edges == (0.0, 100.0, 300.0, 1000.0, 3000.0, 8000.0)
     assert (weights.session_minutes, weights.session_weight) == (30.0, 0.5)
     assert PolicySettings().draws == POLICY["thompson.draws"] == 64
-    assert Rules().carousel_within_days == RULES["carousel.within_days"] == 3.0
+    assert CampaignRules().carousel_within_days == CAMPAIGN_RULES["carousel.within_days"] == 3.0
 
 
 def test_event_weights_have_one_row_per_event_type():
@@ -244,11 +244,11 @@ def test_values_are_read_into_the_records(tmp_path):
     kernel = policy.decision_policy("thompson", 0.5, seed=7)
     assert isinstance(kernel, DecisionPolicy)
     assert (kernel.prior_ctr, kernel.draws, kernel.cap_per_day) == (0.05, 128, 0)
-    (tmp_path / "rules.toml").write_text(
+    (tmp_path / "campaign_rules.toml").write_text(
         "[filters]\nsuppress_purchased_days = 7\n[[boost]]\nbrand = ['a', 'b']\nadd = -0.5\n"
         "[[boost]]\nname = 'sale'\nitem_ids = '1'\nadd = 1\n[[pin]]\nsegment = 'fans'\nitem_id = '9'\n",
         encoding="utf-8")
-    rules = load_rules(tmp_path / "rules.toml")
+    rules = load_campaign_rules(tmp_path / "campaign_rules.toml")
     assert rules.suppress_purchased_days == 7.0
     assert [(b.name, b.brands, b.item_ids, b.add) for b in rules.boosts] == [
         ("boost 1", ("a", "b"), (), -0.5), ("sale", (), ("1",), 1.0)]
@@ -267,7 +267,7 @@ def scoring_dir(tmp_path: Path, weights: str = "", policy: str | None = None) ->
     folder = tmp_path / "scoring"
     folder.mkdir()
     (folder / "weights.toml").write_text(weights, encoding="utf-8")
-    (folder / "rules.toml").write_text("", encoding="utf-8")
+    (folder / "campaign_rules.toml").write_text("", encoding="utf-8")
     if policy is not None:
         (folder / "policy.toml").write_text(policy, encoding="utf-8")
     return folder
@@ -310,6 +310,85 @@ def test_selection_in_both_files_is_an_error(tmp_path, monkeypatch):
         "scoring/weights.toml [selection] and scoring/policy.toml [selection] both set the selection "
         "(hint: keep [selection] in scoring/policy.toml only and delete it from scoring/weights.toml)"
     )
+
+
+# -- scoring/campaign_rules.toml, and scoring/rules.toml for one release ------------------------------------------
+
+def test_campaign_rules_are_read_from_campaign_rules_toml(tmp_path, caplog):
+    folder = scoring_dir(tmp_path)
+    (folder / "campaign_rules.toml").write_text("[filters]\nmin_discount_pct = 5\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        assert load_scoring(folder).campaign_rules == CampaignRules(min_discount_pct=5.0)
+    assert not caplog.records
+
+
+def test_rules_toml_is_still_read_with_a_warning(tmp_path, caplog):
+    folder = scoring_dir(tmp_path)
+    (folder / "campaign_rules.toml").unlink()
+    (folder / "rules.toml").write_text("[[pin]]\nsegment = 'fans'\nitem_id = '9'\n", encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bannergen.scorers.settings"):
+        settings = load_scoring(folder)
+    assert [(p.segment, p.item_id) for p in settings.campaign_rules.pins] == [("fans", "9")]
+    [record] = caplog.records
+    message = record.getMessage()
+    assert str(folder / "rules.toml") in message and str(folder / "campaign_rules.toml") in message
+    assert "deprecated" in message
+
+
+def test_rules_toml_and_campaign_rules_toml_both_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    folder = scoring_dir(tmp_path)
+    (folder / "rules.toml").write_text("", encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_scoring(folder)
+    assert str(err.value) == (
+        "scoring/rules.toml and scoring/campaign_rules.toml both set the campaign rules "
+        "(hint: keep scoring/campaign_rules.toml only and delete scoring/rules.toml)"
+    )
+
+
+# -- blend.toml: the association-rules scorer, once "rules" ------------------------------------------------------
+
+def test_association_rules_scorer_by_its_name(tmp_path, caplog):
+    path = tmp_path / "blend.toml"
+    path.write_text("[weights]\nassociation_rules = 0.1\n[scorers.association_rules]\nmin_support = 0.01\n",
+                    encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        blend = load_blend(path)
+    assert blend.weights == {"association_rules": 0.1}
+    assert blend.params == {"association_rules": {"min_support": 0.01}}
+    assert not caplog.records
+
+
+def test_the_old_scorer_name_rules_is_still_read_with_warnings(tmp_path, caplog, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("blend.toml").write_text("[weights]\ncontent = 1\nrules = 0.1\n[scorers.rules]\nmin_support = 0.01\n",
+                                  encoding="utf-8")
+    with caplog.at_level(logging.WARNING, logger="bannergen.scorers.settings"):
+        blend = load_blend(Path("blend.toml"))
+    assert blend.weights == {"content": 1.0, "association_rules": 0.1}
+    assert blend.params == {"association_rules": {"min_support": 0.01}}
+    assert [r.getMessage() for r in caplog.records] == [
+        "blend.toml [weights]: 'rules' is deprecated and read for this release only: rename it to 'association_rules'",
+        "blend.toml: [scorers.rules] is deprecated and read for this release only: rename it to "
+        "[scorers.association_rules]",
+    ]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[weights]\nrules = 0.1\nassociation_rules = 0.2\n",
+     "blend.toml [weights]: 'rules' and 'association_rules' both set the association_rules scorer "
+     "(hint: keep 'association_rules' only and delete 'rules')"),
+    ("[scorers.rules]\nmin_support = 0.01\n[scorers.association_rules]\nmin_support = 0.02\n",
+     "blend.toml: [scorers.rules] and [scorers.association_rules] both set the association_rules scorer "
+     "(hint: keep [scorers.association_rules] only and delete [scorers.rules])"),
+])
+def test_the_old_and_the_new_scorer_name_both_is_an_error(tmp_path, monkeypatch, text, message):
+    monkeypatch.chdir(tmp_path)
+    Path("blend.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_blend(Path("blend.toml"))
+    assert str(err.value) == message
 
 
 # -- scoring/segments.toml -------------------------------------------------------------------------------------

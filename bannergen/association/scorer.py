@@ -50,11 +50,11 @@ def pair_rules(matrix: sp.csr_matrix, min_support: float, min_confidence: float)
     return pd.DataFrame({"antecedent": a, "consequent": b, "support": c / n, "confidence": conf, "lift": lift})
 
 
-class RuleScorer(Scorer):
+class AssociationRuleScorer(Scorer):
     """Scores item j for user i by the best rule X -> j with X among i's items of the last
     ``recent_days`` days (all items when 0). ``metric`` is "confidence" or "lift"."""
 
-    name = "rules"
+    name = "association_rules"
 
     def __init__(self, min_support: float = 0.002, min_confidence: float = 0.05, max_len: int = 2,
                  metric: str = "confidence", recent_days: float = 0.0) -> None:
@@ -64,7 +64,7 @@ class RuleScorer(Scorer):
         self.metric = metric
         self.recent_days = recent_days
 
-    def fit(self, data: Interactions) -> RuleScorer:
+    def fit(self, data: Interactions) -> AssociationRuleScorer:
         m = data.baskets
         if self.max_len <= 2:
             r = pair_rules(m, self.min_support, self.min_confidence)

@@ -114,8 +114,8 @@ def explain(
             parts.append(("boosts+template", rest))
             shown_parts = (f"{name} {value:+.3f}" for name, value in parts if abs(value) >= 5e-4)
             typer.echo("              " + " · ".join(shown_parts))
-        if n < len(ex.rules) and ex.rules[n]:
-            typer.echo(f"              {ex.rules[n]}")
+        if n < len(ex.association_rules) and ex.association_rules[n]:
+            typer.echo(f"              {ex.association_rules[n]}")
     if ex.chosen:
         typer.echo(f"\nchosen: {ex.chosen.headline} (item {ex.chosen.item_id}, template {ex.chosen.template_id}), "
                    f"policy {ex.policy}, propensity {ex.propensity:.3f}")

@@ -1,4 +1,4 @@
-"""`bannergen fit | evaluate | recommend USER | rules mine`: flags in, library calls, one result out.
+"""`bannergen fit | evaluate | recommend USER | association-rules mine`: flags in, library calls, one result out.
 
 Wiring (in cli/main.py): ``from bannergen.cli.scoring import register; register(app)``.
 """
@@ -25,7 +25,9 @@ class Algorithm(str, Enum):
     apriori = "apriori"
 
 
-def rules_app() -> typer.Typer:
+def association_rules_app(old_name: str = "") -> typer.Typer:
+    """The association-rules group; ``old_name`` ("rules"): the same commands under a deprecated
+    group name, each saying so in one line on stderr before it runs."""
     app = typer.Typer(
         help="Association rules: mine baskets for 'people who bought X also bought Y'.", no_args_is_help=True
     )
@@ -62,9 +64,14 @@ def rules_app() -> typer.Typer:
     ) -> None:
         """Mine association rules from baskets (cancelled orders and empty baskets are skipped and counted).
 
-        Example: bannergen rules mine --baskets groceries.csv --min-support 0.006 --min-confidence 0.25 --out rules.csv
+        Example: bannergen association-rules mine --baskets groceries.csv --min-support 0.006 --min-confidence 0.25
+        --out rules.csv
         """
         import time
+
+        if old_name:
+            typer.echo(f"note: 'bannergen {old_name} mine' is deprecated; use 'bannergen association-rules mine'",
+                       err=True)
 
         from bannergen.association import mine_rules, read_baskets, write_rules
         from bannergen.association.mining import check_threshold, rules_frame_for_output
@@ -90,8 +97,10 @@ def rules_app() -> typer.Typer:
 
 
 def register(app: typer.Typer) -> None:
-    """Add fit, evaluate, recommend and the rules group to the main app."""
-    app.add_typer(rules_app(), name="rules")
+    """Add fit, evaluate, recommend and the association-rules group to the main app (and, hidden, its
+    deprecated name "rules")."""
+    app.add_typer(association_rules_app(), name="association-rules")
+    app.add_typer(association_rules_app(old_name="rules"), name="rules", hidden=True)
 
     @app.command()
     def fit(

@@ -123,7 +123,8 @@ def make_fold(events: pd.DataFrame, catalog: pd.DataFrame, baskets: pd.DataFrame
 
 
 def _scorer_names(protocol: str, interest: InterestWeights | None) -> list[str]:
-    names = ["popularity", "popularity_recent", "popularity_now", "item_knn", "svd", "ease", "rules", "title"]
+    names = ["popularity", "popularity_recent", "popularity_now", "item_knn", "svd", "ease", "association_rules",
+             "title"]
     if protocol == "repeat":
         names.append("history")
     if interest is not None:

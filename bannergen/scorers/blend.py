@@ -1,9 +1,9 @@
 """The blend: s_ij = sum_b weight_b * norm_b(s_b)_ij over the scorers of scoring/blend.toml.
 
 norm_b divides each user's row by its maximum for scorers whose scale means nothing across users
-(collaborative filtering, rules, history); the content score and the popularity scores are used
+(collaborative filtering, association rules, history); the content score and the popularity scores are used
 as they are. Users with no item history get the cold-start scorer (recent or global popularity)
-in place of the collaborative terms. Business rules are applied after blending, by the caller
+in place of the collaborative terms. Campaign rules are applied after blending, by the caller
 (``bannergen.model.Model.scores``).
 
     >>> blend = Blend.from_settings(load_blend(Path("scoring/blend.toml")), weights).fit(data)  # doctest: +SKIP

@@ -1,4 +1,4 @@
-"""Campaign rules from scoring/rules.toml, applied to a block of scores after the interest model.
+"""Campaign rules from scoring/campaign_rules.toml, applied to a block of scores after the interest model.
 
 Filters set a score to -inf (the item can never be chosen); boosts add to matching items.
 Everything is column vectors over the catalog plus one sparse mask per block; no per-user loop.
@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 
 from bannergen.profile import Profiles
-from bannergen.scorers.settings import Rules
+from bannergen.scorers.settings import CampaignRules
 
 
 @dataclass(frozen=True)
-class CompiledRules:
-    """Rules turned into catalog-wide vectors, computed once per run.
+class CompiledCampaignRules:
+    """Campaign rules turned into catalog-wide vectors, computed once per run.
 
     allowed:   bool (n_items,), False for items filtered for everyone (out of stock, too small a discount)
     boost:     float32 (n_items,), total boost per item
@@ -38,7 +38,7 @@ def discount_pct(catalog: pd.DataFrame) -> np.ndarray:
     return np.floor(pct + 1e-9)
 
 
-def compile_rules(rules: Rules, catalog: pd.DataFrame) -> CompiledRules:
+def compile_campaign_rules(rules: CampaignRules, catalog: pd.DataFrame) -> CompiledCampaignRules:
     n = len(catalog)
     allowed = np.ones(n, dtype=bool)
     if rules.exclude_out_of_stock:
@@ -59,10 +59,11 @@ def compile_rules(rules: Rules, catalog: pd.DataFrame) -> CompiledRules:
         boost[hit] += b.add
         stronger = hit & (b.add > best)
         best[stronger], name[stronger] = b.add, b.name
-    return CompiledRules(allowed, boost, name, rules.suppress_purchased_days)
+    return CompiledCampaignRules(allowed, boost, name, rules.suppress_purchased_days)
 
 
-def apply_rules(scores: np.ndarray, rows: np.ndarray, profiles: Profiles, compiled: CompiledRules) -> np.ndarray:
+def apply_campaign_rules(scores: np.ndarray, rows: np.ndarray, profiles: Profiles,
+                         compiled: CompiledCampaignRules) -> np.ndarray:
     """Apply filters and boosts in place to ``scores`` (len(rows), n_items); returns it."""
     scores += compiled.boost[None, :]
     scores[:, ~compiled.allowed] = -np.inf

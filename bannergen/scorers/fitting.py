@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bannergen.association.scorer import FiredRule, RuleScorer
+from bannergen.association.scorer import AssociationRuleScorer, FiredRule
 from bannergen.config import Project
 from bannergen.errors import UnknownUserError
 from bannergen.scorers.blend import Blend
@@ -77,7 +77,7 @@ def fit_project(project: Project, tune: bool | None = None) -> FitSummary:
         cut = shop.events["ts"].max().normalize() - pd.Timedelta(days=blend_settings.validation_days)
         interest = settings.weights if content else None
         names = [n for n in ("content", "popularity", "popularity_recent", "popularity_now", "item_knn", "svd", "ease",
-                             "rules", "title")
+                             "association_rules", "title")
                  if n != "content" or interest is not None]
         fold = make_fold(shop.events, shop.catalog, shop.baskets, cut, None, "new-items", interest)
         if len(fold.rows):
@@ -143,9 +143,9 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     scores[data.bought()[row].indices] = -np.inf
     top = np.argsort(-scores, kind="stable")[:k]
     shares = blend.contributions(data, np.repeat(row, len(top)), top)
-    rules = blend.scorers.get("rules")
+    rules = blend.scorers.get("association_rules")
     fired: list[FiredRule | None] = [None] * len(top)
-    if isinstance(rules, RuleScorer):
+    if isinstance(rules, AssociationRuleScorer):
         fired = rules.best_rules(data, np.repeat(row, len(top)), top)
     recs = []
     for pos, j in enumerate(top):

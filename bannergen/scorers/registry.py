@@ -6,7 +6,7 @@ scorers from it.
 
 from __future__ import annotations
 
-from bannergen.association.scorer import RuleScorer
+from bannergen.association.scorer import AssociationRuleScorer
 from bannergen.scorers.base import Scorer
 from bannergen.scorers.collaborative import (
     EASEScorer,
@@ -29,7 +29,7 @@ SCORERS: dict[str, type[Scorer]] = {
     "item_knn": ItemKNNScorer,
     "svd": SVDScorer,
     "ease": EASEScorer,
-    "rules": RuleScorer,
+    "association_rules": AssociationRuleScorer,
     "title": TitleScorer,
 }
 

@@ -1,16 +1,21 @@
-"""Read scoring/weights.toml, rules.toml and blend.toml into checked, frozen settings.
+"""Read scoring/weights.toml, campaign_rules.toml and blend.toml into checked, frozen settings.
 
 Campaign teams edit these files, so every unknown key gets a "did you mean" hint and every
 value is checked for kind and range with a message naming the file, the table and the key. What
-each file may say, and every default, is one table of rows (WEIGHTS, RULES, BLEND) read by
+each file may say, and every default, is one table of rows (WEIGHTS, CAMPAIGN_RULES, BLEND) read by
 bannergen.settings_table; [[boost]], [[pin]], [search.aliases] and the blend's per-scorer tables
 keep small readers of their own. [selection] is read from scoring/policy.toml
 (bannergen.selection.settings), and from weights.toml for one release.
+
+Renamed settings read for one release, each with a warning naming the old and the new place (both
+given is an error): scoring/rules.toml is now scoring/campaign_rules.toml, and the association-rules
+scorer of blend.toml, once "rules", is "association_rules" ([weights] and [scorers.<name>]).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +39,8 @@ from bannergen.settings_table import (
     within,
 )
 from bannergen.types import EVENT_TYPES
+
+log = logging.getLogger(__name__)
 
 WEIGHTS = SettingsFile("scoring/weights.toml", "how behaviour becomes interest: event weights, decay, session, "
                        "feature weights, price bands", (
@@ -61,8 +68,10 @@ WEIGHTS = SettingsFile("scoring/weights.toml", "how behaviour becomes interest: 
     ("selection", "deprecated: [selection] belongs in scoring/policy.toml; read from here for one release"),
 ))
 
-RULES = SettingsFile("scoring/rules.toml", "campaign rules applied to every user's item scores after the interest "
-                     "model: filters, cross-sell, carousels, boosts, pins", (
+CAMPAIGN_RULES = SettingsFile("scoring/campaign_rules.toml", "campaign rules applied to every user's item scores "
+                              "after the interest model: filters, cross-sell, carousels, boosts, pins (deprecated: "
+                              "scoring/rules.toml, the file's old name, is read for one release when this file is "
+                              "absent)", (
     Row("filters.exclude_out_of_stock", "bool", True, "never show an item with stock = 0"),
     Row("filters.suppress_purchased_days", "number", 30.0, "do not advertise what the user bought in this many "
         "days", at_least(0)),
@@ -95,8 +104,9 @@ BLEND = SettingsFile("scoring/blend.toml", "which scorers blend into the item sc
     Row("tune.k", "integer", 10, "the cut-off tuning optimises (NDCG@k)", at_least(1)),
 ), apart=(
     ("weights", "scorer name = weight of its row-normalised scores (a number >= 0); 0 or a missing line leaves it "
-     "out; without blend.toml: content = 1"),
-    ("scorers", "[scorers.<name>]: hyperparameters of one scorer (keyword arguments of its class)"),
+     "out; without blend.toml: content = 1; deprecated: `rules`, read as `association_rules` for one release"),
+    ("scorers", "[scorers.<name>]: hyperparameters of one scorer (keyword arguments of its class); deprecated: "
+     "[scorers.rules], read as [scorers.association_rules] for one release"),
 ))
 _BLEND_WEIGHT = Row("weights.<scorer>", "number", REQUIRED, "weight of the scorer's scores", at_least(0))
 
@@ -137,26 +147,28 @@ class Pin:
 
 
 @dataclass(frozen=True)
-class Rules:
-    exclude_out_of_stock: bool = RULES["filters.exclude_out_of_stock"]
-    suppress_purchased_days: float = RULES["filters.suppress_purchased_days"]
-    min_discount_pct: float = RULES["filters.min_discount_pct"]
+class CampaignRules:
+    """scoring/campaign_rules.toml: filters, boosts, pins, cross-sell strength, carousels."""
+
+    exclude_out_of_stock: bool = CAMPAIGN_RULES["filters.exclude_out_of_stock"]
+    suppress_purchased_days: float = CAMPAIGN_RULES["filters.suppress_purchased_days"]
+    min_discount_pct: float = CAMPAIGN_RULES["filters.min_discount_pct"]
     boosts: tuple[Boost, ...] = ()
     pins: tuple[Pin, ...] = ()
-    cross_sell_min_confidence: float = RULES["cross_sell.min_confidence"]
-    cross_sell_min_lift: float = RULES["cross_sell.min_lift"]
+    cross_sell_min_confidence: float = CAMPAIGN_RULES["cross_sell.min_confidence"]
+    cross_sell_min_lift: float = CAMPAIGN_RULES["cross_sell.min_lift"]
     # A user who interacted with this many distinct items of a category in the last
     # carousel_within_days is comparing: their banner for an item of it becomes a carousel (three
     # items) where a carousel template outranks the item's own template. 0: never.
-    carousel_min_compared: int = RULES["carousel.min_compared"]
-    carousel_within_days: float = RULES["carousel.within_days"]
+    carousel_min_compared: int = CAMPAIGN_RULES["carousel.min_compared"]
+    carousel_within_days: float = CAMPAIGN_RULES["carousel.within_days"]
 
 
 @dataclass(frozen=True)
 class ScoringSettings:
     weights: InterestWeights
     selection: SelectionSettings  # scoring/policy.toml [selection]
-    rules: Rules = field(default_factory=Rules)
+    campaign_rules: CampaignRules = field(default_factory=CampaignRules)
     blend: BlendSettings | None = None  # scoring/blend.toml; None: the content scorer alone
 
 
@@ -183,32 +195,48 @@ def _array(raw: dict[str, Any], name: str, where: str) -> list[tuple[int, dict[s
     items = raw.get(name, [])
     if not isinstance(items, list):
         raise ConfigError(f"{where}: [[{name}]] must be an array of tables; got {items!r}")
-    return [(n, RULES.read_table(name, item, f"{where} [[{name}]] #{n}"), f"{where} [[{name}]] #{n}")
+    return [(n, CAMPAIGN_RULES.read_table(name, item, f"{where} [[{name}]] #{n}"), f"{where} [[{name}]] #{n}")
             for n, item in enumerate(items, start=1)]
 
 
-def load_rules(path: Path) -> Rules:
+def load_campaign_rules(path: Path) -> CampaignRules:
+    """The campaign rules of ``path`` (scoring/campaign_rules.toml)."""
     raw = read_toml(path)
     where = shown(path)
-    values = RULES.read(raw, where)
+    values = CAMPAIGN_RULES.read(raw, where)
     boosts = []
     for n, item, at in _array(raw, "boost", where):
         item["boost.name"] = item["boost.name"] or f"boost {n}"
-        boost = RULES.record(Boost, item, "boost")
+        boost = CAMPAIGN_RULES.record(Boost, item, "boost")
         if not (boost.brands or boost.categories or boost.item_ids):
             raise ConfigError(f"{at}: matches nothing", hint="give brand, category or item_ids")
         boosts.append(boost)
-    pins = tuple(RULES.record(Pin, item, "pin") for _, item, _ in _array(raw, "pin", where))
-    return RULES.record(Rules, values, "filters", "cross_sell", "carousel", boosts=tuple(boosts), pins=pins)
+    pins = tuple(CAMPAIGN_RULES.record(Pin, item, "pin") for _, item, _ in _array(raw, "pin", where))
+    return CAMPAIGN_RULES.record(CampaignRules, values, "filters", "cross_sell", "carousel", boosts=tuple(boosts),
+                                 pins=pins)
+
+
+def campaign_rules_path(scoring_dir: Path) -> Path:
+    """scoring/campaign_rules.toml, or (deprecated, for one release, when it is absent) scoring/rules.toml.
+
+    The old file is read with a warning naming both; both files present is an error."""
+    new, old = scoring_dir / "campaign_rules.toml", scoring_dir / "rules.toml"
+    if not old.is_file():
+        return new
+    if new.is_file():
+        raise ConfigError(f"{shown(old)} and {shown(new)} both set the campaign rules",
+                          hint=f"keep {shown(new)} only and delete {shown(old)}")
+    log.warning("%s is deprecated and read for this release only: rename it to %s", shown(old), shown(new))
+    return old
 
 
 def load_scoring(scoring_dir: Path) -> ScoringSettings:
-    """Read weights.toml, rules.toml, blend.toml and policy.toml's [selection] from a project's scoring/ folder."""
+    """Read weights.toml, campaign_rules.toml, blend.toml and policy.toml's [selection] from a project's
+    scoring/ folder."""
     weights, selection = load_weights(scoring_dir / "weights.toml")
     blend = load_blend(scoring_dir / "blend.toml") if (scoring_dir / "blend.toml").is_file() else None
-    return ScoringSettings(
-        weights=weights, selection=selection, rules=load_rules(scoring_dir / "rules.toml"), blend=blend
-    )
+    campaign_rules = load_campaign_rules(campaign_rules_path(scoring_dir))
+    return ScoringSettings(weights=weights, selection=selection, campaign_rules=campaign_rules, blend=blend)
 
 
 # -- scoring/blend.toml ----------------------------------------------------------------------------
@@ -242,6 +270,8 @@ def load_blend(path: Path) -> BlendSettings:
         return DEFAULT_BLEND
     raw = read_toml(path)
     where = shown(path)
+    raw = {**raw, **{name: _renamed_scorers(subtable(raw, name, where), name, where)
+                     for name in ("weights", "scorers") if name in raw}}
     values = BLEND.read(raw, where)
     weights_raw = subtable(raw, "weights", where)
     reject_unknown_keys(weights_raw, SCORER_NAMES, f"{where} [weights]")
@@ -261,3 +291,26 @@ def load_blend(path: Path) -> BlendSettings:
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"{at}: {exc}") from exc
     return BLEND.record(BlendSettings, values, "cold_start", "tune", weights=weights, params=params)
+
+
+RENAMED_SCORERS = {"rules": "association_rules"}  # old name -> name, read for one release
+
+
+def _renamed_scorers(table: dict[str, Any], name: str, where: str) -> dict[str, Any]:
+    """blend.toml's [weights] or [scorers] (``name``) with each scorer's old name replaced by its
+    name, with a warning; the old and the new name both given is an error."""
+    out = dict(table)
+    for old, new in RENAMED_SCORERS.items():
+        if old not in out:
+            continue
+        if name == "weights":
+            at, said, says = f"{where} [weights]", f"'{old}'", f"'{new}'"
+        else:
+            at, said, says = where, f"[scorers.{old}]", f"[scorers.{new}]"
+        if new in out:
+            raise ConfigError(f"{at}: {said} and {says} both set the {new} scorer",
+                              hint=f"keep {says} only and delete {said}")
+        log.warning("%s: %s is deprecated and read for this release only: rename it to %s", at, said, says)
+        # renamed in its place, so the weights still print in the file's order
+        out = {new if key == old else key: value for key, value in out.items()}
+    return out

@@ -21,7 +21,9 @@ from bannergen.errors import InputError
 from bannergen.scorers.blend import Blend, make_scorer
 from bannergen.scorers.settings import InterestWeights
 
-FORMAT_VERSION = 2  # 2: EASE weights saved as column tiles (bannergen.scorers.tiled)
+# 2: EASE weights saved as column tiles (bannergen.scorers.tiled); 3: the association-rules scorer is
+# saved as "association_rules" (a model of format 2 names it "rules", which no settings name now)
+FORMAT_VERSION = 3
 MODEL_JSON = "model.json"
 MODEL_NPZ = "model.npz"
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bannergen.association.scorer import RuleScorer
+from bannergen.association.scorer import AssociationRuleScorer
 from bannergen.selection.carousel import carousel_reasons, carousel_templates
 
 if TYPE_CHECKING:
@@ -51,14 +51,14 @@ def cross_sell(
     model: Model, rows: np.ndarray, items: np.ndarray, templates: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Where an association rule led to a candidate item ("买了 A 的人也买了 B") and is strong enough
-    (rules.toml [cross_sell]), show it as a cross-sell banner: switches ``templates`` (n, k) in
+    (campaign_rules.toml [cross_sell]), show it as a cross-sell banner: switches ``templates`` (n, k) in
     place to the best cross-sell template that suits the item and returns (antecedent catalog row
     or -1, the rule as a sentence), each (n, k)."""
     antecedent = np.full(items.shape, -1, dtype=np.int64)
     reasons = np.full(items.shape, "", dtype=object)
-    settings = model.settings.rules
-    rule_scorer = model.blend.scorers.get("rules") if model.blend is not None else None
-    if not isinstance(rule_scorer, RuleScorer):
+    settings = model.settings.campaign_rules
+    rule_scorer = model.blend.scorers.get("association_rules") if model.blend is not None else None
+    if not isinstance(rule_scorer, AssociationRuleScorer):
         return antecedent, reasons
     cross = [k for k, t in enumerate(model.templates) if t.requires_antecedent and t.requires_items <= 1]
     if rule_scorer is None or model.interactions is None or not cross or not (items >= 0).any():

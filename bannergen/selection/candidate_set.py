@@ -1,6 +1,6 @@
 """Candidate banners per user, as the decision kernel takes them: the model's top candidates shown
 as their banners (own template, carousel or cross-sell), then one fixed banner per user: the
-first campaign pin (scoring/rules.toml [[pin]]) whose segment holds the user, the holdout's
+first campaign pin (scoring/campaign_rules.toml [[pin]]) whose segment holds the user, the holdout's
 default banner for the control group, else the default banner as a fallback.
 
 Batch render, serve (at start-up and when a user's behaviour arrives) and explain all build
@@ -54,12 +54,12 @@ def default_banner(model: Model, template_id: str) -> tuple[int, int]:
         raise ConfigError(f"scoring/policy.toml [holdout]: template '{template_id}' is not in templates/; got {ids}")
     t = ids.index(template_id)
     popularity = model.profiles.popularity
-    suits = model.templates[t].suits(model.catalog) & model.rules.allowed
+    suits = model.templates[t].suits(model.catalog) & model.campaign_rules.allowed
     if suits.any():
         return int(np.argmax(np.where(suits, popularity, -1.0))), t
     log.warning("no allowed item suits the default template '%s'; using the most popular allowed item", template_id)
     own = model.template_choice.template
-    ok = (own >= 0) & model.rules.allowed
+    ok = (own >= 0) & model.campaign_rules.allowed
     if not ok.any():
         return -1, -1
     item = int(np.argmax(np.where(ok, popularity, -1.0)))
@@ -68,12 +68,12 @@ def default_banner(model: Model, template_id: str) -> tuple[int, int]:
 
 def pinned_items(model: Model, rows: np.ndarray, segments: dict[str, Segment]) -> np.ndarray:
     """Catalog row of the pin each user at ``rows`` gets (-1: none): the first [[pin]] of
-    rules.toml whose segment holds the user and whose item some template suits."""
+    campaign_rules.toml whose segment holds the user and whose item some template suits."""
     pinned = np.full(len(rows), -1, dtype=np.int64)
     catalog_ids = model.catalog["item_id"].to_numpy(dtype=object)
-    for pin in model.settings.rules.pins:
+    for pin in model.settings.campaign_rules.pins:
         if pin.segment not in segments:
-            raise ConfigError(f"scoring/rules.toml [[pin]]: segment '{pin.segment}' is not defined; "
+            raise ConfigError(f"scoring/campaign_rules.toml [[pin]]: segment '{pin.segment}' is not defined; "
                               f"known: {', '.join(segments)}")
         pos = np.flatnonzero(catalog_ids == pin.item_id)
         if not len(pos) or model.template_choice.template[pos[0]] < 0:

@@ -1,11 +1,11 @@
 """Carousel banners: several items of one category, for a user who is still comparing.
 
 A user who interacted with ``[carousel] min_compared`` or more distinct items of a category in
-the last ``within_days`` (scoring/rules.toml) has not made up their mind; for them a candidate
-item of that category is shown as a carousel: the item first, then its category's most popular
-other items the rules allow (in stock, discount floor). The companions depend on the item alone,
-so there is one carousel variant per item, rendered once and shared by every comparing user, not
-one per user. The switch is made per candidate, before the policy draws (see
+the last ``within_days`` (scoring/campaign_rules.toml) has not made up their mind; for them a
+candidate item of that category is shown as a carousel: the item first, then its category's most
+popular other items the campaign rules allow (in stock, discount floor). The companions depend on
+the item alone, so there is one carousel variant per item, rendered once and shared by every
+comparing user, not one per user. The switch is made per candidate, before the policy draws (see
 bannergen.selection.banners), so the feedback and propensity a decision records are those of the
 carousel banner itself.
 
@@ -125,7 +125,7 @@ def recently_seen(model: Model, rows: np.ndarray) -> sp.csr_matrix:
     if model.interactions is None:
         return model.profiles.item_mass[rows]
     ages = model.interactions.last_seen[rows].tocsr(copy=True)  # days before as_of, + 1
-    ages.data = ((ages.data - 1.0) < model.settings.rules.carousel_within_days).astype(np.float32)
+    ages.data = ((ages.data - 1.0) < model.settings.campaign_rules.carousel_within_days).astype(np.float32)
     return ages
 
 
@@ -139,7 +139,7 @@ def carousel_templates(model: Model, rows: np.ndarray, items: np.ndarray) -> tup
     templates = model.template_choice.template[safe].astype(np.int64)
     switched = np.zeros(items.shape, dtype=bool)
     compared = np.zeros(items.shape, dtype=np.int64)
-    threshold = model.settings.rules.carousel_min_compared
+    threshold = model.settings.campaign_rules.carousel_min_compared
     index = model.carousel
     if threshold <= 0 or index is None or items.size == 0 or not (index.template >= 0).any():
         return templates, switched, compared

@@ -1,4 +1,4 @@
-"""`rules mine`: baskets in, rules out; real data (Groceries, Online Retail) and bad input."""
+"""`association-rules mine`: baskets in, rules out; real data (Groceries, Online Retail) and bad input."""
 
 from __future__ import annotations
 
@@ -69,9 +69,25 @@ def test_cancelled_invoices_are_skipped(tmp_path):
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
     f = tmp_path / "b.csv"
     f.write_text("a,b\n", encoding="utf-8")
-    r = run("rules", "mine", "--baskets", str(f), *args)
+    r = run("association-rules", "mine", "--baskets", str(f), *args)
     assert r.returncode == 2, r.stderr
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_rules_mine_is_a_hidden_alias_with_a_deprecation_note(tmp_path):
+    f = tmp_path / "b.csv"
+    f.write_text("a,b\na,b\nb,c\n", encoding="utf-8")
+    new = run("association-rules", "mine", "--baskets", str(f), "--min-support", "0.5", "--min-confidence", "0.5")
+    old = run("rules", "mine", "--baskets", str(f), "--min-support", "0.5", "--min-confidence", "0.5")
+    assert new.returncode == old.returncode == 0, old.stderr
+    summary = "2 rules (fpgrowth, min-support 0.5, min-confidence 0.5)"
+    assert old.stdout.split(" in ")[0] == new.stdout.split(" in ")[0] == summary
+    assert old.stdout.splitlines()[1:] == new.stdout.splitlines()[1:]
+    note = "note: 'bannergen rules mine' is deprecated; use 'bannergen association-rules mine'"
+    assert old.stderr.splitlines()[0] == note and note not in new.stderr
+    helped = run("--help")
+    commands = [line.split()[0] for line in helped.stdout.splitlines() if line.startswith("  ")]
+    assert "association-rules" in commands and "rules" not in commands
 
 
 @pytest.mark.parametrize(
@@ -120,12 +136,12 @@ def test_pair_rules_equal_mlxtend(shared_data):
 
 def test_online_retail_cli_and_explosion_guard(shared_data, tmp_path):
     path = shared_data / "online-retail/online_retail.csv.gz"
-    r = run("rules", "mine", "--baskets", str(path), "--basket-col", "InvoiceNo", "--item-col", "StockCode",
+    r = run("association-rules", "mine", "--baskets", str(path), "--basket-col", "InvoiceNo", "--item-col", "StockCode",
             "--min-support", "0.02", "--min-confidence", "0.3", "--out", str(tmp_path / "r.json"))
     assert r.returncode == 0, r.stderr
     assert "skipped 3,836 cancelled" in r.stderr
     assert (tmp_path / "r.json").read_text(encoding="utf-8").startswith("[")
-    r = run("rules", "mine", "--baskets", str(path), "--basket-col", "InvoiceNo", "--item-col", "StockCode",
+    r = run("association-rules", "mine", "--baskets", str(path), "--basket-col", "InvoiceNo", "--item-col", "StockCode",
             "--min-support", "0.001", "--min-confidence", "0.3")
     assert r.returncode == 2 and "too low" in r.stderr and "--max-len" in r.stderr and "Traceback" not in r.stderr
 
