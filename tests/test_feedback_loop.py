@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import pytest
 
 from bannergen.config import load_project
 from bannergen.pipeline import Engine
