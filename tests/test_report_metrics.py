@@ -39,6 +39,10 @@ def test_wilson_interval_known_values() -> None:
     low, high = wilson_interval(np.array([10, 0]), np.array([100, 0]))
     assert low[0] == pytest.approx(0.05522, abs=1e-4) and high[0] == pytest.approx(0.17436, abs=1e-4)
     assert np.isnan(low[1])
+    # 0 of n and n of n: the interval starts (ends) exactly at the observed rate, never beside it
+    low, high = wilson_interval(np.array([0, 40, 0]), np.array([40, 40, 7]))
+    assert low[0] == 0.0 and high[1] == 1.0 and low[2] == 0.0
+    assert high[0] == pytest.approx(0.0876, abs=1e-4) and low[1] == pytest.approx(1 - 0.0876, abs=1e-4)
     assert two_proportion_pvalue(50, 1000, 50, 1000) == pytest.approx(1.0)
     assert prob_beat_control(np.array([200]), np.array([1000]), 100, 1000)[0] > 0.99
 
@@ -123,3 +127,19 @@ def test_variant_rows_name_their_template_item_and_title_in_every_format(store_p
     assert table[0].split()[:5] == ["variant_id", "template", "item_id", "title", "impressions"]
     assert any(line.split()[:4] == ["v1", "price-drop", "000101", "苹果"] for line in table)
     assert "<td>苹果 手机</td>" in render_html(rep)
+
+
+def test_html_report_draws_variants_that_never_got_a_click(tmp_path: Path) -> None:
+    """A variant with impressions and no click has a CTR of 0 and an interval starting at 0: the
+    plot's error bars must take it (a bound a rounding error above 0 made matplotlib refuse)."""
+    from bannergen.reporting import write_html
+
+    never = uniform_log((0.0,), 35, seed=9)  # 35 impressions, no click: a count where rounding bites
+    other = uniform_log((0.3,), 300, seed=10, prefix="x").assign(variant_id="v1")
+    events = pd.concat([never, other], ignore_index=True)
+    with open_store(tmp_path / "s.sqlite") as store:
+        store.add(events)
+        report = build_report(store, "variant")
+        assert report.rows.loc[report.rows["variant_id"] == "v0", "clicks"].iat[0] == 0
+        path = write_html(report, tmp_path / "r.html", store)
+    assert "<img" in path.read_text(encoding="utf-8")

@@ -17,7 +17,10 @@ def wilson_interval(successes: np.ndarray, trials: np.ndarray, z: float = Z95) -
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low, high = np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
+    # The interval always holds the observed rate: at 0 or n successes rounding alone would put a
+    # bound a hair on the wrong side of it (3e-18 above a CTR of 0).
+    low = np.clip(np.minimum(centre - half, p), 0, 1)
+    high = np.clip(np.maximum(centre + half, p), 0, 1)
     return np.where(n > 0, low, np.nan), np.where(n > 0, high, np.nan)
 
 
