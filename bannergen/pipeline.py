@@ -101,7 +101,6 @@ class Engine:
 
     project: Project
     timings: dict[str, float] = field(default_factory=dict)
-    _subscribed: bool = field(default=False, repr=False)
 
     @contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -133,9 +132,7 @@ class Engine:
             return FeedbackView(variants, scope=self.policy_settings.scope)
         with self._timed("feedback"):
             view = FeedbackView.load(self.store, variants, time.time_ns() // 1000, self.policy_settings.scope)
-        self.store.subscribe(view.on_commit)
-        self._subscribed = True
-        return view
+        return view.attach(self.store)
 
     @cached_property
     def store(self):
@@ -145,19 +142,9 @@ class Engine:
         return open_store(self.project.feedback_store)
 
     def record_feedback(self, events: pd.DataFrame, source: str = "<events>") -> tuple:
-        """Validate and store feedback events (impression, click, conversion); the next decision
-        in this process sees them. Returns (IngestCounts, rejects)."""
-        from bannergen.feedback.validate import validate_frame
-
-        view = self.feedback
-        checked = validate_frame(events, source)
-        store = self.store
-        if not self._subscribed:  # the store was created after the view: connect them now
-            store.subscribe(view.on_commit)
-            self._subscribed = True
-        counts = store.add(checked.frame)
-        view.note_impressions(checked.frame, time.time_ns() // 1000)
-        return counts, checked.rejects
+        """Validate and store feedback events; the next decision in this process sees them
+        (FeedbackView.record). Returns (IngestCounts, rejects)."""
+        return self.feedback.record(self.store, events, source)
 
     def decide_users(self, user_ids: list[str], segment: str = "all") -> pd.DataFrame:
         """Decisions for given users now (unknown users are left out), with current feedback."""

@@ -116,27 +116,9 @@ def feedback_app() -> typer.Typer:
 
         Example: bannergen feedback evaluate --policy greedy --format json
         """
-        from bannergen.bandits import TARGET_POLICIES, evaluate_file, evaluate_policy, read_target_file
-        from bannergen.bandits.inputs import item_table, logged_from_store, project_policy
-        from bannergen.feedback import open_store
+        from bannergen.bandits.project import evaluate_logs
 
-        if (policy is None) == (target is None):
-            raise InputError("give one of --policy NAME or --target FILE",
-                             hint=f"policies: {', '.join(TARGET_POLICIES)}")
-        if policy is not None and policy not in TARGET_POLICIES:
-            raise InputError(f"unknown policy '{policy}'", hint=f"expected one of {', '.join(TARGET_POLICIES)}")
-        wanted = read_target_file(target) if target is not None else None
-        proj = project_if_any()
-        out_root, behaviour = (proj.out, proj.serve.behaviour_store) if proj else (None, None)
-        items = item_table(proj.catalog, proj.scoring) if proj else None
-        with open_store(_store_path(store)) as db:
-            logged, banners = logged_from_store(db, out_root, behaviour)
-        if wanted is not None:
-            result = evaluate_file(logged, wanted, banners, items, n_boot=boot, seed=seed)
-        else:
-            assert policy is not None  # one of --policy and --target was checked above
-            settings = project_policy(proj.scoring if proj else None, policy, temperature, floor, seed)
-            result = evaluate_policy(logged, policy, settings, items, n_boot=boot, seed=seed)
+        result = evaluate_logs(_store_path(store), project_if_any(), policy, target, temperature, floor, boot, seed)
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
         if fmt == TableOrJson.json:

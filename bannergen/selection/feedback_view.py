@@ -10,10 +10,16 @@ refit), and keeps today's impressions per user for the frequency cap.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from bannergen.feedback.schema import IngestCounts
+from bannergen.feedback.store import FeedbackStore
+from bannergen.feedback.validate import validate_frame
+from bannergen.types import Reject
 
 DAY_US = 86_400 * 1_000_000
 KEY = ["item_id", "template"]
@@ -32,6 +38,7 @@ class FeedbackView:
     # moves with any count, ``user_today`` with a user's impressions today.
     version: int = 0
     user_today: dict[str, int] = field(default_factory=dict)
+    _attached: list = field(default_factory=list, repr=False)  # stores whose commits this view follows
     scope: str = "all"  # "all" placements pooled, or one placement's feedback only
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -57,6 +64,28 @@ class FeedbackView:
         view.today = {k: int(n) for k, n in per_user.items()}
         view.user_today = {str(u): int(n) for u, n in per_user.groupby(level=0).sum().items()}
         return view
+
+    def attach(self, store: FeedbackStore) -> FeedbackView:
+        """Follow ``store``: every later commit to it moves these counts (once per store)."""
+        if not any(s is store for s in self._attached):
+            store.subscribe(self.on_commit)
+            self._attached.append(store)
+        return self
+
+    def record(self, store: FeedbackStore, events: pd.DataFrame,
+               source: str = "<events>") -> tuple[IngestCounts, tuple[Reject, ...]]:
+        """Validate feedback events (impression, click, conversion), add them to ``store`` and count
+        today's impressions for the cap: the next decision in this process sees them, no refit.
+        Returns the store's counts and the rejected rows."""
+        checked = validate_frame(events, source)
+        counts = self.attach(store).add_checked(store, checked.frame)
+        return counts, checked.rejects
+
+    def add_checked(self, store: FeedbackStore, frame: pd.DataFrame) -> IngestCounts:
+        """Add a validated feedback frame to ``store`` (this view follows it) and note its impressions."""
+        counts = store.add(frame)
+        self.note_impressions(frame, time.time_ns() // 1000)
+        return counts
 
     def add_variants(self, variants: pd.DataFrame) -> None:
         """Credit feedback on these variants (variant_id, template, item_id) too, e.g. after a render."""
