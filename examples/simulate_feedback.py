@@ -4,7 +4,7 @@ Each impression is a fresh decision of --policy over the user's candidates from 
 decision log (OUT/<segment>/manifest.json -> candidates); the decisions go to the serve decision
 log (the project's serve.behaviour_store) and the events, with decision_id, variant_id,
 placement, propensity and policy, to a CSV as a CMS would report them. The true click rates
-depend on user and banner (bannergen.bandits.simulator.ClickModel); --truth prints the true CTR
+depend on user and banner (bannergen.ope.simulator.ClickModel); --truth prints the true CTR
 of every reference policy, to compare with `bannergen feedback evaluate`:
 
     python examples/simulate_feedback.py --segment camera-fans --policy softmax --truth
@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from bannergen.bandits.inputs import item_table, project_policy
-from bannergen.bandits.simulator import ClickModel, simulate
-from bannergen.bandits.targets import TARGET_POLICIES
 from bannergen.config import load_project
 from bannergen.manifest import variant_index
+from bannergen.ope.inputs import item_table, project_policy
+from bannergen.ope.simulator import ClickModel, simulate
+from bannergen.ope.targets import TARGET_POLICIES
 from bannergen.service.realtime import BehaviourLog
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from bannergen.bandits import ClickModel, estimate, evaluate_policy, join_decisions, simulate
-from bannergen.bandits.targets import reference_target
 from bannergen.cli.main import app
 from bannergen.feedback import open_store
+from bannergen.ope import ClickModel, estimate, evaluate_policy, join_decisions, simulate
+from bannergen.ope.targets import reference_target
 from bannergen.selection.kernel import CANDIDATE_COLUMNS, DecisionPolicy
 
 LOGGING = DecisionPolicy("softmax", temperature=0.5)
@@ -222,7 +222,7 @@ def test_ingest_flags_decision_ids_no_log_knows(project: Path, tmp_path: Path) -
 
 
 def test_the_reward_model_and_reference_policies_read_the_project() -> None:
-    from bannergen.bandits.inputs import item_table, project_policy
+    from bannergen.ope.inputs import item_table, project_policy
 
     root = Path(__file__).resolve().parents[1]
     items = item_table(root / "examples" / "shop" / "catalog.csv", root / "scoring")

@@ -67,8 +67,8 @@ def feedback_app() -> typer.Typer:
 
         Example: bannergen feedback ingest events.csv
         """
-        from bannergen.bandits import banner_index, known_decision_ids
         from bannergen.feedback import ingest_file, open_store
+        from bannergen.ope import banner_index, known_decision_ids
 
         path = _store_path(store)
         proj = project_if_any()
@@ -116,7 +116,7 @@ def feedback_app() -> typer.Typer:
 
         Example: bannergen feedback evaluate --policy greedy --format json
         """
-        from bannergen.bandits.project import evaluate_logs
+        from bannergen.ope.project import evaluate_logs
 
         result = evaluate_logs(_store_path(store), project_if_any(), policy, target, temperature, floor, boot, seed)
         for warning in result.warnings:
@@ -154,9 +154,9 @@ def register(app: typer.Typer) -> None:
 
         Example: bannergen report --by template --format html --out report.html
         """
-        from bannergen.bandits.inputs import item_table
         from bannergen.cache import atomic_write
         from bannergen.feedback import open_store
+        from bannergen.ope.inputs import item_table
         from bannergen.reporting import build_report, to_csv, to_json, to_table, write_html
 
         if fmt == ReportFormat.html and out is None:

@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bannergen.bandits.decision_log import banner_index
 from bannergen.errors import InputError
 from bannergen.feedback.store import FeedbackStore
+from bannergen.ope.decision_log import banner_index
 from bannergen.reporting.meta import user_segments
 from bannergen.reporting.stats import prob_beat_control, two_proportion_pvalue, wilson_interval
 

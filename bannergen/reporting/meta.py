@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bannergen.bandits.decision_log import manifests
+from bannergen.ope.decision_log import manifests
 
 
 def user_segments(out_root: Path) -> pd.DataFrame:

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bannergen.bandits.decision_log import banner_index, load_decision_log
-from bannergen.bandits.logged import FEEDBACK_COLUMNS, LoggedDecisions, join_decisions
 from bannergen.errors import BannergenError
 from bannergen.feedback.store import FeedbackStore
+from bannergen.ope.decision_log import banner_index, load_decision_log
+from bannergen.ope.logged import FEEDBACK_COLUMNS, LoggedDecisions, join_decisions
 from bannergen.selection.kernel import DecisionPolicy
 
 log = logging.getLogger(__name__)

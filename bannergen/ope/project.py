@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bannergen.bandits.evaluate import evaluate_file, evaluate_policy
-from bannergen.bandits.inputs import item_table, logged_from_store, project_policy
-from bannergen.bandits.ope import OPEResult
-from bannergen.bandits.targets import TARGET_POLICIES, read_target_file
 from bannergen.config import Project
 from bannergen.errors import InputError
 from bannergen.feedback.store import open_store
+from bannergen.ope.estimators import OPEResult
+from bannergen.ope.evaluate import evaluate_file, evaluate_policy
+from bannergen.ope.inputs import item_table, logged_from_store, project_policy
+from bannergen.ope.targets import TARGET_POLICIES, read_target_file
 
 
 def evaluate_logs(store: Path, project: Project | None, policy: str | None = None, target: Path | None = None,

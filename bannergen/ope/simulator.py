@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, ndtri
 
-from bannergen.bandits.decision_log import DECISION_LOG_COLUMNS
-from bannergen.bandits.targets import FIXED_POLICIES, banner_counts, reference_probabilities
+from bannergen.ope.decision_log import DECISION_LOG_COLUMNS
+from bannergen.ope.targets import FIXED_POLICIES, banner_counts, reference_probabilities
 from bannergen.selection.kernel import DecisionPolicy, keyed_uniforms, sample
 
 START_US = 1_795_852_800 * 1_000_000  # 2026-11-28T08:00:00Z, a fixed clock: same seed, same events

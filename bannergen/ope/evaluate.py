@@ -2,7 +2,7 @@
 
 The target is a reference policy of the decision kernel (``evaluate_policy``) or a file
 (``evaluate_file``); either way it is a distribution over each impression's own candidates. The
-DR reward model is a logistic regression on banner features (bandits.reward_model).
+DR reward model is a logistic regression on banner features (ope.reward_model).
 
     >>> logged = join_decisions(events, load_decision_log(out, behaviour), banners)  # doctest: +SKIP
     >>> evaluate_policy(logged, "greedy", DecisionPolicy()).snipw.estimate  # doctest: +SKIP
@@ -15,10 +15,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from bannergen.bandits.logged import LoggedDecisions
-from bannergen.bandits.ope import OPEResult, estimate
-from bannergen.bandits.reward_model import RewardModel
-from bannergen.bandits.targets import TargetFile, file_target, reference_target
+from bannergen.ope.estimators import OPEResult, estimate
+from bannergen.ope.logged import LoggedDecisions
+from bannergen.ope.reward_model import RewardModel
+from bannergen.ope.targets import TargetFile, file_target, reference_target
 from bannergen.selection.kernel import DecisionPolicy
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def evaluate_policy(logged: LoggedDecisions, name: str, policy: DecisionPolicy, 
 
 def evaluate_file(logged: LoggedDecisions, target: TargetFile, banners: pd.DataFrame,
                   items: pd.DataFrame | None = None, n_boot: int = 200, seed: int = 0) -> OPEResult:
-    """Estimate the policy of a target file (bandits.targets.read_target_file)."""
+    """Estimate the policy of a target file (ope.targets.read_target_file)."""
     found = file_target(logged, target, banners)
     notes = []
     if found.off_log > 0:

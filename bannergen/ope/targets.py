@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bannergen.bandits.logged import LoggedDecisions
 from bannergen.errors import InputError
+from bannergen.ope.logged import LoggedDecisions
 from bannergen.selection.kernel import REFERENCE_POLICIES, DecisionPolicy, policy_probabilities
 
 FIXED_POLICIES = frozenset({"pin", "holdout", "default"})

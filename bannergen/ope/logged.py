@@ -114,7 +114,7 @@ def _decision_arrays(log: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def join_decisions(events: pd.DataFrame, log: pd.DataFrame, banners: pd.DataFrame) -> LoggedDecisions:
     """Join the impressions of ``events`` (feedback frame) to the decision ``log``
-    (bandits.decision_log.DECISION_LOG_COLUMNS) through ``banners`` (variant_id, item_id, template)."""
+    (ope.decision_log.DECISION_LOG_COLUMNS) through ``banners`` (variant_id, item_id, template)."""
     if "decision_id" not in events:
         events = events.assign(decision_id="")
     imps, reward = attribute_clicks(events)

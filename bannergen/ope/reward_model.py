@@ -22,7 +22,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.special import expit
 
-from bannergen.bandits.logged import LoggedDecisions
+from bannergen.ope.logged import LoggedDecisions
 
 CATEGORICAL = ("template", "category", "price_band", "placement")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bannergen.bandits.targets import reference_probabilities
+from bannergen.ope.targets import reference_probabilities
 from bannergen.selection.candidate_set import in_holdout
 from bannergen.selection.kernel import DecisionPolicy, keyed_uniforms, policy_probabilities, sample
 
