@@ -137,3 +137,21 @@ def test_the_service_logs_each_decision_with_its_candidates(world):
     assert len(mine) >= 1 and mine["user_id"].eq(user).all()
     assert mine["probability"].sum() == pytest.approx(1.0, abs=1e-9)
     assert float(mine.loc[mine["chosen"], "probability"].iloc[0]) == pytest.approx(r.json()["propensity"], abs=1e-6)
+
+
+def test_a_kept_served_decision_is_redone_when_the_cap_uses_its_banner_up(world):
+    """Serve keeps a decision until something it read changes: an impression that uses up the
+    chosen banner's cap (1 a day here) makes the next decision rotate to another banner."""
+    policy, engine, service, client, capped = world
+    state = service.state
+    user = next(u for u in users_to_check(engine, capped)
+                if u not in capped and state.decide(u, "1200x400").policy == policy
+                and (state.users[u].items[0, :-1] >= 0).sum() > 1)
+    first = state.decide(user, "1200x400")
+    assert state.decide(user, "1200x400") is first  # nothing moved: the kept decision
+    variant = state.variants[(*first.banner, "1200x400")]
+    r = client.post("/v1/events", headers={"authorization": f"Bearer {KEY}"}, json={"events": [
+        {"type": "impression", "user_id": user, "variant_id": variant, "placement": "home_top", "event_id": "kept-1"}]})
+    assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
+    second = state.decide(user, "1200x400")
+    assert second.banner != first.banner and second.propensity > 0

@@ -195,12 +195,17 @@ class DecisionState:
         return cands, True
 
     def _stamp(self, cands: CandidateSet, user_id: str) -> tuple:
-        """What a decision read besides its own candidates: feedback counts (Thompson) and the user's
-        impressions today (the cap). A kept decision is reused only while its stamp holds."""
+        """What a decision read besides its own candidates: the feedback counts (Thompson) and which
+        candidates the cap has used up today. A kept decision is reused only while its stamp holds,
+        so an impression that leaves every candidate under the cap does not cost a new decision."""
         view = self.engine.feedback
         p = self.decision_policy
-        return (view.version if p.name == "thompson" else 0,
-                (view.day, view.user_today.get(user_id, 0)) if p.cap_per_day > 0 else 0)
+        capped: tuple = ()
+        if p.cap_per_day > 0 and view.user_today.get(user_id, 0):
+            k = cands.k
+            shown = view.shown_today(cands.user_ids, cands.item_ids[:, :k], cands.template_ids[:, :k])
+            capped = tuple((shown[0] >= p.cap_per_day).tolist())
+        return view.version if p.name == "thompson" else 0, capped
 
     def decide(self, user_id: str, size: str) -> Choice | None:
         """The banner for ``user_id`` at ``size`` now; None when nothing at all can be shown.
