@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import ConfigError
+from bannergen.explain import explain_choices
 from bannergen.segments import ALL, Segment, segment_mask
 from bannergen.selection.banners import candidate_banners
 from bannergen.selection.kernel import CandidateSet
@@ -128,8 +129,6 @@ def with_reasons(model: Model, candidates: CandidateSet, where: np.ndarray | Non
     """``candidates`` with the explanation of every banner at ``where`` (bool (n, k + 1); all when
     None) that has none yet: the event or search that contributed most to its item's score
     ("因为你浏览了 佳能 相机"). Batch explains the chosen banners only, serve and explain all."""
-    from bannergen.explain import explain_choices
-
     reasons = candidates.reasons.copy()
     todo = (reasons == "") & (candidates.items >= 0)
     if where is not None:

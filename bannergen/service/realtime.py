@@ -26,6 +26,11 @@ import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
 from bannergen.feedback.sqlite import transaction
+from bannergen.profile import build_profiles
+from bannergen.scorers.base import build_interactions
+from bannergen.scorers.content import ContentScorer
+from bannergen.segments import ProfileSummary
+from bannergen.selection.candidate_set import user_candidates
 
 if TYPE_CHECKING:
     from bannergen.model import Model
@@ -206,11 +211,6 @@ class UserRescorer:
 
     def rescore(self, user_ids: Iterable[str]) -> dict[str, CandidateSet]:
         """Fresh candidate sets for ``user_ids`` (users with no events at all are left out)."""
-        from bannergen.profile import build_profiles
-        from bannergen.scorers.content import ContentScorer
-        from bannergen.segments import ProfileSummary
-        from bannergen.selection.candidate_set import user_candidates
-
         users = sorted(set(user_ids))
         frame = self.events_of(users)
         if frame.empty:
@@ -225,8 +225,6 @@ class UserRescorer:
         if blend is not None and getattr(m, "interactions", None) is not None:
             # The blend reads the user side from its Interactions: build them for these users, and give
             # the blend its own content scorer (the shared one must not rebind to these few users).
-            from bannergen.scorers.base import build_interactions
-
             data = build_interactions(frame, m.features.item_ids, m.profiles.as_of, user_ids=profiles.user_ids,
                                       titles=m.catalog["title"])
             scorers = dict(blend.scorers)

@@ -23,9 +23,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bannergen.contexts import template_context
 from bannergen.selection.candidate_set import DEFAULT_REASON, banners_of, unknown_user, user_candidates
 from bannergen.selection.kernel import CandidateSet, decide_all, keyed_uniforms
 from bannergen.size import Size
+from bannergen.types import RenderSpec
 
 if TYPE_CHECKING:
     from bannergen.pipeline import Engine
@@ -126,8 +128,6 @@ class DecisionState:
 
     def variant_ids_for(self, banners: set[tuple[int, int, int]]) -> None:
         """Compute (once) the variant id of every size of these (item, template, antecedent) banners."""
-        from bannergen.types import RenderSpec
-
         engine = self.engine
         with self._ids_lock:
             todo = [(i, t, a) for i, t, a in banners
@@ -143,16 +143,12 @@ class DecisionState:
 
     def context(self, item: int, template: int, antecedent: int = -1):
         """The BannerContext of a banner, as batch render builds it (carousel items, cross-sell trigger)."""
-        from bannergen.contexts import template_context
-
         companions = self.model.carousel.companions if self.model.carousel is not None else None
         return template_context(self.model.catalog, item, self.model.templates[template],
                                 self.engine.project.catalog.parent, companions, antecedent)
 
     def spec(self, item: int, template: int, size: str, antecedent: int = -1):
         """The RenderSpec of a variant (for rendering on demand)."""
-        from bannergen.types import RenderSpec
-
         return RenderSpec(self.model.templates[template].id, Size.parse(size), self.context(item, template, antecedent))
 
     def double(self, template: int, size: str) -> str | None:
