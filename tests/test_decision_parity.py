@@ -155,3 +155,14 @@ def test_a_kept_served_decision_is_redone_when_the_cap_uses_its_banner_up(world)
     assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
     second = state.decide(user, "1200x400")
     assert second.banner != first.banner and second.propensity > 0
+
+
+def test_a_pin_for_an_undefined_segment_names_the_file_and_segment(tmp_path):
+    from bannergen.errors import ConfigError
+
+    make_engine(tmp_path, "softmax")
+    rules = tmp_path / "scoring/campaign_rules.toml"
+    rules.write_text(rules.read_text(encoding="utf-8") + '\n[[pin]]\nsegment = "nobody"\nitem_id = "000101"\n',
+                     encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"campaign_rules\.toml \[\[pin\]\]: segment 'nobody' is not defined"):
+        Engine(load_project(tmp_path)).decisions("all", limit=5)

@@ -162,6 +162,7 @@ class CampaignRules:
     # items) where a carousel template outranks the item's own template. 0: never.
     carousel_min_compared: int = CAMPAIGN_RULES["carousel.min_compared"]
     carousel_within_days: float = CAMPAIGN_RULES["carousel.within_days"]
+    source: str = "scoring/campaign_rules.toml"  # the file read, for messages that name it
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ def load_campaign_rules(path: Path) -> CampaignRules:
         boosts.append(boost)
     pins = tuple(CAMPAIGN_RULES.record(Pin, item, "pin") for _, item, _ in _array(raw, "pin", where))
     return CAMPAIGN_RULES.record(CampaignRules, values, "filters", "cross_sell", "carousel", boosts=tuple(boosts),
-                                 pins=pins)
+                                 pins=pins, source=where)
 
 
 def campaign_rules_path(scoring_dir: Path) -> Path:

@@ -72,10 +72,11 @@ def pinned_items(model: Model, rows: np.ndarray, segments: dict[str, Segment]) -
     campaign_rules.toml whose segment holds the user and whose item some template suits."""
     pinned = np.full(len(rows), -1, dtype=np.int64)
     catalog_ids = model.catalog["item_id"].to_numpy(dtype=object)
-    for pin in model.settings.campaign_rules.pins:
+    rules = model.settings.campaign_rules
+    for pin in rules.pins:
         if pin.segment not in segments:
-            raise ConfigError(f"scoring/campaign_rules.toml [[pin]]: segment '{pin.segment}' is not defined; "
-                              f"known: {', '.join(segments)}")
+            raise ConfigError(f"{rules.source} [[pin]]: segment '{pin.segment}' is not defined; "
+                              f"known: {', '.join(segments)}", hint="define it in scoring/segments.toml")
         pos = np.flatnonzero(catalog_ids == pin.item_id)
         if not len(pos) or model.template_choice.template[pos[0]] < 0:
             continue
