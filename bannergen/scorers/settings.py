@@ -162,7 +162,7 @@ class CampaignRules:
     # items) where a carousel template outranks the item's own template. 0: never.
     carousel_min_compared: int = CAMPAIGN_RULES["carousel.min_compared"]
     carousel_within_days: float = CAMPAIGN_RULES["carousel.within_days"]
-    source: str = "scoring/campaign_rules.toml"  # the file read, for messages that name it
+    source: str = field(default="scoring/campaign_rules.toml", compare=False)  # the file read, for messages
 
 
 @dataclass(frozen=True)
