@@ -131,7 +131,8 @@ def test_the_service_logs_each_decision_with_its_candidates(world):
     r = client.post("/v1/decisions", json={"user_id": user, "placement": "home_top", "size": "1200x400"},
                     headers={"authorization": f"Bearer {KEY}"})
     decision_id = r.json()["decision_id"]
-    service.flush_decisions().result()
+    service.flush_decisions()  # None when the service's own periodic flush got there first
+    service.writer.submit(lambda: None).result()  # the writer thread has written everything before it
     log = service.behaviour.decision_log()
     mine = log[log["decision_id"] == decision_id]
     assert len(mine) >= 1 and mine["user_id"].eq(user).all()
