@@ -67,19 +67,9 @@ def feedback_app() -> typer.Typer:
 
         Example: bannergen feedback ingest events.csv
         """
-        from bannergen.feedback import ingest_file, open_store
-        from bannergen.ope import banner_index, known_decision_ids
+        from bannergen.project_feedback import ingest_into
 
-        path = _store_path(store)
-        proj = project_if_any()
-        # Known variants: every manifest's, and every banner serve rendered on demand.
-        ids = banner_index(proj.out, proj.serve.behaviour_store)["variant_id"] if proj else ()
-        known = frozenset(ids) if len(ids) else None
-        decisions = known_decision_ids(proj.out, proj.serve.behaviour_store) if proj else None
-        rejects_path = rejects or path.with_name(f"{path.stem}-rejects.txt")
-        with open_store(path, timeout=timeout) as db:
-            result = ingest_file(file, db, known_variants=known, known_decisions=decisions,
-                                 rejects_path=rejects_path, display=str(file))
+        result = ingest_into(project_if_any(), file, _store_path(store), rejects, timeout)
         c = result.counts
         if fmt == TableOrJson.json:
             typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
@@ -154,26 +144,7 @@ def register(app: typer.Typer) -> None:
 
         Example: bannergen report --by template --format html --out report.html
         """
-        from bannergen.cache import atomic_write
-        from bannergen.feedback import open_store
-        from bannergen.ope.inputs import item_table
-        from bannergen.reporting import build_report, to_csv, to_json, to_table, write_html
+        from bannergen.project_feedback import report as run
 
-        if fmt == ReportFormat.html and out is None:
-            raise InputError("--format html needs --out FILE")
-        proj = project_if_any()
-        items = item_table(proj.catalog, proj.scoring) if proj else None
-        with open_store(_store_path(store)) as db:
-            rep = build_report(db, by.value, proj.out if proj else None,
-                               behaviour_store=proj.serve.behaviour_store if proj else None, items=items)
-            if fmt == ReportFormat.html:
-                assert out is not None  # checked above: html needs --out
-                write_html(rep, out, db)
-                typer.echo(f"report: {out}")
-                return
-        text = {ReportFormat.table: to_table, ReportFormat.json: to_json, ReportFormat.csv: to_csv}[fmt](rep)
-        if out is not None:
-            atomic_write(out, text.encode("utf-8"))
-            typer.echo(f"report: {out}")
-        else:
-            typer.echo(text.rstrip("\n"))
+        text = run(project_if_any(), _store_path(store), by.value, fmt.value, out)
+        typer.echo(f"report: {out}" if text is None else text.rstrip("\n"))
