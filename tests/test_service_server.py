@@ -17,14 +17,12 @@ httpx = pytest.importorskip("httpx")
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# The CLI with the serve/publish group registered (the lead wires it into main.py).
+# The bannergen command line, run as the installed entry point runs it.
 CLI = textwrap.dedent("""
     import sys
-    from bannergen.cli.main import app
-    from bannergen.cli.serve import register
-    register(app)
+    from bannergen.cli.main import main
     sys.argv[0] = "bannergen"
-    app()
+    main()
 """)
 
 
