@@ -19,7 +19,7 @@ def settings_files() -> tuple[SettingsFile, ...]:
     from bannergen.config import SETTINGS
     from bannergen.scorers.settings import BLEND, CAMPAIGN_RULES, WEIGHTS
     from bannergen.segments import SEGMENTS
-    from bannergen.selection.settings import POLICY
+    from bannergen.selection.policy_table import POLICY
 
     return SETTINGS, WEIGHTS, POLICY, CAMPAIGN_RULES, BLEND, SEGMENTS
 

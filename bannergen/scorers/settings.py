@@ -22,7 +22,7 @@ from typing import Any
 
 from bannergen.errors import ConfigError
 from bannergen.scorers.registry import SCORER_NAMES, SCORERS
-from bannergen.selection.kernel import POLICIES as POLICIES
+from bannergen.selection.policy_table import POLICIES as POLICIES
 from bannergen.selection.settings import SelectionSettings as SelectionSettings
 from bannergen.selection.settings import load_selection
 from bannergen.settings_table import (

@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma
 
-POLICIES: tuple[str, ...] = ("softmax", "greedy", "thompson")
+from bannergen.selection.policy_table import POLICIES, POLICY
+
 # The decision log: one row per (decision, listed candidate), in batch (OUT/candidates.*) and serve.
 CANDIDATE_COLUMNS: tuple[str, ...] = ("decision_id", "user_id", "position", "item_id", "template", "antecedent_id",
                                       "score", "probability", "chosen", "policy")
@@ -64,14 +65,14 @@ class DecisionPolicy:
     cap_per_day: impressions of one banner per user per UTC day before it makes way (0: no cap).
     """
 
-    name: str = "softmax"
-    temperature: float = 0.1
-    prior_ctr: float = 0.02
-    prior_strength: float = 50.0
-    exploration_floor: float = 0.01
-    draws: int = 64
-    cap_per_day: int = 3
-    seed: int = 0
+    name: str = POLICY["selection.policy"]
+    temperature: float = POLICY["selection.temperature"]
+    prior_ctr: float = POLICY["thompson.prior_ctr"]
+    prior_strength: float = POLICY["thompson.prior_strength"]
+    exploration_floor: float = POLICY["thompson.exploration_floor"]
+    draws: int = POLICY["thompson.draws"]
+    cap_per_day: int = POLICY["frequency_cap.per_user_per_day"]
+    seed: int = 0  # the project's select.seed (bannergen.toml) in every real run
 
 
 def softmax(scores: np.ndarray, temperature: float) -> np.ndarray:
