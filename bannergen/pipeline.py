@@ -37,10 +37,9 @@ from bannergen.runkey import finished_render, run_key
 from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings, load_scoring
 from bannergen.segments import Segment, get_segment, load_segments
-from bannergen.selection.candidate_set import build_candidate_set, with_reasons
-from bannergen.selection.decide import BatchDecisions, decide
+from bannergen.selection.decide import BatchDecisions, decide, decide_rows
 from bannergen.selection.feedback_view import FeedbackView
-from bannergen.selection.kernel import Decisions, decide_all
+from bannergen.selection.kernel import Decisions
 from bannergen.selection.settings import PolicySettings, load_policy_settings
 from bannergen.types import Reject
 from bannergen.user_explanation import UserExplanation, explain_user
@@ -198,15 +197,10 @@ class Engine:
         return pd.DataFrame(rows, columns=["segment", "description", "users"])
 
     def decide_rows(self, rows: np.ndarray, explain: bool = False) -> Decisions:
-        """The decision kernel's answer for users at profile ``rows`` now, with current feedback;
-        ``explain`` computes every candidate's reason, not only the chosen one's."""
-        model = self.model
-        sel = model.settings.selection
-        cands = build_candidate_set(model, rows, self.policy_settings, self.segments)
-        if explain:
-            cands = with_reasons(model, cands)
-        policy = self.policy_settings.decision_policy(sel.policy, sel.temperature, self.project.seed)
-        return decide_all(cands, policy, self.feedback)
+        """The decision kernel's answer for users at profile ``rows`` now, with current feedback
+        (``selection.decide.decide_rows``)."""
+        return decide_rows(self.model, rows, self.project.seed, self.policy_settings, self.segments, self.feedback,
+                            explain)
 
     def decisions(self, segment: str, limit: int | None = None) -> BatchDecisions:
         seg = get_segment(self.segments, segment)

@@ -9,7 +9,7 @@ candidate set needs later.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from bannergen.model import Model
 from bannergen.segments import Segment
 from bannergen.selection.candidate_set import build_candidate_set, with_reasons
 from bannergen.selection.feedback_view import FeedbackView
-from bannergen.selection.kernel import CANDIDATE_COLUMNS, decide_all
+from bannergen.selection.kernel import CANDIDATE_COLUMNS, Decisions, decide_all
 from bannergen.selection.settings import PolicySettings
 
 
@@ -40,6 +40,21 @@ def batch_decision_ids(user_ids: np.ndarray, segment: str, as_of: object, seed: 
                       dtype=object)
 
 
+def decide_rows(model: Model, rows: np.ndarray, seed: int, policy: PolicySettings,
+                segments: dict[str, Segment], feedback: FeedbackView | None = None,
+                explain: bool = False) -> Decisions:
+    """The kernel's decisions for the users at profile ``rows``, with every chosen banner's reason;
+    ``explain`` gives every candidate its reason too (what ``bannergen explain`` prints)."""
+    sel = model.settings.selection
+    cands = build_candidate_set(model, np.asarray(rows, dtype=np.int64), policy, segments)
+    if explain:
+        cands = with_reasons(model, cands)
+    made = decide_all(cands, policy.decision_policy(sel.policy, sel.temperature, seed), feedback)
+    chosen_cell = np.zeros(cands.items.shape, bool)
+    chosen_cell[np.flatnonzero(made.chosen >= 0), made.chosen[made.chosen >= 0]] = True
+    return replace(made, candidates=with_reasons(model, cands, chosen_cell))
+
+
 def decide(
     model: Model,
     rows: np.ndarray,
@@ -49,14 +64,10 @@ def decide(
     segments: dict[str, Segment],
     feedback: FeedbackView | None = None,
 ) -> BatchDecisions:
-    """One decision per user at ``rows`` (profile rows); users with nothing to show are left out of
-    ``chosen`` (the log still has no row for them either)."""
-    sel = model.settings.selection
-    cands = build_candidate_set(model, np.asarray(rows, dtype=np.int64), policy, segments)
-    made = decide_all(cands, policy.decision_policy(sel.policy, sel.temperature, seed), feedback)
-    chosen_cell = np.zeros(cands.items.shape, bool)
-    chosen_cell[np.flatnonzero(made.chosen >= 0), made.chosen[made.chosen >= 0]] = True
-    made = type(made)(with_reasons(model, cands, chosen_cell), made.probabilities, made.chosen, made.policy)
+    """One decision per user at ``rows`` (profile rows) of a render of ``segment``; users with
+    nothing to show are left out of ``chosen`` (and of the log)."""
+    made = decide_rows(model, rows, seed, policy, segments, feedback)
+    cands = made.candidates
     ids = batch_decision_ids(cands.user_ids, segment.name, model.profiles.as_of, seed)
     keep = made.chosen >= 0
     item = made.item
