@@ -163,7 +163,13 @@ def unknown_user(model: Model, user_id: str, width: int, settings: PolicySetting
 def banners_of(cands: CandidateSet) -> set[tuple[int, int, int]]:
     """(item, template, antecedent) of every candidate banner of a set (fixed column included)."""
     ok = cands.items >= 0
-    return set(zip(cands.items[ok].tolist(), cands.templates[ok].tolist(), cands.antecedents[ok].tolist()))
+    triples = np.stack([cands.items[ok], cands.templates[ok], cands.antecedents[ok]], axis=1)
+    return {tuple(t) for t in np.unique(triples, axis=0).tolist()}
+
+
+def stack(sets: list[CandidateSet]) -> CandidateSet:
+    """One CandidateSet of the users of ``sets`` (all of the same width), in order."""
+    return CandidateSet(*(np.concatenate([getattr(c, f) for c in sets]) for f in CandidateSet.__dataclass_fields__))
 
 
 def user_candidates(model: Model, rows: np.ndarray, settings: PolicySettings,

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bannergen.contexts import template_context
-from bannergen.selection.candidate_set import DEFAULT_REASON, banners_of, unknown_user, user_candidates
+from bannergen.selection.candidate_set import DEFAULT_REASON, banners_of, stack, unknown_user, user_candidates
 from bannergen.selection.kernel import CandidateSet, decide_all, keyed_uniforms
 from bannergen.size import Size
 from bannergen.types import RenderSpec
@@ -121,7 +121,7 @@ class DecisionState:
 
     # -- variant ids -------------------------------------------------------------------------------
     def _all_banners(self) -> set[tuple[int, int, int]]:
-        banners: set[tuple[int, int, int]] = set().union(*(banners_of(c) for c in self.users.values()))
+        banners = banners_of(stack(list(self.users.values()))) if self.users else set()
         if self.default is not None:
             banners.add((self.default[0], self.default[1], -1))
         return banners
@@ -173,7 +173,7 @@ class DecisionState:
     # -- deciding ----------------------------------------------------------------------------------
     def update_users(self, users: dict[str, CandidateSet]) -> None:
         """Swap in recomputed candidates (from the writer thread)."""
-        self.variant_ids_for(set().union(*(banners_of(c) for c in users.values())) if users else set())
+        self.variant_ids_for(banners_of(stack(list(users.values()))) if users else set())
         self._remember_uniforms(list(users))
         self.users.update(users)
 
