@@ -78,14 +78,10 @@ class FeedbackView:
         today's impressions for the cap: the next decision in this process sees them, no refit.
         Returns the store's counts and the rejected rows."""
         checked = validate_frame(events, source)
-        counts = self.attach(store).add_checked(store, checked.frame)
+        self.attach(store)
+        counts = store.add(checked.frame)
+        self.note_impressions(checked.frame, time.time_ns() // 1000)
         return counts, checked.rejects
-
-    def add_checked(self, store: FeedbackStore, frame: pd.DataFrame) -> IngestCounts:
-        """Add a validated feedback frame to ``store`` (this view follows it) and note its impressions."""
-        counts = store.add(frame)
-        self.note_impressions(frame, time.time_ns() // 1000)
-        return counts
 
     def add_variants(self, variants: pd.DataFrame) -> None:
         """Credit feedback on these variants (variant_id, template, item_id) too, e.g. after a render."""

@@ -202,7 +202,6 @@ def thompson_win_rates(alpha: np.ndarray, beta: np.ndarray, available: np.ndarra
                 pass
     wins /= draws
     wins[~ok] = 0.0
-    # A row whose available candidates never won (cannot happen with finite logits) keeps its mass.
     return wins
 
 
