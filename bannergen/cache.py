@@ -21,11 +21,36 @@ VARIANT_ID = re.compile(r"^[0-9a-f]{24}$")
 FORMAT_SUFFIX = {"png": ".png", "webp": ".webp", "jpg": ".jpg", "html": ".html"}
 
 
+def umask_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file: 0o666 less the process umask
+    (0o644 under the usual umask 022)."""
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux reports it without changing it; os.umask can only read it by setting it, which for an
+    # instant gives files that other threads create a umask of 0.
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None:
     """Write ``data`` to ``path`` via a temp file in the same folder and os.replace, so a reader
     sees the old file or the whole new one. ``data`` is the bytes, or a function that writes them
     to the binary file it is given (for output too large to hold twice in memory). Parent folders
-    are created; an OSError becomes EnvironmentFailure naming the path."""
+    are created; an OSError becomes EnvironmentFailure naming the path.
+
+    The file gets the umask's permissions, like any file the user's tools write: mkstemp makes
+    its temp files 0600, which a web server or CDN agent running as another user cannot read.
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -35,6 +60,7 @@ def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], object]) -> None
                     data(handle)
                 else:
                     handle.write(data)
+                os.fchmod(handle.fileno(), umask_mode())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
