@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.cache import AssetStore
+from bannergen.parent_death import die_with_parent
 from bannergen.size import Size
 from bannergen.types import RenderSpec
 
@@ -67,6 +68,12 @@ _worker: tuple | None = None  # (renderer, store) in a worker process
 def _init_worker(options: RendererOptions, out: Path) -> None:
     global _worker
     _worker = (options.build(), AssetStore(out))
+
+
+def _init_pool_worker(parent_pid: int, options: RendererOptions, out: Path) -> None:
+    """A pool worker's start: it ends with the render (kill -9 included), then builds its Renderer."""
+    die_with_parent(parent_pid)
+    _init_worker(options, out)
 
 
 def _render_batch(batch: list[tuple[str, RenderSpec]]) -> list[tuple[str, tuple[str, ...]]]:
@@ -118,7 +125,7 @@ def render_variants(
         # workers only touch their own Renderer, so little of it is ever copied.
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(options, store.out)
+            workers, mp_context=context, initializer=_init_pool_worker, initargs=(os.getpid(), options, store.out)
         ) as pool:
             for result in pool.map(_render_batch, _batches(todo, size)):
                 for _, warns in result:
