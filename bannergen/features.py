@@ -29,6 +29,7 @@ class ItemFeatures:
     blocks: block name -> slice of feature columns
     codes:  block name -> int array (n_items,), the item's code within the block
     labels: block name -> the block's values, indexed by code
+    prices: ndarray (n_items,) the catalog price (CNY), what a purchase of the item spends
     """
 
     item_ids: pd.Index
@@ -37,6 +38,7 @@ class ItemFeatures:
     blocks: dict[str, slice]
     codes: dict[str, np.ndarray]
     labels: dict[str, list[str]]
+    prices: np.ndarray
 
     @property
     def n_items(self) -> int:
@@ -83,4 +85,5 @@ def build_item_features(catalog: pd.DataFrame, weights: InterestWeights) -> Item
         blocks=blocks,
         codes=codes,
         labels=labels,
+        prices=catalog["price"].to_numpy(dtype=np.float64),
     )

@@ -45,6 +45,9 @@ class Profiles:
     recent_purchase_age: csr (n_users, n_items) float32, days since the last purchase + 1 (0 = never)
     purchases:       ndarray (n_users,) purchase events
     idle_days:       ndarray (n_users,) days since the user's last event
+    activity:        DataFrame (n_users rows) of counts segments test: events (searches included),
+                     views, carts, purchases; first_seen_days (days since the first event); spend
+                     (CNY, the catalog price of every purchase event)
     queries:         DataFrame user (code), query, mass: one row per user and distinct query
     popularity:      ndarray (n_items,) in [0, 1], log of shop-wide decayed mass over its maximum
     as_of:           the reference time of the decay
@@ -59,6 +62,7 @@ class Profiles:
     recent_purchase_age: sp.csr_matrix
     purchases: np.ndarray
     idle_days: np.ndarray
+    activity: pd.DataFrame
     queries: pd.DataFrame
     popularity: np.ndarray
     as_of: pd.Timestamp
@@ -94,6 +98,44 @@ def resolve_as_of(events: pd.DataFrame, as_of: str = "") -> pd.Timestamp:
     return events["ts"].max()
 
 
+# Decayed masses are summed per item on a grid of 2**-20: sums of multiples of it are exact in
+# float64, so the shop-wide totals do not depend on how the users were split into partitions
+# (bannergen.distributed adds up the totals of each partition's users).
+_MASS_GRID = float(2**20)
+
+
+def item_totals(item_codes: np.ndarray, mass: np.ndarray, n_items: int) -> np.ndarray:
+    """Shop-wide decayed mass per item (n_items,) from each event's item code and mass; the
+    totals of disjoint sets of users add up to the totals of their union, exactly."""
+    return np.bincount(item_codes, weights=np.round(mass * _MASS_GRID), minlength=n_items) / _MASS_GRID
+
+
+def popularity_of(totals: np.ndarray) -> np.ndarray:
+    """Profiles.popularity from ``item_totals``: log1p of each item's total over the largest, in [0, 1]."""
+    logged = np.log1p(totals)
+    top = logged.max() if len(logged) else 0.0
+    return logged / top if top > 0 else np.zeros(len(logged))
+
+
+def event_items(events: pd.DataFrame, features: ItemFeatures, weights: InterestWeights,
+                as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    """(item codes, decayed masses) of the events on catalog items: what ``item_totals`` sums."""
+    event = events["event"].to_numpy()
+    _, _, mass = event_mass(events, weights, as_of)
+    on_item = (event != "search") & (events["item_id"].to_numpy() != "")
+    codes = features.item_ids.get_indexer(events["item_id"].to_numpy()[on_item])
+    known = codes >= 0
+    return codes[known], mass[on_item][known]
+
+
+def event_mass(events: pd.DataFrame, weights: InterestWeights,
+               as_of: pd.Timestamp) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(age in days, event type weight, decayed mass a = weight * 0.5 ** (age / half-life)) per event row."""
+    age_days = ((as_of - events["ts"]).dt.total_seconds().to_numpy() / 86400.0).clip(min=0.0)
+    type_weight = pd.Series(events["event"].to_numpy()).map(weights.event_weights).to_numpy(dtype=np.float64)
+    return age_days, type_weight, type_weight * np.power(0.5, age_days / weights.half_life_days)
+
+
 def match_queries(queries: pd.Series, features: ItemFeatures, weights: InterestWeights) -> pd.DataFrame:
     """Which category/brand features each distinct query names: DataFrame (query, feature).
 
@@ -123,10 +165,8 @@ def build_profiles(
     """Profiles for every user in ``events`` (schema in bannergen.types), decayed to ``as_of``."""
     user_codes, user_ids = pd.factorize(events["user_id"], sort=True)
     n_users, n_items, n_feats = len(user_ids), features.n_items, len(features.names)
-    age_days = ((as_of - events["ts"]).dt.total_seconds().to_numpy() / 86400.0).clip(min=0.0)
+    age_days, type_weight, mass = event_mass(events, weights, as_of)
     event = events["event"].to_numpy()
-    type_weight = pd.Series(event).map(weights.event_weights).to_numpy(dtype=np.float64)
-    mass = type_weight * np.power(0.5, age_days / weights.half_life_days)
 
     is_search = event == "search"
     on_item = ~is_search & (events["item_id"].to_numpy() != "")
@@ -173,11 +213,18 @@ def build_profiles(
     )
     interest = (sp.diags(1.0 - alpha) @ long_term + sp.diags(alpha) @ session).tocsr()
 
-    item_popularity = np.log1p(np.asarray(item_mass.sum(axis=0)).ravel())
-    top = item_popularity.max() if n_items else 0.0
-    popularity = item_popularity / top if top > 0 else np.zeros(n_items)
+    popularity = popularity_of(item_totals(j, m, n_items))
 
     purchases = np.bincount(user_codes[event == "purchase"], minlength=n_users)
+    bought_here = event[on_item][known] == "purchase"
+    activity = pd.DataFrame({
+        "events": np.bincount(user_codes, minlength=n_users),
+        "views": np.bincount(user_codes[event == "view"], minlength=n_users),
+        "carts": np.bincount(user_codes[event == "cart"], minlength=n_users),
+        "purchases": purchases,
+        "first_seen_days": pd.Series(age_days).groupby(user_codes).max().reindex(range(n_users)).to_numpy(),
+        "spend": np.bincount(u[bought_here], weights=features.prices[j[bought_here]], minlength=n_users),
+    })
     return Profiles(
         user_ids=pd.Index(user_ids, name="user_id"),
         item_mass=item_mass,
@@ -188,6 +235,7 @@ def build_profiles(
         recent_purchase_age=recent_purchase_age,
         purchases=purchases,
         idle_days=idle_days,
+        activity=activity,
         queries=queries,
         popularity=popularity,
         as_of=as_of,

@@ -125,15 +125,38 @@ def explain(
 
 
 @app.command()
-def segments() -> None:
+def segments(
+    explain_name: Annotated[
+        str | None, typer.Option("--explain", help="print this segment's condition and how many users meet each part")
+    ] = None,
+) -> None:
     """The segments defined in scoring/segments.toml and how many users each holds.
 
-    Example: bannergen segments
+    Example: bannergen segments --explain new-customers
     """
+    if explain_name is not None:
+        _explain_segment(explain_name)
+        return
     table = engine().segment_sizes()
     width = max(len(s) for s in table["segment"])
     for r in table.itertuples(index=False):
         typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.description}")
+
+
+def _explain_segment(name: str) -> None:
+    from bannergen.segments import explain_condition, get_segment, segment_mask
+
+    eng = engine()
+    segment = get_segment(eng.segments, name)
+    summary = eng.model.summary
+    total = len(summary.purchases)
+    typer.echo(f"{segment.name}: {segment.description}" if segment.description else segment.name)
+    lines = [("  " * (depth + 1) + text, users) for depth, text, users in explain_condition(segment.condition, summary)]
+    width = max([len(text) for text, _ in lines] + [24])
+    for text, users in lines:
+        typer.echo(f"{text:<{width}}  {users:>7,} users")
+    members = int(segment_mask(segment, summary).sum())
+    typer.echo(f"{'= in the segment':<{width}}  {members:>7,} of {total:,} users ({members / max(total, 1):.1%})")
 
 
 def _register_groups() -> None:
