@@ -56,7 +56,7 @@ FILE_ERRORS = [
     ("header only", "catalog.csv", HEADER + "\n", "catalog.csv: no rows; a catalog needs at least one item"),
     ("zero bytes", "catalog.csv", "", "catalog.csv: the file is empty; expected a header line naming the columns"),
     ("not a gzip file", "catalog.csv.gz", f"{HEADER}\n{GOOD}\n",
-     "catalog.csv.gz: cannot read the file (Not a gzipped file (b'it'))"),
+     "catalog.csv.gz: not gzip data, though the name ends in .gz (hint: rename it without .gz if it is plain text)"),
 ]
 
 

@@ -12,11 +12,14 @@ imports (pandas, the pipeline) happen inside the commands so `bannergen --help` 
 from __future__ import annotations
 
 import logging
+import sys
+import traceback
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer._click.exceptions import NoSuchOption
 from typer.core import TyperGroup
 
 from bannergen.errors import BannergenError
@@ -26,17 +29,54 @@ if TYPE_CHECKING:
     from bannergen.pipeline import Engine
 
 
+GLOBAL_OPTIONS = ("--project", "--catalog", "--events", "--debug")
+# What an interrupted command leaves behind, where it is worth saying (the command's path).
+INTERRUPTED = {
+    "render": "interrupted; finished banners are kept and reused on the next run",
+    "feedback ingest": "interrupted; events stored so far are kept, and ingesting the file again adds only the rest",
+    "templates preview": "interrupted; the contact sheet was not written",
+    "fit": "interrupted; the previous model is unchanged",
+    "publish": "interrupted; the published manifests are unchanged (they are written last)",
+}
+
+
 class BannergenGroup(TyperGroup):
-    """The command group every bannergen command runs inside: the one place errors are reported."""
+    """The command group every bannergen command runs inside: the one place errors are reported.
+
+    A BannergenError is one line and its exit code; with --debug the traceback comes first, and
+    the exit code stays the same (a script's handling must not change when someone debugs it).
+    Ctrl-C says what was kept and exits 130. A global option given after the command is named as
+    such, with where it goes.
+    """
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer's own copy of click; its type is private)
         try:
             return super().invoke(ctx)
         except BannergenError as error:
             if state.debug:
-                raise
+                traceback.print_exc(file=sys.stderr)
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            typer.echo(interrupted_note([*getattr(ctx, "protected_args", []), *ctx.args]), err=True)
+            raise typer.Exit(130) from None
+        except NoSuchOption as error:
+            option = error.option_name
+            if option in GLOBAL_OPTIONS:
+                command = error.ctx.command_path.partition(" ")[2] if error.ctx else "COMMAND"
+                value = "" if option == "--debug" else " VALUE"
+                error.message += (f"; {option} is a global option: put it before the command "
+                                  f"(bannergen {option}{value} {command} ...)")
+            raise
+
+
+def interrupted_note(words: list[str]) -> str:
+    """The Ctrl-C message of a command line (``words``: the command path, then its arguments)."""
+    for length in (2, 1):
+        note = INTERRUPTED.get(" ".join(words[:length]))
+        if note:
+            return note
+    return "interrupted"
 
 
 app = typer.Typer(

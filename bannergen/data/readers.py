@@ -7,11 +7,14 @@ columns keep their stored types. The catalog and events modules do the checking.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import logging
-from collections.abc import Sequence
+import re
+import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -91,6 +94,23 @@ def read_table(path: Path, required: Sequence[str], optional: Sequence[str] = ()
     return _read_csv(path, shown, kind == "csv.gz", required, optional)
 
 
+def read_failure(shown: str, exc: BaseException, what: str = "cannot read the file") -> DataError:
+    """The DataError for a file that failed while being read: a gzip file cut off or damaged
+    (the usual result of an interrupted copy) is said so in words, anything else quotes the
+    reader's own first line."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, EOFError) or "truncated compressed" in lowered or "end-of-stream" in lowered:
+        return DataError(f"{shown}: the gzip data is cut off before its end ({text})",
+                         hint="copy the file again completely, or decompress it and pass the uncompressed file")
+    if "not a gzipped file" in lowered:
+        return DataError(f"{shown}: not gzip data, though the name ends in .gz",
+                         hint="rename it without .gz if it is plain text")
+    if "crc check" in lowered or "zlib" in lowered or "inflate" in lowered or isinstance(exc, zlib.error):
+        return DataError(f"{shown}: the gzip data is damaged ({text})", hint="copy the file again")
+    return DataError(f"{shown}: {what} ({text})")
+
+
 def _check_columns(shown: str, found: Sequence[str], required: Sequence[str]) -> None:
     missing = [c for c in required if c not in found]
     if missing:
@@ -112,8 +132,8 @@ def _read_header(path: Path, shown: str, gz: bool) -> list[str]:
     try:
         with _open_binary(path, gz) as fh:
             first = fh.readline(1 << 20)
-    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
-        raise DataError(f"{shown}: cannot read the file ({exc})") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise read_failure(shown, exc) from exc
     try:
         text = first.decode("utf-8-sig").rstrip("\r\n")
     except UnicodeDecodeError as exc:
@@ -135,6 +155,12 @@ def _read_csv(path: Path, shown: str, gz: bool, required: Sequence[str], optiona
     header = _read_header(path, shown, gz)
     names = [f.strip() for f in header]  # " price" from a hand-edited header still means price
     _check_columns(shown, names, required)
+    wanted = [c for c in (*required, *optional) if c in names]
+    if not _is_utf8(path, shown, gz):
+        # Rare, so simple: the csv module reads the file, and each row holding bytes that are
+        # not UTF-8 is rejected like any bad row. (Arrow would fail the whole file, and its
+        # handler of malformed rows cannot even be called with such a row.)
+        return _read_csv_with_bad_bytes(path, shown, gz, names, wanted)
     skipped = 0
 
     def skip(_row: object) -> str:
@@ -155,14 +181,112 @@ def _read_csv(path: Path, shown: str, gz: bool, required: Sequence[str], optiona
                 ),
             )
     except (pa.ArrowException, OSError, EOFError) as exc:
-        if "UTF8" in str(exc) or "UTF-8" in str(exc):
-            raise DataError(f"{shown}: not UTF-8 text", hint=_UTF8_HINT) from exc
+        if isinstance(exc, OSError | EOFError) or "compressed" in str(exc) or "zlib" in str(exc):
+            raise read_failure(shown, exc) from exc
         raise DataError(f"{shown}: cannot parse as CSV ({str(exc).strip().splitlines()[0]})") from exc
-    table = table.rename_columns(names)
-    wanted = [c for c in (*required, *optional) if c in names]
-    frame = table.select(wanted).to_pandas()
+    frame = table.rename_columns(names).select(wanted).to_pandas()
     lines, bad = _line_numbers(path, shown, gz, len(frame), len(header), exact=skipped == 0)
     return RawTable(frame, lines, bad, shown)
+
+
+def _is_utf8(path: Path, shown: str, gz: bool) -> bool:
+    """Whether the whole file decodes as UTF-8 (one pass at memory speed, in bounded memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with _open_binary(path, gz) as fh:
+            for chunk in iter(lambda: fh.read(1 << 22), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    except (OSError, EOFError, zlib.error) as exc:
+        raise read_failure(shown, exc) from exc
+    return True
+
+
+def _records(path: Path, shown: str, gz: bool, n_fields: int) -> Iterator[tuple[int, list[str] | Reject]]:
+    """(line, fields) of each record, or (line, Reject) for one with the wrong number of fields;
+    blank lines are skipped as the parser does. Bytes that are not UTF-8 arrive as lone
+    surrogates (surrogateescape), so a caller can find and reject them."""
+    with _open_binary(path, gz) as raw, io.TextIOWrapper(
+        raw, encoding="utf-8-sig", errors="surrogateescape", newline=""
+    ) as fh:
+        reader = csv.reader(fh)
+        next(reader, None)
+        previous = reader.line_num
+        for record in reader:
+            start, previous = previous + 1, reader.line_num
+            if not record:
+                continue
+            if len(record) > n_fields:
+                yield start, Reject(shown, start, "row", "too many fields", f"{len(record)} fields",
+                                    f"{n_fields} fields as in the header (quote values that contain commas)")
+            elif len(record) < n_fields:
+                yield start, Reject(shown, start, "row", "too few fields", f"{len(record)} fields",
+                                    f"{n_fields} fields as in the header")
+            else:
+                yield start, record
+
+
+NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as surrogateescape decodes them
+
+
+def not_utf8_problem(cell: str) -> tuple[str, str, str]:
+    """problem, got, expected of a Reject for ``cell``, which holds bytes that are not UTF-8."""
+    text = cell.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "not UTF-8 text", _quoted(text), f"UTF-8 text ({_UTF8_HINT})"
+
+
+def split_not_utf8(
+    frame: pd.DataFrame, lines: np.ndarray, shown: str
+) -> tuple[pd.DataFrame, np.ndarray, list[Reject]]:
+    """Take the rows whose text cells hold bytes that are not UTF-8 (decoded with
+    surrogateescape) out of ``frame``: the rest, their lines, and one Reject per row taken,
+    naming its line and first such field."""
+    import numpy as np
+
+    bad = np.zeros(len(frame), dtype=bool)
+    first_field = np.full(len(frame), "", dtype=object)
+    for column in frame.columns:
+        if frame[column].dtype != object:
+            continue
+        # cell by cell: pandas' string methods would convert to Arrow strings, which refuse surrogates
+        here = np.fromiter((isinstance(v, str) and NOT_UTF8.search(v) is not None for v in frame[column]),
+                           dtype=bool, count=len(frame))
+        first_field[here & ~bad] = column
+        bad |= here
+    rejects = [Reject(shown, int(lines[r]), first_field[r], *not_utf8_problem(str(frame[first_field[r]].iat[r])))
+               for r in np.flatnonzero(bad)]
+    return frame[~bad].reset_index(drop=True), lines[~bad], rejects
+
+
+def _read_csv_with_bad_bytes(path: Path, shown: str, gz: bool, names: list[str], wanted: list[str]) -> RawTable:
+    """The file read with the csv module: a row whose cells hold bytes that are not UTF-8 is a
+    Reject naming its line and first such field. A file with no UTF-8 row at all is the whole
+    file's problem (typically saved as GBK), said once."""
+    import numpy as np
+    import pandas as pd
+
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    bad: list[Reject] = []
+    columns = [names.index(c) for c in wanted]
+    for line, record in _records(path, shown, gz, len(names)):
+        if isinstance(record, Reject):
+            bad.append(record)
+        else:
+            rows.append([record[i] for i in columns])
+            lines.append(line)
+    frame, kept, not_utf8 = split_not_utf8(pd.DataFrame(rows, columns=wanted, dtype=object),
+                                           np.asarray(lines, dtype=np.int64), shown)
+    if not_utf8 and frame.empty:
+        raise DataError(f"{shown}: not UTF-8 text", hint=_UTF8_HINT)
+    return RawTable(frame, kept, tuple(sorted((*bad, *not_utf8), key=lambda rej: rej.line)), shown)
+
+
+def _quoted(text: str, width: int = 40) -> str:
+    shown = repr(text)
+    return shown if len(shown) <= width else shown[: width - 2] + "…" + shown[0]
 
 
 def _line_numbers(
@@ -187,22 +311,11 @@ def _line_numbers(
 
     starts: list[int] = []
     bad: list[Reject] = []
-    with _open_binary(path, gz) as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        next(reader, None)
-        previous = reader.line_num
-        for record in reader:
-            start, previous = previous + 1, reader.line_num
-            if not record:  # a blank line, skipped by the parser too
-                continue
-            if len(record) == n_fields:
-                starts.append(start)
-            elif len(record) > n_fields:
-                bad.append(Reject(shown, start, "row", "too many fields", f"{len(record)} fields",
-                                  f"{n_fields} fields as in the header (quote values that contain commas)"))
-            else:
-                bad.append(Reject(shown, start, "row", "too few fields", f"{len(record)} fields",
-                                  f"{n_fields} fields as in the header"))
+    for line, record in _records(path, shown, gz, n_fields):
+        if isinstance(record, Reject):
+            bad.append(record)
+        else:
+            starts.append(line)
     if len(starts) != n_rows:
         # The two parsers disagree on some odd construct; approximate rather than fail.
         log.warning("%s: could not map rows to line numbers exactly; line numbers are approximate", shown)

@@ -17,11 +17,12 @@ import gzip
 import io
 import json
 import logging
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from bannergen.data.readers import RawTable
+from bannergen.data.readers import NOT_UTF8, RawTable, not_utf8_problem, read_failure, split_not_utf8
 from bannergen.errors import DataError
 from bannergen.feedback.schema import COLUMNS, REQUIRED_COLUMNS
 from bannergen.types import Reject
@@ -60,12 +61,17 @@ def iter_chunks(path: Path, display: str | None = None, block_bytes: int = BLOCK
     if not path.is_file():
         raise DataError(f"{shown}: file not found" if not path.exists() else f"{shown}: not a file")
     kind = file_kind(path)
-    if kind == "parquet":
-        yield from _parquet_chunks(path, shown, batch_rows)
-    elif kind == "csv":
-        yield from _csv_chunks(path, shown, block_bytes)
-    else:
-        yield from _jsonl_chunks(path, shown, block_bytes)
+    try:
+        if kind == "parquet":
+            yield from _parquet_chunks(path, shown, batch_rows)
+        elif kind == "csv":
+            yield from _csv_chunks(path, shown, block_bytes)
+        else:
+            yield from _jsonl_chunks(path, shown, block_bytes)
+    except (OSError, EOFError, zlib.error) as exc:
+        # A gzip file cut off or damaged fails mid-read, in whichever chunk holds the damage.
+        # (EOFError must not reach the CLI raw: click reads it as "Aborted!" and exit 1.)
+        raise read_failure(shown, exc) from exc
 
 
 def _missing(shown: str, found: list[str]) -> None:
@@ -134,9 +140,8 @@ def _csv_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk]:
                 # All text, nothing guessed: ids keep leading zeros, an empty cell stays "".
                 frame = pd.read_csv(io.BytesIO(block), header=None, names=header, dtype=object, usecols=wanted,
                                     keep_default_na=False, na_filter=False, on_bad_lines="skip",
-                                    encoding="utf-8", engine="c", index_col=False)
-            except UnicodeDecodeError as exc:
-                raise _decode_error(shown, exc) from exc
+                                    encoding="utf-8", encoding_errors="surrogateescape", engine="c",
+                                    index_col=False)
             except (pd.errors.ParserError, ValueError) as exc:
                 raise DataError(f"{shown}: cannot parse as CSV near line {line} "
                                 f"({str(exc).strip().splitlines()[0]})") from exc
@@ -144,7 +149,10 @@ def _csv_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk]:
                 lines, bad = np.arange(line, line + n_lines, dtype=np.int64), tuple[Reject, ...]()
             else:
                 lines, bad = _csv_line_numbers(block, line, len(header), shown, len(frame))
-            yield RawChunk(frame.reset_index(drop=True), lines, bad, shown)
+            frame, lines, not_utf8 = split_not_utf8(frame.reset_index(drop=True), lines, shown)
+            if not_utf8:
+                bad = tuple(sorted((*bad, *not_utf8), key=lambda rej: rej.line))
+            yield RawChunk(frame, lines, bad, shown)
             line += n_lines
 
 
@@ -163,7 +171,7 @@ def _csv_line_numbers(block: bytes, start: int, n_fields: int, shown: str,
 
     starts: list[int] = []
     bad: list[Reject] = []
-    reader = csv.reader(io.StringIO(block.decode("utf-8"), newline=""))
+    reader = csv.reader(io.StringIO(block.decode("utf-8", "surrogateescape"), newline=""))
     previous = 0
     for record in reader:
         first, previous = start + previous, reader.line_num
@@ -194,10 +202,7 @@ def _jsonl_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk
                 yield RawChunk(pd.DataFrame({c: pd.Series([], dtype=object) for c in COLUMNS}),
                                np.zeros(0, np.int64), (Reject(shown, line, *_cut(block)),), shown)
                 break
-            try:
-                texts = block.decode("utf-8").split("\n")[:-1]
-            except UnicodeDecodeError as exc:
-                raise _decode_error(shown, exc) from exc
+            texts = block.decode("utf-8", "surrogateescape").split("\n")[:-1]
             records, lines, bad = [], [], []
             for offset, text in enumerate(texts):
                 if not text.strip():
@@ -206,6 +211,10 @@ def _jsonl_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk
                     record = json.loads(text)
                 except ValueError:
                     record = None
+                if isinstance(record, dict) and any(isinstance(v, str) and NOT_UTF8.search(v) for v in record.values()):
+                    field = next(k for k, v in record.items() if isinstance(v, str) and NOT_UTF8.search(v))
+                    bad.append(Reject(shown, line + offset, field, *not_utf8_problem(record[field])))
+                    continue
                 if not isinstance(record, dict):
                     got = repr(text if len(text) <= 38 else text[:37] + "…")
                     bad.append(Reject(shown, line + offset, "row", "not a JSON object", got,
