@@ -88,6 +88,18 @@ def copy_template(tmp_path: Path, template_id: str = "product-spotlight") -> Pat
     return dest
 
 
+def edit_file(path: Path, old: str, new: str) -> None:
+    """Replace the first ``old`` in ``path`` by ``new`` (``old`` must be there)."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_with(path: Path, needle: str) -> int:
+    """The 1-based number of the first line of ``path`` that holds ``needle``."""
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
+
+
 def ink_bbox(image: Image.Image, background: tuple[int, int, int]) -> tuple[int, int, int, int] | None:
     """Bounding box (left, top, right, bottom) of every pixel that differs from ``background``."""
     pixels = np.asarray(image.convert("RGB"), dtype=np.int16)

@@ -9,7 +9,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest_render import ASSETS, TEMPLATES
+from conftest_render import ASSETS, TEMPLATES, edit_file, line_with
 from PIL import Image
 
 from bannergen.errors import TemplateError
@@ -46,16 +46,6 @@ def project(tmp_path) -> Path:
     for tid in ("product-spotlight", "price-drop"):
         shutil.copytree(TEMPLATES / tid, tmp_path / "templates" / tid)
     return tmp_path / "templates"
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def _line(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if needle in line)
 
 
 HALO = 'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]\nfill = "halo"'
@@ -225,12 +215,12 @@ CASES = [
 @pytest.mark.parametrize(("file", "old", "new", "line_of", "expected"), CASES, ids=[c[4][:48] for c in CASES])
 def test_bad_input_is_one_finding_with_file_and_line(project, assets, file, old, new, line_of, expected):
     path = project / "product-spotlight" / file
-    _edit(path, old, new)
+    edit_file(path, old, new)
     results = validate_templates(project, assets)
     assert results["price-drop"] == []  # the other template is unaffected
     findings = results["product-spotlight"]
     assert len(findings) == 1, [str(f) for f in findings]
-    line = _line(path, line_of)
+    line = line_with(path, line_of)
     text = str(findings[0])
     prefix = f"{path}:{line}: "
     assert text.startswith(prefix), text
@@ -252,15 +242,15 @@ def test_every_broken_layout_element_is_reported_at_once(project, assets):
     """Three mistakes in two sizes of one layout.toml: three findings, each at its own line, so a
     campaign team fixes them in one pass instead of one validate run per mistake."""
     path = project / "product-spotlight" / "layout.toml"
-    _edit(path, "box = [64, 56, 6, 32]", "box = [64, 56, 6, 32, 9]")
-    _edit(path, 'colour = "ink"', 'colour = "inkk"')
-    _edit(path, "box = [460, 0, 290, 300]", "box = [460, 0, 900, 300]")
+    edit_file(path, "box = [64, 56, 6, 32]", "box = [64, 56, 6, 32, 9]")
+    edit_file(path, 'colour = "ink"', 'colour = "inkk"')
+    edit_file(path, "box = [460, 0, 290, 300]", "box = [460, 0, 900, 300]")
     findings = [str(f) for f in validate_templates(project, assets)["product-spotlight"]]
     assert len(findings) == 3, findings
     expected = [("box = [64, 56, 6, 32, 9]", "box must be [x, y, w, h] integers"),
                 ('colour = "inkk"', "unknown colour 'inkk'"),
                 ("box = [460, 0, 900, 300]", "does not lie inside the 750x300 banner")]
     for finding, (needle, problem) in zip(findings, expected):
-        assert finding.startswith(f"{path}:{_line(path, needle)}: ") and problem in finding, finding
+        assert finding.startswith(f"{path}:{line_with(path, needle)}: ") and problem in finding, finding
     with pytest.raises(TemplateError, match="box must be"):  # loading for rendering still stops at the first
         load_template(project / "product-spotlight")

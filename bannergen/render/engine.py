@@ -21,6 +21,7 @@ from bannergen.render.encode import IMAGE_FORMATS, EncodeSettings, encode, encod
 from bannergen.render.html import render_html
 from bannergen.render.image import Compositor, image_sources
 from bannergen.render.variant import Digests, context_payload, template_payload, variant_id
+from bannergen.templating.limits import render_budget
 from bannergen.templating.template import Template
 from bannergen.types import RenderedVariant, RenderSpec
 
@@ -125,6 +126,10 @@ class Renderer:
         images become ``warnings``; template errors raise TemplateError."""
         template = self.template(spec.template_id)
         size = (int(spec.size[0]), int(spec.size[1]))
+        with render_budget(f"template '{template.id}' at {template.size_label(size)}"):
+            return self._render(template, size, spec)
+
+    def _render(self, template: Template, size: tuple[int, int], spec: RenderSpec) -> RenderedVariant:
         variables, composition = self.compose(spec)
         files: dict[str, bytes] = {}
         sidecars: dict[str, bytes] = {}

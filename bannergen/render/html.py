@@ -20,8 +20,9 @@ from bannergen.render.fonts import Chain
 from bannergen.render.image import Composition
 from bannergen.render.text import line_offsets
 from bannergen.templating.checks import RGBA
+from bannergen.templating.limits import MAX_HTML_CHARS, evaluating
 from bannergen.templating.manifest import HTML
-from bannergen.templating.sandbox import describe, safe_url
+from bannergen.templating.sandbox import describe, render_bounded, safe_url
 from bannergen.templating.template import Template
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,10 @@ def render_html(template: Template, size: tuple[int, int], variables: dict[str, 
     names.update(url=safe_url(variables.get("url", "")), image_url=image_url, background_url=background_url,
                  boxes=boxes, fitted=fitted, images=images or {}, fonts=fonts or {})
     assert template.html_env is not None
+    where = str(template.folder / HTML)
     try:
-        html = template.html_env.get_template(HTML).render(names)
+        with evaluating(where):
+            source = template.html_env.get_template(HTML)
     except (jinja2.TemplateError, SecurityError) as exc:
-        raise TemplateError(f"{template.folder / HTML}: {describe(exc)}") from exc
-    return html.encode("utf-8")
+        raise TemplateError(f"{where}: {describe(exc)}") from exc
+    return render_bounded(source, names, MAX_HTML_CHARS, where).encode("utf-8")

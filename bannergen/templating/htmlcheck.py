@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jinja2
 from jinja2 import nodes
 
+from bannergen.templating.limits import MAX_INCLUDE_DEPTH
 from bannergen.templating.names import CATALOG_FIELDS, HTML_NAMES
 from bannergen.templating.sandbox import static_problems
 
@@ -29,6 +31,7 @@ URL_ATTRS = ("href", "src", "action", "formaction", "srcset", "poster", "data", 
 _ATTR = re.compile(r"""\s([A-Za-z_:][-\w:.]*)\s*=\s*("([^"]*)"|'([^']*)'|(\{\{.*?\}\}|\{%.*?%\}|[^\s>"']+))""", re.S)
 _CSS_URL = re.compile(r"""url\(\s*["']?([^"')]*)["']?\s*\)""")
 _EXPR = re.compile(r"\{\{(.*?)\}\}", re.S)
+HTML_FILE = "banner.html.j2"
 _BAD_SCHEME = re.compile(r"^\s*(javascript|data|file|vbscript)\s*:", re.I)
 
 
@@ -69,7 +72,34 @@ def ast_problems(ast: nodes.Template, folder: Path) -> list[tuple[int, str]]:
             problems.append((include.lineno, f"include '{target.value}' escapes the template folder"))
         elif not path.is_file():
             problems.append((include.lineno, f"include '{target.value}' not found in the template folder"))
+        else:
+            chain = _include_chain(root, target.value, (HTML_FILE,))
+            if chain:
+                problems.append((include.lineno, chain))
     return problems
+
+
+def _include_chain(root: Path, name: str, chain: tuple[str, ...]) -> str | None:
+    """A problem when including ``name`` after ``chain`` loops back or nests deeper than
+    MAX_INCLUDE_DEPTH (a file that includes itself would recurse until Python gives up)."""
+    chain = (*chain, name)
+    if name in chain[:-1]:
+        return f"include '{name}' loops back on itself ({' -> '.join(chain)})"
+    if len(chain) - 1 > MAX_INCLUDE_DEPTH:
+        return f"includes nest deeper than {MAX_INCLUDE_DEPTH} files ({' -> '.join(chain)})"
+    try:
+        ast = jinja2.Environment().parse((root / name).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, jinja2.TemplateSyntaxError):
+        return None  # that file's own problems are reported when it is rendered
+    for node in ast.find_all((nodes.Include, nodes.Import, nodes.FromImport)):
+        target = getattr(node, "template", None)
+        if isinstance(target, nodes.Const) and isinstance(target.value, str):
+            path = (root / target.value).resolve()
+            if path.is_relative_to(root) and path.is_file():
+                problem = _include_chain(root, target.value, chain)
+                if problem:
+                    return problem
+    return None
 
 
 def source_problems(source: str) -> list[tuple[int, str]]:
@@ -114,6 +144,8 @@ def hint_for(problem: str) -> str:
     """The usual fix for a problem html_problems reports."""
     if "escapes the template folder" in problem or "not found in the template folder" in problem:
         return "include only files inside the template's own folder"
+    if "loops back" in problem or "nest deeper" in problem:
+        return "include each shared file once, from banner.html.j2; never the file itself"
     if "|safe" in problem or "autoescape" in problem:
         return "leave catalog text escaped; style it with CSS instead of markup"
     if "without quotes" in problem:

@@ -13,7 +13,13 @@ before it runs (``static_problems``): no attribute or item whose name starts wit
 ``|attr`` filter, and only documented names, so a payload in a branch the sample contexts never
 take is still rejected.
 
-Jinja and sandbox errors are mapped to TemplateError at this edge.
+Every environment also runs under the resource limits of ``limits.py``: each ``{% for %}`` spends
+the banner's budget (iterations and a 2 s deadline), calls and the ``*``, ``**`` and ``%``
+operators refuse results that would be huge before they are built, only the filters listed in
+``filters.py`` exist, and the output of a render is cut off at its size limit.
+
+Jinja and sandbox errors are mapped to TemplateError at this edge, with the template line a
+runtime error happened on.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
 
+import bannergen.templating.limits as limits
 from bannergen.errors import TemplateError
+from bannergen.templating.filters import ALLOWED_FILTERS, bounded_filters
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +61,50 @@ def safe_url(value: object) -> str:
     return text if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
+_BOUNDED = "bannergen_bounded"  # the filter every loop's iterable is wrapped in (see _parse)
+
+
+class BoundedEnvironment(SandboxedEnvironment):
+    """The sandbox with resource limits: see the module docstring and limits.py."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        ast = super()._parse(source, name, filename)
+        for loop in ast.find_all(nodes.For):
+            loop.iter = nodes.Filter(loop.iter, _BOUNDED, [], [], None, None, lineno=loop.lineno)
+        return ast
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        limits.tick()
+        limits.check_repeat(operator, left, right)
+        return limits.check_size(super().call_binop(context, operator, left, right), f"'{operator}'")
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        limits.tick()
+        what = getattr(__obj, "__name__", type(__obj).__name__)
+        if isinstance(__obj, jinja2.runtime.Macro):  # a macro's own numbers (prices) are data, not sizes
+            for value in (*args, *kwargs.values()):
+                limits.check_size(value, f"{what}(): an argument")
+        else:
+            limits.check_arguments(args, kwargs, f"{what}()")
+        return limits.check_size(super().call(__context, __obj, *args, **kwargs), f"{what}()")
+
+    def wrap_str_format(self, value: Any) -> Any:
+        owner = getattr(value, "__self__", None)
+        if getattr(value, "__name__", "") in ("format", "format_map") and isinstance(owner, str):
+            limits.check_format_string(owner)  # '{:>999999999}'.format(x) is refused before it is built
+        return super().wrap_str_format(value)
+
+    def get_template(self, name: Any, parent: str | None = None, globals: Any = None) -> jinja2.Template:
+        budget = limits.active()
+        if budget is not None:
+            budget.include(str(name))
+        return super().get_template(name, parent, globals)
+
+
 def make_environment(folder: Path, *, html: bool) -> SandboxedEnvironment:
-    env = SandboxedEnvironment(
+    env = BoundedEnvironment(
         loader=_FolderLoader(str(folder)),
         autoescape=html,
         undefined=jinja2.StrictUndefined,
@@ -62,7 +112,10 @@ def make_environment(folder: Path, *, html: bool) -> SandboxedEnvironment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters.clear()
+    env.filters.update(bounded_filters(jinja2.Environment().filters))
     env.filters["safe_url"] = safe_url
+    env.filters[_BOUNDED] = limits.bounded_iter
     env.globals.clear()
     return env
 
@@ -84,8 +137,16 @@ def static_problems(ast: nodes.Template, names: frozenset[str] | None) -> list[t
             )
         elif isinstance(node, nodes.Filter) and node.name == "attr":
             problems.append((node.lineno, "sandbox refused the 'attr' filter"))
+        elif isinstance(node, nodes.Filter) and node.name not in ALLOWED_FILTERS and node.name != _BOUNDED:
+            problems.append((node.lineno, f"unknown filter '{node.name}'"))
+    if problems:
+        return sorted(problems)  # the name analysis below compiles the template, which needs known filters
     if names is not None:
-        for name in sorted(meta.find_undeclared_variables(ast) - names):
+        try:
+            undeclared = meta.find_undeclared_variables(ast)
+        except jinja2.TemplateAssertionError as exc:  # an unknown test ("is foo")
+            return [(exc.lineno, exc.message or str(exc))]
+        for name in sorted(undeclared - names):
             line = next((n.lineno for n in ast.find_all(nodes.Name) if n.name == name), 1)
             problems.append((line, f"unknown name '{name}'"))
     return sorted(problems)
@@ -105,10 +166,15 @@ def check_static(
 
 
 def name_hint(problem: str, names: frozenset[str] | None) -> str:
-    """"did you mean 'colours'?" for an unknown name, else where the allowed names are listed."""
+    """"did you mean 'colours'?" for an unknown name or filter, else where the allowed names are listed."""
     import difflib
     import re
 
+    match = re.match(r"unknown filter '([^']+)'", problem)
+    if match:
+        close = difflib.get_close_matches(match.group(1), ALLOWED_FILTERS, n=1)
+        listed = "the allowed filters are listed in docs/templates.md"
+        return f"did you mean '{close[0]}'? ({listed})" if close else listed
     match = re.match(r"unknown name '([^']+)'", problem)
     if match and names is not None:
         close = difflib.get_close_matches(match.group(1), sorted(names), n=1)
@@ -118,8 +184,46 @@ def name_hint(problem: str, names: frozenset[str] | None) -> str:
     return "templates may only read the documented banner context (docs/templates.md)"
 
 
+def render_bounded(template: jinja2.Template, variables: dict[str, Any], limit: int, where: str) -> str:
+    """``template`` rendered within the banner's budget and at most ``limit`` characters long.
+    Any failure is a TemplateError "where: [line N: ]problem", N the template line it happened on
+    (for a file template: banner.html.j2 and the files it includes)."""
+    try:
+        with limits.evaluating(where):
+            parts: list[str] = []
+            total = 0
+            for chunk in template.generate(variables):
+                total += len(chunk)
+                if total > limit:
+                    raise limits.LimitExceeded(f"output is longer than the limit of {limit:,} characters")
+                parts.append(chunk)
+            return "".join(parts)
+    except Exception as exc:  # noqa: BLE001 - whatever a render raises (1/0, RecursionError) is the template's
+        line = runtime_line(exc, template.filename)
+        at = f"line {line}: " if line is not None else ""
+        raise TemplateError(f"{where}: {at}{describe(exc)}") from exc
+
+
+def runtime_line(exc: BaseException, filename: str | None) -> int | None:
+    """The line of template file ``filename`` where ``exc`` was raised, from the traceback Jinja
+    rewrites to point at template lines (None for a string template or when no frame is its)."""
+    if not filename or filename == "<template>":
+        return None
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def describe(exc: BaseException) -> str:
     """One line for a Jinja/sandbox failure, with the template line when Jinja knows it."""
+    if isinstance(exc, RecursionError):
+        return "sandbox refused: recursion too deep (a macro or include that calls itself?)"
+    if isinstance(exc, MemoryError):
+        return "sandbox refused: out of memory while rendering"
     if isinstance(exc, SecurityError):
         return f"sandbox refused: {exc}"
     if isinstance(exc, jinja2.TemplateSyntaxError):
@@ -142,12 +246,7 @@ class TextExpression:
             raise TemplateError(f"{where}: {describe(exc)}") from exc
 
     def render(self, variables: dict[str, Any]) -> str:
-        try:
-            return self._template.render(variables)
-        except (jinja2.TemplateError, SecurityError) as exc:
-            raise TemplateError(f"{self.where}: {describe(exc)}") from exc
-        except Exception as exc:  # arithmetic in an expression (1/0 ...) is still the template's fault
-            raise TemplateError(f"{self.where}: {describe(exc)}") from exc
+        return render_bounded(self._template, variables, limits.MAX_TEXT_CHARS, self.where)
 
 
 class Condition:
@@ -164,11 +263,10 @@ class Condition:
 
     def __call__(self, variables: dict[str, Any]) -> bool:
         try:
-            value = self._expr(**variables)
-            if isinstance(value, jinja2.Undefined):
-                str(value)  # StrictUndefined raises here, naming the unknown variable
-            return bool(value)
-        except (jinja2.TemplateError, SecurityError) as exc:
-            raise TemplateError(f"{self.where}: {describe(exc)}") from exc
-        except Exception as exc:
+            with limits.evaluating(self.where):
+                value = self._expr(**variables)
+                if isinstance(value, jinja2.Undefined):
+                    str(value)  # StrictUndefined raises here, naming the unknown variable
+                return bool(value)
+        except Exception as exc:  # noqa: BLE001 - whatever an expression raises is the template's fault
             raise TemplateError(f"{self.where}: {describe(exc)}") from exc
