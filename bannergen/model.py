@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +49,9 @@ class Model:
     blend: Blend | None = None  # None: the content scorer alone (no scoring/blend.toml)
     interactions: Interactions | None = None  # the user side the blend scores, rows = profile rows
     carousel: CarouselIndex | None = None  # per item: its carousel template and companions (comparing users)
+    # bool (n_templates,): the templates template_choice, carousel and cross-sell may use (None: all);
+    # set by bannergen.selection.eligibility.restricted_model from the campaign settings
+    template_allowed: np.ndarray | None = None
 
     def members(self, segment: Segment) -> np.ndarray:
         """Profile rows of the users in ``segment``, in user id order."""
@@ -94,17 +97,35 @@ class Model:
         return items, scores
 
 
+@dataclass(frozen=True)
+class ShopWide:
+    """What a model of some of the shop's users takes from the whole shop (bannergen.distributed):
+    the item features, the reference time, item popularity (``profile.popularity_of`` over every
+    user's ``item_totals``) and whether the shop has any purchase at all."""
+
+    features: ItemFeatures
+    as_of: pd.Timestamp
+    popularity: np.ndarray
+    has_purchases: bool
+
+
 def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSettings, templates: list,
                 as_of: str = "",
                 baskets: pd.DataFrame | None = None, blend: Blend | None = None, models: Path | None = None,
-                fingerprint: str | None = None) -> Model:
+                fingerprint: str | None = None, shop: ShopWide | None = None) -> Model:
     """Fit every stage on a loaded shop. ``templates`` is the list of loaded Template objects.
 
     The blend is ``blend`` when given, else the saved model in ``models`` when its fingerprint
     equals ``fingerprint``, else fitted here from ``settings.blend`` (scoring/blend.toml).
-    ``baskets`` (basket, item_id) are the orders for association rules (default: sessions)."""
-    features = build_item_features(catalog, settings.weights)
-    profiles = build_profiles(events, features, settings.weights, resolve_as_of(events, as_of))
+    ``baskets`` (basket, item_id) are the orders for association rules (default: sessions).
+    ``shop``: ``events`` are some users' events only; the shop-wide facts come from it, so each of
+    those users gets exactly the scores a model of the whole shop gives them."""
+    if shop is None:
+        features = build_item_features(catalog, settings.weights)
+        profiles = build_profiles(events, features, settings.weights, resolve_as_of(events, as_of))
+    else:
+        features = shop.features
+        profiles = replace(build_profiles(events, features, settings.weights, shop.as_of), popularity=shop.popularity)
     scorer = ContentScorer(settings.weights).fit(profiles, features)
     suits = np.stack([t.suits(catalog) for t in templates], axis=1) if templates else np.zeros((len(catalog), 0), bool)
     choice = TemplateChoice.build(suits, [t.priority for t in templates])
@@ -114,23 +135,13 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
             events, features.item_ids, profiles.as_of, baskets=baskets, user_ids=profiles.user_ids,
             titles=catalog["title"],
         ).with_content(profiles, features)
-        if blend is None and models is not None and fingerprint is not None:
-            from bannergen.scorers.store import StaleModelError, load_blend
-
-            try:
-                blend = load_blend(models, fingerprint, settings.weights)
-            except StaleModelError as error:
-                import logging
-
-                # the usual case before the first `bannergen fit`: fitting here takes seconds
-                logging.getLogger(__name__).info("%s; refitting", error)
-        if blend is None:
-            assert settings.blend is not None
-            blend = Blend.from_settings(settings.blend, settings.weights).fit(interactions)
-            if models is not None and fingerprint is not None:
-                _save_fitted(blend, models, fingerprint)
+        if shop is not None:
+            interactions = replace(interactions, has_purchases=shop.has_purchases)
+        blend = blend or load_or_fit_blend(interactions, settings, models, fingerprint)
         if "content" in blend.scorers:
-            blend.scorers["content"] = scorer  # the same fitted content model explain() reads
+            # the same fitted content model explain() reads; a copy of the blend, so a blend shared
+            # by several models (partitions on one worker) keeps its own
+            blend = Blend({**blend.scorers, "content": scorer}, blend.weights, blend.cold_start)
     campaign_rules = compile_campaign_rules(settings.campaign_rules, catalog)
     carousel = CarouselIndex.build(catalog, templates, features.codes["category"], campaign_rules.allowed,
                                    profiles.popularity, choice.bonus)
@@ -149,6 +160,27 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
         interactions=interactions,
         carousel=carousel,
     )
+
+
+def load_or_fit_blend(interactions: Interactions, settings: ScoringSettings, models: Path | None = None,
+                      fingerprint: str | None = None) -> Blend:
+    """The saved blend in ``models`` when its fingerprint equals ``fingerprint``, else the blend of
+    ``settings.blend`` fitted on ``interactions`` (and saved for the next run)."""
+    if models is not None and fingerprint is not None:
+        from bannergen.scorers.store import StaleModelError, load_blend
+
+        try:
+            return load_blend(models, fingerprint, settings.weights)
+        except StaleModelError as error:
+            import logging
+
+            # the usual case before the first `bannergen fit`: fitting here takes seconds
+            logging.getLogger(__name__).info("%s; refitting", error)
+    assert settings.blend is not None
+    blend = Blend.from_settings(settings.blend, settings.weights).fit(interactions)
+    if models is not None and fingerprint is not None:
+        _save_fitted(blend, models, fingerprint)
+    return blend
 
 
 def _save_fitted(blend: Blend, models: Path, fingerprint: str) -> None:

@@ -2,7 +2,8 @@
 
 A render writes it into OUT/manifest.json. A later render with the same key has nothing new to
 compute (the same data, rules, templates, assets, settings, code and feedback give the same
-decisions and bytes), so it checks that the files are still there and stops: an unchanged
+decisions and bytes; the campaign state of every template, which a window opening or closing
+changes, is part of it), so it checks that the files are still there and stops: an unchanged
 rerun costs a few file hashes instead of a model fit and a scoring pass. `--force` recomputes.
 """
 
@@ -18,6 +19,7 @@ from typing import Protocol
 from bannergen import __version__
 from bannergen.config import Project
 from bannergen.manifest import read_manifest
+from bannergen.templating.campaign import campaign_states, now_utc
 
 
 class _Hasher(Protocol):
@@ -71,6 +73,8 @@ def run_key(project: Project, segment: str, limit: int | None, caps_active: bool
     _hash_tree(h, project.catalog.parent, contents=False)  # product images: size and mtime
     for folder in (project.scoring, project.templates, project.assets):
         _hash_tree(h, folder, contents=True)
+    # A campaign window opening or closing changes which templates may be chosen, with no file changed.
+    h.update(json.dumps(campaign_states(project.templates, now_utc()), sort_keys=True).encode())
     # Feedback moves Thompson posteriors and frequency caps; caps also reset every UTC day. The
     # store only grows (events are idempotent by id), so its event count says whether it changed;
     # file times would not do: merely reading a WAL database touches its files.

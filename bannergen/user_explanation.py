@@ -1,5 +1,6 @@
-"""Why a user gets their banner, for ``bannergen explain``: the interest behind it and every
-candidate with the probability the decision kernel gives it now.
+"""Why a user gets their banner, for ``bannergen explain``: the interest behind it, every
+candidate with the probability the decision kernel gives it now, and the campaign setting that
+let each campaign template in or kept it out.
 
     >>> ex = explain_user(engine, "zhangsan")  # doctest: +SKIP
     >>> ex.chosen.template_id, round(ex.propensity, 3)  # doctest: +SKIP
@@ -16,9 +17,10 @@ import pandas as pd
 
 from bannergen.association.scorer import AssociationRuleScorer
 from bannergen.contexts import template_context
-from bannergen.errors import UnknownUserError
 from bannergen.model import Model
 from bannergen.profile import VERB_BY_RANK
+from bannergen.selection.candidate_set import DEFAULT_REASON, default_banner
+from bannergen.selection.eligibility import Verdict, verdicts
 from bannergen.selection.settings import PolicySettings
 from bannergen.types import Candidate
 
@@ -43,6 +45,8 @@ class UserExplanation:
     decision_id: str = ""
     contributions: list[dict[str, float]] = field(default_factory=list)  # per candidate: scorer -> part of s
     association_rules: list[str] = field(default_factory=list)  # per candidate: the association rule that fired, or ""
+    campaign: list[Verdict] = field(default_factory=list)  # per template with campaign settings: in or out, and why
+    known: bool = True  # False: a user with no events (cold start), who gets the default banner
 
     def as_dict(self) -> dict:
         """What ``bannergen explain --format json`` prints: the decision and its candidates."""
@@ -53,6 +57,7 @@ class UserExplanation:
         chosen = self.chosen
         return {
             "user_id": self.user_id,
+            "known": self.known,
             "segments": self.segments,
             "policy": self.policy,
             "propensity": self.propensity,
@@ -67,6 +72,8 @@ class UserExplanation:
             ],
             "interests": [{"feature": r.feature, "share": float(r.share)}
                           for r in self.interests.itertuples(index=False)],
+            "campaign": [{"template": v.template_id, "allowed": v.allowed, "setting": v.setting}
+                         for v in self.campaign],
         }
 
 
@@ -88,10 +95,7 @@ def explain_user(engine: Engine, user_id: str, top: int = 8) -> UserExplanation:
     model = engine.model
     row = model.profiles.row(user_id)
     if row is None:
-        raise UnknownUserError(
-            f"user '{user_id}' has no events in {engine.project.events}",
-            hint="a user with no history gets the segment or global default banner",
-        )
+        return _cold_start(engine, user_id)
     rows = np.asarray([row])
     made = engine.decide_rows(rows, explain=True)
     cands = made.candidates
@@ -138,7 +142,30 @@ def explain_user(engine: Engine, user_id: str, top: int = 8) -> UserExplanation:
         policy_rule=policy_rule(selection.policy, selection.temperature, engine.policy_settings),
         contributions=contributions,
         association_rules=rules,
+        campaign=verdicts(model, row, engine.segments),
     )
+
+def _cold_start(engine: Engine, user_id: str) -> UserExplanation:
+    """A user with no events: a normal case (a new visitor), who gets the default banner, as
+    serve answers them and recommend lists the cold-start scorer's items."""
+    model = engine.model
+    item, t = default_banner(model, engine.policy_settings.holdout_template)
+    candidates = []
+    if item >= 0:
+        template = model.templates[t]
+        ctx = template_context(model.catalog, item, template, engine.project.catalog.parent, None, -1)
+        candidates.append(Candidate(0, str(model.catalog["item_id"].iat[item]), template.id, template.headline(ctx),
+                                    float("nan"), 1.0, DEFAULT_REASON))
+    empty = pd.DataFrame()
+    return UserExplanation(
+        user_id=user_id, item_weights=empty, searches=empty, interests=pd.DataFrame(columns=["feature", "share"]),
+        candidates=candidates, chosen=candidates[0] if candidates else None, propensity=1.0,
+        policy="default" if candidates else "", explanation=DEFAULT_REASON if candidates else "", segments=[],
+        temperature=model.settings.selection.temperature,
+        policy_rule=f"cold start: no events in {engine.project.events}, so the default banner",
+        known=False,
+    )
+
 
 def _candidate_reasons(model: Model, row: int, item_ids: list[str]) -> tuple[list[dict[str, float]], list[str]]:
     """Each scorer's part of each candidate's score, and the association rule behind it, if any."""

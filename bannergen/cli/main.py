@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import json
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bannergen.cli.common import TableOrJson, _global, app, engine, shown, state  # noqa: F401 (re-exported)
+
+
+class Executor(str, Enum):
+    local = "local"
+    dask = "dask"
 
 
 @app.command()
@@ -30,14 +36,35 @@ def render(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
     force: Annotated[bool, typer.Option("--force", help="recompute even when OUT holds this exact render")] = False,
+    executor: Annotated[Executor, typer.Option(
+        "--executor", help="local: this machine's processes; dask: a Dask cluster ([dask] in bannergen.toml)")
+    ] = Executor.local,
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="a running Dask scheduler (tcp://HOST:PORT); implies --executor dask")] = None,
+    partitions: Annotated[int | None, typer.Option(
+        "--partitions", min=1, help="with --executor dask: cut the users into this many partitions")] = None,
 ) -> None:
     """Choose and render a banner for every user of a segment; write assets, assignments and manifest.json.
 
     Example: bannergen render --segment camera-fans --out out/camera-fans
+    Example: bannergen render --segment all --executor dask --scheduler tcp://10.0.0.5:8786
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     eng = engine()
+    if scheduler is not None or partitions is not None:
+        import dataclasses
+
+        dask = eng.project.dask
+        dask = dataclasses.replace(dask, scheduler=scheduler or dask.scheduler,
+                                   partitions=partitions or dask.partitions)
+        eng.project = dataclasses.replace(eng.project, dask=dask)
+        executor = Executor.dask if scheduler is not None else executor
+    if executor == Executor.dask:
+        import logging
+
+        # the scheduler of a local cluster runs in this process: its lifecycle news is not ours to print
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     with Progress(
         TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         disable=quiet or not sys.stderr.isatty(), transient=True,
@@ -47,7 +74,7 @@ def render(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        summary = eng.render(segment, out=out, limit=limit, progress=progress, force=force)
+        summary = eng.render(segment, out=out, limit=limit, progress=progress, force=force, executor=executor.value)
     if json_out:
         import json
 
@@ -116,6 +143,10 @@ def explain(
             typer.echo("              " + " · ".join(shown_parts))
         if n < len(ex.association_rules) and ex.association_rules[n]:
             typer.echo(f"              {ex.association_rules[n]}")
+    if ex.campaign:
+        typer.echo("\ncampaign templates:")
+        for verdict in ex.campaign:
+            typer.echo(f"  {verdict}")
     if ex.chosen:
         typer.echo(f"\nchosen: {ex.chosen.headline} (item {ex.chosen.item_id}, template {ex.chosen.template_id}), "
                    f"policy {ex.policy}, propensity {ex.propensity:.3f}")

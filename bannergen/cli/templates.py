@@ -13,11 +13,11 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import project, shown
+from bannergen.cli.common import engine, project, shown
 from bannergen.errors import InputError
 
 templates_app = typer.Typer(
-    help="Campaign templates: create, validate, preview, lint against the catalog, list.\n\n"
+    help="Campaign templates: create, validate, preview, lint against the catalog, list; forecast, publish, pause.\n\n"
     "Example: bannergen templates validate",
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -55,15 +55,17 @@ def new(
     template_id: Annotated[str, typer.Argument(help="id of the new template (= its folder name), e.g. double-eleven")],
     source: Annotated[str, typer.Option("--from", help="the template to copy")] = "product-spotlight",
 ) -> None:
-    """Copy a template into a new folder with its id and version set; never overwrites.
+    """Copy a template into a new folder with its id and version set, as a draft; never overwrites.
 
     Example: bannergen templates new double-eleven --from price-drop
     """
     from bannergen.templating.scaffold import new_template
 
     dest = new_template(project().templates, template_id, source)
-    typer.echo(f"created {shown(dest)}/ from {source} (id {template_id}, version 1)")
-    typer.echo(f"edit template.toml, layout.toml and banner.html.j2, then: bannergen templates validate {template_id}")
+    typer.echo(f"created {shown(dest)}/ from {source} (id {template_id}, version 1, status draft: "
+               "only previews show it)")
+    typer.echo(f"edit template.toml, layout.toml and banner.html.j2, then: bannergen templates validate {template_id}, "
+               f"forecast {template_id}, publish {template_id}")
 
 
 @templates_app.command("validate")
@@ -77,10 +79,13 @@ def validate(
 
     Example: bannergen templates validate price-drop
     """
+    from bannergen.templating.campaign_check import segment_findings
     from bannergen.templating.validate import validate_templates
 
     proj = project()
     results = validate_templates(proj.templates, proj.assets, tuple(ids or ()))
+    for tid, found in segment_findings(proj.templates, proj.scoring / "segments.toml", tuple(ids or ())).items():
+        results.setdefault(tid, []).extend(found)
     bad = {tid: fs for tid, fs in results.items() if fs}
     if json_out:
         typer.echo(json.dumps({tid: [f.as_dict() for f in fs] for tid, fs in results.items()}, ensure_ascii=False))
@@ -224,11 +229,15 @@ def _print_lint(report, show: int) -> None:
 
 @templates_app.command("list")
 def list_() -> None:
-    """Every template: id, version, sizes, what it suits, priority, what context it needs.
+    """Every template: id, version, sizes, what it suits, priority, what context it needs, and its
+    campaign state (draft, paused, scheduled, live or ended, with its window, segments and share).
 
     Example: bannergen templates list
     """
+    from bannergen.templating.campaign import campaign_line, now_utc
+
     templates = _templates(project())
+    now = now_utc()
     for t in templates.values():
         base = ", ".join(f"{w}x{h}" for w, h in (t.base_sizes or t.sizes))
         scales = "/".join(f"{k}x" for k in t.scales)
@@ -243,3 +252,74 @@ def list_() -> None:
         typer.echo(f"{t.id:<18} v{t.version:<3} {base} @ {scales:<6} priority {t.priority:+.2f}  {suits}"
                    + (f"  [needs {', '.join(needs)}]" if needs else ""))
         typer.echo(f"{'':<18} {t.description}")
+        if not t.campaign.is_default:
+            typer.echo(f"{'':<18} {campaign_line(t.campaign, now)}")
+
+
+@templates_app.command("publish")
+def publish(template_id: Annotated[str, typer.Argument(help="the template to make live")]) -> None:
+    """Make a template live: `status = "live"` in its template.toml, edited in place (comments kept).
+
+    It is checked first (a template that does not load, or names a segment that does not exist,
+    stays as it was). Its window and segments still apply.
+
+    Example: bannergen templates publish xin-ke
+    """
+    _set_status(template_id, "live")
+
+
+@templates_app.command("pause")
+def pause(template_id: Annotated[str, typer.Argument(help="the template to take off the air")]) -> None:
+    """Pause a template: `status = "paused"`; no render or serve chooses it until it is published again.
+
+    Example: bannergen templates pause double-eleven
+    """
+    _set_status(template_id, "paused")
+
+
+def _set_status(template_id: str, status: str) -> None:
+    from bannergen.templating.campaign import campaign_line, now_utc, set_status
+    from bannergen.templating.campaign_check import check_segments
+    from bannergen.templating.manifest import MANIFEST
+
+    proj = project()
+    template = _templates(proj, [template_id])[template_id]
+    check_segments(template, proj.scoring / "segments.toml")
+    previous = set_status(template.folder / MANIFEST, status)
+    updated = _templates(proj, [template_id])[template_id]
+    typer.echo(f"{template_id}: {previous} -> {status} ({shown(template.folder / MANIFEST)})")
+    typer.echo(f"now: {campaign_line(updated.campaign, now_utc())}")
+
+
+@templates_app.command("forecast")
+def forecast(
+    template_id: Annotated[str, typer.Argument(help="the template (a draft included)")],
+    json_out: Annotated[bool, typer.Option("--json", help="print the forecast as JSON")] = False,
+) -> None:
+    """How many users of each segment would get a template if it went live now, and which
+    templates they would no longer get (the decision kernel run twice: as is, and with it live).
+
+    Example: bannergen templates forecast xin-ke
+    """
+    from bannergen.selection.forecast import forecast_template
+
+    eng = engine()
+    _templates(eng.project, [template_id])
+    result = forecast_template(eng.model, template_id, eng.project.seed, eng.policy_settings, eng.segments,
+                               eng.feedback)
+    if json_out:
+        typer.echo(json.dumps({"template": result.template_id, "state": result.state, "users": result.users,
+                               "would_get": result.would_get, "gets_now": result.before,
+                               "by_segment": result.by_segment.to_dict(orient="records"),
+                               "no_longer_get": result.displaced.to_dict(orient="records")}, ensure_ascii=False))
+        return
+    typer.echo(f"{template_id} ({result.state} now): live now it would go to {result.would_get:,} of "
+               f"{result.users:,} users (now {result.before:,})")
+    width = max(len(s) for s in result.by_segment["segment"])
+    typer.echo(f"{'segment':<{width}}  {'users':>7}  {'would get it':>12}")
+    for r in result.by_segment.itertuples(index=False):
+        typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.would_get:>7,} {r.share:>5.0%}")
+    if len(result.displaced):
+        typer.echo("they would no longer get:")
+        for r in result.displaced.itertuples(index=False):
+            typer.echo(f"  {r.template or '(no banner)':<{width}}  {r.users:>7,}")

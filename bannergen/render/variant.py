@@ -16,7 +16,9 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from bannergen.templating.campaign import manifest_digest
 from bannergen.templating.checks import resolve_asset
+from bannergen.templating.manifest import MANIFEST
 from bannergen.templating.template import Template
 from bannergen.types import BannerContext
 
@@ -88,4 +90,7 @@ def template_payload(template: Template, assets_dir: Path, digests: Digests) -> 
     assets = {}
     for rel in template.asset_paths():
         assets[rel] = digests.file(resolve_asset(assets_dir, rel, f"template '{template.id}'"))
-    return {"id": template.id, "version": template.version, "files": digests.folder(template.folder), "assets": assets}
+    files = digests.folder(template.folder)
+    if MANIFEST in files:  # publishing or pausing a template leaves its banners' ids (and feedback) as they were
+        files[MANIFEST] = manifest_digest(template.folder / MANIFEST)
+    return {"id": template.id, "version": template.version, "files": files, "assets": assets}

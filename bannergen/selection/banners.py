@@ -60,7 +60,9 @@ def cross_sell(
     rule_scorer = model.blend.scorers.get("association_rules") if model.blend is not None else None
     if not isinstance(rule_scorer, AssociationRuleScorer):
         return antecedent, reasons
-    cross = [k for k, t in enumerate(model.templates) if t.requires_antecedent and t.requires_items <= 1]
+    usable = model.template_allowed
+    cross = [k for k, t in enumerate(model.templates) if t.requires_antecedent and t.requires_items <= 1
+             and (usable is None or usable[k])]
     if rule_scorer is None or model.interactions is None or not cross or not (items >= 0).any():
         return antecedent, reasons
     from bannergen.scorers.fitting import rule_sentence

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -23,6 +24,7 @@ from bannergen.errors import ConfigError
 from bannergen.explain import explain_choices
 from bannergen.segments import ALL, Segment, segment_mask
 from bannergen.selection.banners import candidate_banners
+from bannergen.selection.eligibility import hashed_share, restricted_model, template_access
 from bannergen.selection.kernel import CandidateSet
 from bannergen.selection.settings import PolicySettings
 
@@ -37,13 +39,9 @@ DEFAULT_REASON = "热门推荐"
 
 
 def in_holdout(user_ids: np.ndarray | pd.Index, share: float, salt: str = "holdout") -> np.ndarray:
-    """bool (n,): True for users in the holdout. The same id, share and salt always give the same
-    answer; raising ``share`` only adds users (a keyed-hash uniform is compared to the share)."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"holdout share must be within 0..1; got {share}")
-    key = salt.encode()[:16].ljust(16, b"0").decode("latin-1")  # pd.util.hash_array wants 16 characters
-    hashed = pd.util.hash_array(np.asarray(user_ids, dtype=object), hash_key=key, categorize=False)
-    return (hashed >> np.uint64(11)).astype(np.float64) / float(1 << 53) < share
+    """bool (n,): True for users in the holdout: a hashed share of users, drawn like a template's
+    ``max_share`` (``eligibility.hashed_share``)."""
+    return hashed_share(user_ids, share, salt)
 
 
 def default_banner(model: Model, template_id: str) -> tuple[int, int]:
@@ -89,9 +87,29 @@ def pinned_items(model: Model, rows: np.ndarray, segments: dict[str, Segment]) -
 
 
 def build_candidate_set(model: Model, rows: np.ndarray, settings: PolicySettings,
-                        segments: dict[str, Segment]) -> CandidateSet:
-    """The CandidateSet of the users at profile ``rows`` of ``model`` (vectorized, in blocks)."""
+                        segments: dict[str, Segment], now: datetime | None = None) -> CandidateSet:
+    """The CandidateSet of the users at profile ``rows`` of ``model`` (vectorized, in blocks), with
+    only the templates each user may get at ``now`` (default: the clock; ``eligibility``): users
+    are grouped by the templates open to them and each group is built from the model restricted
+    to those, so a draft, a closed window or another segment's template never reaches a user."""
     rows = np.asarray(rows, dtype=np.int64)
+    access = template_access(model, rows, segments, now)
+    if len(rows) == 0:
+        return _candidate_set(restricted_model(model, np.all(access, axis=0)), rows, settings, segments)
+    patterns, group = np.unique(access, axis=0, return_inverse=True)
+    group = group.reshape(-1)
+    if len(patterns) == 1:
+        return _candidate_set(restricted_model(model, patterns[0]), rows, settings, segments)
+    parts = [_candidate_set(restricted_model(model, pattern), rows[group == g], settings, segments)
+             for g, pattern in enumerate(patterns)]  # a handful of groups, vectorized within each
+    order = np.argsort(group, kind="stable")  # stacked parts hold the users group by group
+    position = np.empty(len(rows), dtype=np.int64)
+    position[order] = np.arange(len(rows))
+    return stack(parts).take(position)
+
+
+def _candidate_set(model: Model, rows: np.ndarray, settings: PolicySettings,
+                   segments: dict[str, Segment]) -> CandidateSet:
     user_ids = np.asarray(model.profiles.user_ids[rows], dtype=object)
     items, scores = model.candidates(rows)
     banners = candidate_banners(model, rows, items)

@@ -47,10 +47,13 @@ class CarouselIndex:
 
     @classmethod
     def build(cls, catalog: pd.DataFrame, templates: Sequence, category_codes: np.ndarray, allowed: np.ndarray,
-              popularity: np.ndarray, own_priority: np.ndarray) -> CarouselIndex:
-        """``own_priority``: the priority of each item's own best template (-inf where none suits)."""
+              popularity: np.ndarray, own_priority: np.ndarray,
+              usable: Sequence[bool] | np.ndarray | None = None) -> CarouselIndex:
+        """``own_priority``: the priority of each item's own best template (-inf where none suits);
+        ``usable``: per template, whether it may be used (None: all; the campaign settings)."""
         n = len(catalog)
-        carousels = [k for k, t in enumerate(templates) if t.requires_items > 1 and not t.requires_antecedent]
+        carousels = [k for k, t in enumerate(templates) if t.requires_items > 1 and not t.requires_antecedent
+                     and (usable is None or usable[k])]
         if not carousels or n == 0:
             return cls.empty(n)
         width = max(templates[k].requires_items for k in carousels) - 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
@@ -42,11 +43,12 @@ def batch_decision_ids(user_ids: np.ndarray, segment: str, as_of: object, seed: 
 
 def decide_rows(model: Model, rows: np.ndarray, seed: int, policy: PolicySettings,
                 segments: dict[str, Segment], feedback: FeedbackView | None = None,
-                explain: bool = False) -> Decisions:
+                explain: bool = False, now: datetime | None = None) -> Decisions:
     """The kernel's decisions for the users at profile ``rows``, with every chosen banner's reason;
-    ``explain`` gives every candidate its reason too (what ``bannergen explain`` prints)."""
+    ``explain`` gives every candidate its reason too (what ``bannergen explain`` prints); ``now``
+    is the time the templates' campaign windows are checked at (default: the clock)."""
     sel = model.settings.selection
-    cands = build_candidate_set(model, np.asarray(rows, dtype=np.int64), policy, segments)
+    cands = build_candidate_set(model, np.asarray(rows, dtype=np.int64), policy, segments, now)
     if explain:
         cands = with_reasons(model, cands)
     made = decide_all(cands, policy.decision_policy(sel.policy, sel.temperature, seed), feedback)

@@ -23,9 +23,13 @@ import jinja2
 
 from bannergen.config import FORMATS
 from bannergen.errors import TemplateError
+from bannergen.size import Size
+from bannergen.templating.campaign import KEYS as CAMPAIGN_KEYS
+from bannergen.templating.campaign import parse_campaign
 from bannergen.templating.checks import check_keys, parse_colour, parse_size, require, resolve_asset, typed
-from bannergen.templating.htmlcheck import hint_for, html_problems
+from bannergen.templating.htmlcheck import HTML_FILE, hint_for, html_problems
 from bannergen.templating.layout import load_layouts
+from bannergen.templating.limits import MAX_CANVAS_SIDE
 from bannergen.templating.names import HTML_NAMES, SLOT_NAMES, TEXT_NAMES
 from bannergen.templating.sandbox import TextExpression, describe, make_environment, name_hint
 from bannergen.templating.template import FontSet, Template
@@ -35,11 +39,11 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "template.toml"
 LAYOUT = "layout.toml"
-HTML = "banner.html.j2"
+HTML = HTML_FILE
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 _TOP_KEYS = ("id", "version", "description", "sizes", "scales", "slots", "suits", "priority", "headline", "cta",
-             "fonts", "colours", "formats")
+             "fonts", "colours", "formats", *CAMPAIGN_KEYS)
 _SUITS_KEYS = ("categories", "requires_discount", "min_discount_pct", "requires_antecedent", "requires_items")
 MAX_ITEMS = 3
 _FONT_KEYS = ("regular", "bold", "fallbacks")
@@ -136,7 +140,8 @@ def _dry_run(template: Template) -> None:
                     element.text.render(names)
 
 
-def _check_html(template: Template) -> None:
+def _html_problems(template: Template) -> list[TemplateError]:
+    """Every problem of banner.html.j2, each its own error "file: line N: problem"."""
     where = f"{template.folder / HTML}"
     assert template.html_env is not None
     try:
@@ -148,37 +153,81 @@ def _check_html(template: Template) -> None:
         raise TemplateError(f"{where}: not UTF-8 text: {exc}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: {describe(exc)}") from exc
-    problems = html_problems(ast, source, template.folder)
-    if problems:
-        line, problem = problems[0]
-        hint = name_hint(problem, HTML_NAMES) if problem.startswith("unknown name") else hint_for(problem)
-        raise TemplateError(f"{where}: line {line}: {problem}", hint=hint)
+    return [
+        TemplateError(f"{where}: line {line}: {problem}",
+                      hint=name_hint(problem, HTML_NAMES) if problem.startswith("unknown ") else hint_for(problem))
+        for line, problem in html_problems(ast, source, template.folder)
+    ]
 
 
-def load_template(folder: Path, assets_dir: Path | None = None, errors: list[TemplateError] | None = None) -> Template:
-    """Parse and check one template folder. ``assets_dir``, when given, must hold every font and
-    image the template names (checked with resolve(): nothing may leave assets/). ``errors``:
-    collect every broken layout section and element there (the first still raises)."""
-    folder = Path(folder).resolve()
-    path = folder / MANIFEST
-    where = str(path)
-    raw = _read_toml(path)
-    check_keys(raw, _TOP_KEYS, where)
+class _Collector:
+    """Runs the independent checks of one template. Collecting (``errors`` given), a failed check
+    is noted and its ``default`` used, so every problem of every file is found in one pass;
+    otherwise the first failure raises."""
+
+    def __init__(self, errors: list[TemplateError] | None) -> None:
+        self.errors = errors
+        self.before = len(errors) if errors is not None else 0
+
+    def __call__(self, check: Callable[..., Any], *args: Any, default: Any = None) -> Any:
+        try:
+            return check(*args)
+        except TemplateError as error:
+            self.note(error)
+            return default
+
+    def note(self, error: TemplateError) -> None:
+        if self.errors is None:
+            raise error
+        if not any(error is seen for seen in self.errors):  # load_layouts notes its own before raising
+            self.errors.append(error)
+
+    @property
+    def failed(self) -> bool:
+        return self.errors is not None and len(self.errors) > self.before
+
+    def raise_first(self) -> None:
+        if self.errors is not None and self.failed:
+            raise self.errors[self.before]
+
+
+def _check_id(raw: dict[str, Any], folder: Path, where: str) -> str:
     tid = require(raw, "id", str, where)
     if not _ID.match(tid):
         raise TemplateError(f"{where}: id must be lowercase letters, digits and '-'; got {tid!r}")
     if tid != folder.name:
         raise TemplateError(f"{where}: id {tid!r} differs from the folder name {folder.name!r}")
+    return tid
+
+
+def _sizes(raw: dict[str, Any], where: str) -> tuple[Size, ...]:
     labels = require(raw, "sizes", list, where)
     if not labels:
         raise TemplateError(f"{where}: 'sizes' must list at least one size like '1200x400'")
     sizes = tuple(dict.fromkeys(parse_size(s, f"{where}: sizes") for s in labels))
-    slots = tuple(require(raw, "slots", list, where))
-    bad_slots = [s for s in slots if s not in SLOT_NAMES]
-    if bad_slots:
+    too_big = [str(s) for s in sizes if max(s) > MAX_CANVAS_SIDE]
+    if too_big:
         raise TemplateError(
-            f"{where}: unknown slots {bad_slots}", hint=f"slots are BannerContext fields: {list(SLOT_NAMES)}"
+            f"{where}: sizes: {too_big[0]} is larger than {MAX_CANVAS_SIDE} pixels a side",
+            hint=f"list 1x sizes of at most {MAX_CANVAS_SIDE}x{MAX_CANVAS_SIDE}; 2x versions come from 'scales'",
         )
+    return sizes
+
+
+def _slot_errors(raw: dict[str, Any], where: str) -> list[TemplateError]:
+    import difflib
+
+    slots = require(raw, "slots", list, where)
+    errors = []
+    for slot in slots:
+        if slot not in SLOT_NAMES:
+            close = difflib.get_close_matches(str(slot), SLOT_NAMES, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"slots are BannerContext fields: {list(SLOT_NAMES)}"
+            errors.append(TemplateError(f"{where}: slots: unknown slot {slot!r}", hint=hint))
+    return errors
+
+
+def _scales(raw: dict[str, Any], sizes: tuple[Size, ...], where: str) -> list[int]:
     scales = typed(raw, "scales", list, where, [1])
     if (
         not scales
@@ -187,56 +236,98 @@ def load_template(folder: Path, assets_dir: Path | None = None, errors: list[Tem
     ):
         raise TemplateError(f"{where}: scales must list pixel densities from 1, 2, 3 and include 1; got {scales!r}")
     scales = sorted(set(scales))
-    all_sizes = tuple(dict.fromkeys((w * k, h * k) for k in scales for w, h in sizes))
+    all_sizes = {(w * k, h * k) for k in scales for w, h in sizes}
     if len(all_sizes) != len(sizes) * len(scales):
         raise TemplateError(
-            f"{where}: a size at scale 2 or 3 equals another size; got sizes {labels} x scales {scales}"
+            f"{where}: scales: a size at scale 2 or 3 equals another size; got sizes "
+            f"{[str(s) for s in sizes]} x scales {scales}"
         )
-    categories, requires_discount, min_pct, requires_antecedent, requires_items = _suits(
-        raw.get("suits"), f"{where}: [suits]"
-    )
+    return scales
+
+
+def _colours(raw: dict[str, Any], where: str) -> dict[str, str]:
     colours = typed(raw, "colours", dict, where, {})
     for name, value in colours.items():
         parse_colour(value, {}, f"{where}: colours.{name}")
+    return colours
+
+
+def _formats(raw: dict[str, Any], where: str) -> list[str] | None:
     formats = typed(raw, "formats", list, where, None)
     if formats is not None and (not formats or any(f not in FORMATS for f in formats)):
         raise TemplateError(f"{where}: formats must be some of {list(FORMATS)}; got {formats!r}")
+    return formats
+
+
+def load_template(folder: Path, assets_dir: Path | None = None, errors: list[TemplateError] | None = None) -> Template:
+    """Parse and check one template folder. ``assets_dir``, when given, must hold every font and
+    image the template names (checked with resolve(): nothing may leave assets/). ``errors``:
+    collect there every problem of every file the checks can reach in one pass (template.toml,
+    layout.toml, banner.html.j2); the first still raises."""
+    folder = Path(folder).resolve()
+    path = folder / MANIFEST
+    where = str(path)
+    raw = _read_toml(path)
+    attempt = _Collector(errors)
+    for key in raw:
+        attempt(check_keys, {key: None}, _TOP_KEYS, where)
+    tid = attempt(_check_id, raw, folder, where, default=folder.name)
+    sizes = attempt(_sizes, raw, where)
+    for error in attempt(_slot_errors, raw, where, default=[]):
+        attempt.note(error)
+    scales = attempt(_scales, raw, sizes or (), where, default=[1])
+    categories, requires_discount, min_pct, requires_antecedent, requires_items = attempt(
+        _suits, raw.get("suits"), f"{where}: [suits]", default=(None, False, 0, False, 1)
+    )
+    colours = attempt(_colours, raw, where, default={})
+    formats = attempt(_formats, raw, where)
+    campaign = attempt(parse_campaign, raw, where)
     text_env = make_environment(folder, html=False)
     html_env = make_environment(folder, html=True)
-    headline_src = require(raw, "headline", str, where)
+    headline_src = attempt(require, raw, "headline", str, where, default="")
+    layouts = {}
+    if sizes:
+        layouts = attempt(load_layouts, folder / LAYOUT, sizes, colours, text_env, tuple(scales), errors, default={})
     template = Template(
         id=tid,
-        version=str(require(raw, "version", (str, int), where)),
-        description=typed(raw, "description", str, where, ""),
+        version=str(attempt(require, raw, "version", (str, int), where, default="")),
+        description=attempt(typed, raw, "description", str, where, ""),
         folder=folder,
-        sizes=all_sizes,
-        base_sizes=sizes,
+        sizes=tuple(dict.fromkeys((w * k, h * k) for k in scales for w, h in sizes or ())),
+        base_sizes=sizes or (),
         scales=tuple(scales),
         categories=categories,
         requires_discount=requires_discount,
         min_discount_pct=min_pct,
         requires_antecedent=requires_antecedent,
         requires_items=requires_items,
-        priority=typed(raw, "priority", float, where, 0.0),
+        priority=attempt(typed, raw, "priority", float, where, 0.0, default=0.0),
         headline_source=headline_src,
-        cta=typed(raw, "cta", str, where, ""),
-        slots=slots,
-        fonts=_fonts(raw.get("fonts"), f"{where}: [fonts]"),
+        cta=attempt(typed, raw, "cta", str, where, "", default=""),
+        slots=tuple(s for s in raw.get("slots", ()) if s in SLOT_NAMES),
+        fonts=attempt(_fonts, raw.get("fonts"), f"{where}: [fonts]", default=FontSet()),
         colours=MappingProxyType(dict(colours)),
         formats=tuple(formats) if formats is not None else None,
-        layouts=MappingProxyType(load_layouts(folder / LAYOUT, sizes, colours, text_env, tuple(scales), errors)),
+        **({"campaign": campaign} if campaign is not None else {}),
+        layouts=MappingProxyType(layouts),
         text_env=text_env,
         html_env=html_env,
-        _headline=TextExpression(text_env, headline_src, f"{where}: headline", TEXT_NAMES - {"headline"}),
+        _headline=attempt(TextExpression, text_env, headline_src, f"{where}: headline", TEXT_NAMES - {"headline"}),
     )
-    _dry_run(template)
-    _check_html(template)
+    if not attempt.failed:  # a dry run of a half-read template would only repeat what is already known
+        attempt(_dry_run, template)
+    for error in attempt(_html_problems, template, default=[]):
+        attempt.note(error)
     if assets_dir is not None:
         for rel in template.asset_paths():
-            asset = resolve_asset(assets_dir, rel, where)
-            if not asset.is_file():
-                raise TemplateError(f"{where}: asset {rel!r} not found under {assets_dir}")
+            attempt(_check_asset, assets_dir, rel, where)
+    attempt.raise_first()
     return template
+
+
+def _check_asset(assets_dir: Path, rel: str, where: str) -> None:
+    if not resolve_asset(assets_dir, rel, where).is_file():
+        raise TemplateError(f"{where}: asset {rel!r} not found under {assets_dir}")
 
 
 def load_templates(templates_dir: Path, *, assets_dir: Path | None = None,

@@ -1,7 +1,8 @@
 """`templates new`: a new template folder copied from an existing one, ready to edit.
 
     new_template(Path("templates"), "double-eleven", source="price-drop")
-    # templates/double-eleven/ with id = "double-eleven", version = "1"; refuses to overwrite
+    # templates/double-eleven/ with id = "double-eleven", version = "1", status = "draft";
+    # refuses to overwrite. A draft shows only in previews until `bannergen templates publish`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from bannergen.errors import TemplateError
+from bannergen.templating.campaign import set_status
 from bannergen.templating.manifest import _ID, MANIFEST
 
 _ID_LINE = re.compile(r'^id\s*=\s*"[^"]*"', re.M)
@@ -18,7 +20,8 @@ _VERSION_LINE = re.compile(r'^version\s*=\s*("[^"]*"|\d+)', re.M)
 
 
 def new_template(templates_dir: Path, new_id: str, source: str = "product-spotlight") -> Path:
-    """Copy ``templates_dir/source`` to ``templates_dir/new_id`` with its id and version ("1") set.
+    """Copy ``templates_dir/source`` to ``templates_dir/new_id`` with its id and version ("1") set,
+    as a draft (``status = "draft"``: no render or serve chooses it before it is published).
     Raises TemplateError for a bad id, an unknown source or an existing folder (never overwrites)."""
     templates_dir = Path(templates_dir)
     if not _ID.match(new_id):
@@ -46,5 +49,6 @@ def new_template(templates_dir: Path, new_id: str, source: str = "product-spotli
     manifest.write_text(
         f"# Copied from {source}; edit freely, then: bannergen templates validate {new_id}\n" + text, encoding="utf-8"
     )
+    set_status(manifest, "draft")
     tmp.rename(dest)  # the folder appears complete or not at all
     return dest

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from jinja2.sandbox import SandboxedEnvironment
 
 from bannergen.size import Size
+from bannergen.templating.campaign import Campaign
 from bannergen.templating.layout import Layout
 from bannergen.templating.sandbox import TextExpression
 from bannergen.types import BannerContext
@@ -52,7 +53,8 @@ class Template:
     the manifest's ``base_sizes`` at each of its ``scales`` (1x first, then 2x: (1200, 400), ...,
     (2400, 800), ...); ``categories`` None means every category; ``priority`` is a score bonus
     added by the selection stage; ``requires_antecedent`` / ``requires_items`` > 1 mean the
-    template needs banner context the catalog cannot give (see ``suits``)."""
+    template needs banner context the catalog cannot give (see ``suits``); ``campaign`` says
+    whether it is live, when, and for whom (selection applies it per user)."""
 
     id: str
     version: str
@@ -73,6 +75,7 @@ class Template:
     fonts: FontSet = FontSet()
     colours: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), compare=False)
     formats: tuple[str, ...] | None = None
+    campaign: Campaign = Campaign()  # status, window, segments, max_share (bannergen.templating.campaign)
     layouts: Mapping[tuple[int, int], Layout] = field(
         default_factory=lambda: MappingProxyType({}), compare=False, repr=False
     )
