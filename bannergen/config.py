@@ -9,16 +9,18 @@ The reference of every key is docs/settings.md, generated from SETTINGS.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bannergen.errors import ConfigError
-from bannergen.settings_table import Row, SettingsFile, at_least, shown, within
+from bannergen.settings_table import Row, SettingsFile, above, at_least, shown, within
 from bannergen.settings_table import read_toml as read_toml  # re-exported: callers read TOML through config
 from bannergen.settings_table import reject_unknown_keys as reject_unknown_keys
 
 CONFIG_NAME = "bannergen.toml"
+STORE_URL_ENV = "BANNERGEN_STORE_URL"
 FORMATS = ("webp", "png", "jpg", "html")
 
 # The single source of truth for what bannergen.toml may say.
@@ -64,13 +66,29 @@ SETTINGS = SettingsFile(CONFIG_NAME, "data files, folders, output formats and si
     Row("serve.signed_url_ttl_s", "integer", 86400, "lifetime of a signed asset URL in seconds", at_least(1)),
     Row("serve.decision_budget_ms", "integer", 20, "a decision that takes longer falls back to the default banner",
         at_least(0)),
-    Row("serve.render_budget_ms", "integer", 150, "wait this long for a chosen variant to render, else serve the "
-        "best cached one", at_least(0)),
+    Row("serve.render_workers", "integer", 1, "processes that render variants a decision found missing (the "
+        "decision serves a rendered candidate meanwhile); they run at a lower priority than the server", at_least(1)),
+    Row("serve.header_timeout_s", "number", 5.0, "a request whose headers have not all arrived this many seconds "
+        "after its first byte (or after the connection opened) is cut off", above(0)),
+    Row("serve.body_timeout_s", "number", 10.0, "a request whose body has not all arrived this many seconds after "
+        "its headers gets 408 and the connection is closed", above(0)),
+    Row("serve.keep_alive_s", "integer", 5, "an idle keep-alive connection is closed after this many seconds",
+        at_least(1)),
     Row("serve.max_body_bytes", "integer", 1048576, "request bodies above this get 413 before being read",
         at_least(1)),
     Row("serve.max_events", "integer", 500, "events per POST /v1/events batch", at_least(1)),
+    Row("dask.scheduler", "text", "", "address of a running Dask scheduler (tcp://HOST:PORT) that `render "
+        "--executor dask` uses; empty: a local cluster of one worker per core"),
+    Row("dask.workers", "integer", 0, "worker processes of the local cluster; 0 means one per core", at_least(0)),
+    Row("dask.partitions", "integer", 0, "partitions the users are cut into; 0 means one per 500,000 events and at "
+        "least two per worker", at_least(0)),
+    Row("dask.events", "text", "", "the events as workers read them: a Parquet file, a folder of Parquet files or an "
+        "fsspec URL (s3://..., gs://...); empty means data.events"),
     Row("serve.behaviour_store", "path", ".bannergen/behaviour.sqlite", "real-time behaviour events (SQLite WAL), "
         "replayed at start-up"),
+    Row("store.url", "text", "", "a PostgreSQL URL (postgresql://user@host/db) that keeps feedback, behaviour "
+        "events, the decision log and cap counts for every process; env BANNERGEN_STORE_URL overrides; empty: the "
+        "SQLite files feedback.store and serve.behaviour_store"),
 ))
 
 
@@ -84,10 +102,23 @@ class ServeSettings:
     signing_key: str = SETTINGS["serve.signing_key"]
     signed_url_ttl_s: int = SETTINGS["serve.signed_url_ttl_s"]
     decision_budget_ms: int = SETTINGS["serve.decision_budget_ms"]
-    render_budget_ms: int = SETTINGS["serve.render_budget_ms"]
+    render_workers: int = SETTINGS["serve.render_workers"]
+    header_timeout_s: float = SETTINGS["serve.header_timeout_s"]
+    body_timeout_s: float = SETTINGS["serve.body_timeout_s"]
+    keep_alive_s: int = SETTINGS["serve.keep_alive_s"]
     max_body_bytes: int = SETTINGS["serve.max_body_bytes"]
     max_events: int = SETTINGS["serve.max_events"]
     behaviour_store: Path = SETTINGS["serve.behaviour_store"]
+
+
+@dataclass(frozen=True)
+class DaskSettings:
+    """The [dask] rows of SETTINGS: where `render --executor dask` runs and how it cuts the users."""
+
+    scheduler: str = SETTINGS["dask.scheduler"]
+    workers: int = SETTINGS["dask.workers"]
+    partitions: int = SETTINGS["dask.partitions"]
+    events: str = SETTINGS["dask.events"]
 
 
 @dataclass(frozen=True)
@@ -116,6 +147,19 @@ class Project:
     mapping_table: Path | None = None
     mapping: tuple[tuple[str, str], ...] = ()  # (field, column) pairs of the [mapping] section
     serve: ServeSettings = field(default_factory=lambda: ServeSettings())
+    dask: DaskSettings = field(default_factory=lambda: DaskSettings())
+    store_url: str = ""  # [store] url (or BANNERGEN_STORE_URL): PostgreSQL instead of the SQLite files
+
+    @property
+    def feedback_location(self) -> Path | str:
+        """Where feedback lives: the PostgreSQL URL when set, else the SQLite file."""
+        return self.store_url or self.feedback_store
+
+    @property
+    def behaviour_location(self) -> Path | str:
+        """Where serve keeps behaviour events and the decision log: the PostgreSQL URL when set, else
+        the SQLite file."""
+        return self.store_url or self.serve.behaviour_store
 
     def out_for(self, segment: str) -> Path:
         return self.out / segment
@@ -177,4 +221,16 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         mapping=tuple((row.name, v[row.key]) for row in SETTINGS.rows
                       if row.table == "mapping" and row.name != "table"),
         serve=dataclasses.replace(serve, behaviour_store=path("serve.behaviour_store")),
+        dask=SETTINGS.record(DaskSettings, v, "dask"),
+        store_url=_store_url(os.environ.get(STORE_URL_ENV) or v["store.url"], shown(source)),
     )
+
+
+def _store_url(url: str, source: str) -> str:
+    """The [store] url, checked: empty (SQLite) or a postgresql:// URL."""
+    url = url.strip()
+    if url and not url.startswith(("postgresql://", "postgres://")):
+        where = STORE_URL_ENV if os.environ.get(STORE_URL_ENV) else f"{source}: store.url"
+        raise ConfigError(f"{where}: not a PostgreSQL URL; got {url[:40]!r}",
+                          hint="expected postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE, or empty for SQLite")
+    return url

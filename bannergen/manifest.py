@@ -7,8 +7,6 @@ the exact assignments it was written with.
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,37 +15,32 @@ from typing import Any
 import pandas as pd
 
 from bannergen.cache import AssetStore, atomic_write
+from bannergen.table_files import write_table_files
 
 SCHEMA_VERSION = 1
 ASSIGNMENT_COLUMNS = ["user_id", "decision_id", "size", "variant_id", "item_id", "template", "score", "propensity",
                       "policy", "explanation"]
 
 
+def assignment_table(assignments: pd.DataFrame) -> pd.DataFrame:
+    """The assignments as written: ASSIGNMENT_COLUMNS, sorted by user and size."""
+    return assignments[ASSIGNMENT_COLUMNS].sort_values(["user_id", "size"], kind="stable").reset_index(drop=True)
+
+
+def candidate_table(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The decision log as written: sorted by user and candidate position."""
+    return candidates.sort_values(["user_id", "position"], kind="stable").reset_index(drop=True)
+
+
 def write_assignments(out: Path, assignments: pd.DataFrame) -> dict[str, str]:
     """Write the assignments as CSV and Parquet named by their content; returns relative paths."""
-    table = assignments[ASSIGNMENT_COLUMNS].sort_values(["user_id", "size"], kind="stable").reset_index(drop=True)
-    return write_table(out, "assignments", table)
+    return write_table_files(out, "assignments", assignment_table(assignments))
 
 
 def write_candidates(out: Path, candidates: pd.DataFrame) -> dict[str, str]:
     """Write the decision log (every candidate of every decision, with its probability) beside the
     assignments, as CSV and Parquet named by their content; returns relative paths."""
-    table = candidates.sort_values(["user_id", "position"], kind="stable").reset_index(drop=True)
-    return write_table(out, "candidates", table)
-
-
-def write_table(out: Path, folder: str, table: pd.DataFrame) -> dict[str, str]:
-    """``table`` as OUT/folder/<digest>.csv and .parquet (written once, atomically)."""
-    csv_bytes = table.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    digest = hashlib.blake2b(csv_bytes, digest_size=8).hexdigest()
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    paths = {"csv": f"{folder}/{digest}.csv", "parquet": f"{folder}/{digest}.parquet"}
-    for key, data in (("csv", csv_bytes), ("parquet", buffer.getvalue())):
-        target = out / paths[key]
-        if not target.exists():
-            atomic_write(target, data)
-    return paths
+    return write_table_files(out, "candidates", candidate_table(candidates))
 
 
 def build_manifest(

@@ -24,6 +24,7 @@ import pandas as pd
 
 from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
+from bannergen.errors import InputError
 from bannergen.manifest import (
     build_manifest,
     variant_index,
@@ -126,19 +127,28 @@ class Engine:
     def feedback(self) -> FeedbackView:
         """Feedback on rendered banners: loaded from the project's store when it has one, and kept
         current by every later commit in this process (real time, no refit)."""
+        view = self.feedback_now()
+        return view.attach(self.store) if self._has_feedback_store() else view
+
+    def _has_feedback_store(self) -> bool:
+        return bool(self.project.store_url) or self.project.feedback_store.exists()
+
+    def feedback_now(self) -> FeedbackView:
+        """The feedback view as the store holds it now, not following the store (it can be copied
+        to other processes, as a render on Dask does)."""
         variants = variant_index(self.project.out)
-        if not self.project.feedback_store.exists():
+        if not self._has_feedback_store():
             return FeedbackView(variants, scope=self.policy_settings.scope)
         with self._timed("feedback"):
-            view = FeedbackView.load(self.store, variants, time.time_ns() // 1000, self.policy_settings.scope)
-        return view.attach(self.store)
+            return FeedbackView.load(self.store, variants, time.time_ns() // 1000, self.policy_settings.scope)
 
     @cached_property
     def store(self):
-        """The project's feedback store (a FeedbackStore), opened or created on first use."""
-        from bannergen.feedback import open_store
+        """The project's feedback store (a FeedbackStore: the SQLite file or the [store] url's
+        database), opened or created on first use."""
+        from bannergen.store import open_feedback_store
 
-        return open_store(self.project.feedback_store)
+        return open_feedback_store(self.project.feedback_location)
 
     def record_feedback(self, events: pd.DataFrame, source: str = "<events>") -> tuple:
         """Validate and store feedback events; the next decision in this process sees them
@@ -219,11 +229,14 @@ class Engine:
         limit: int | None = None,
         progress: Progress | None = None,
         force: bool = False,
+        executor: str = "local",
     ) -> RenderSummary:
         """Decide and render banners for a segment; write assets, assignments and the manifest to OUT.
 
         When OUT already holds a complete render with the same run key (same data, rules,
-        templates, assets, settings, code and feedback), nothing is recomputed; ``force`` does."""
+        templates, assets, settings, code and feedback), nothing is recomputed; ``force`` does.
+        ``executor``: "local" (this process and its render workers) or "dask" (the cluster of the
+        project's [dask] settings; bannergen.distributed), which writes the same files."""
         out = (out or self.project.out_for(segment)).resolve()
         started = dict(self.timings)
         get_segment(self.segments, segment)  # an unknown segment fails before any work
@@ -238,6 +251,8 @@ class Engine:
                 assignments=int(stats.get("assignments", 0)), unique_variants=unique, rendered=0, cached=unique,
                 rejects=int(stats.get("rejects", 0)), warnings=(), timings=self._since(started), unchanged=True,
             )
+        if executor == "dask":
+            return self._render_on_dask(segment, out, limit, key, progress, started)
         made = self.decisions(segment, limit)
         decisions = made.chosen
         store = AssetStore(out)
@@ -287,6 +302,24 @@ class Engine:
             warnings=outcome.warnings,
             timings=self._since(started),
         )
+
+    def _render_on_dask(self, segment: str, out: Path, limit: int | None, key: str, progress: Progress | None,
+                        started: dict[str, float]) -> RenderSummary:
+        from bannergen.data.catalog import load_catalog
+        from bannergen.distributed import render_on_dask, run_inputs
+
+        if limit is not None:
+            raise InputError("--limit takes the first users of the whole segment, which the local executor "
+                             "alone knows", hint="render without --limit, or without --executor dask")
+        with self._timed("load"):
+            catalog = load_catalog(self.project.catalog)
+            inputs = run_inputs(self.project, segment, out, catalog.frame, self.scoring, self.policy_settings,
+                                self.segments, self.renderer_options(), self.feedback_now())
+        done = render_on_dask(inputs, catalog, self.templates, key, self.project.dask, self._timed, progress)
+        if "feedback" in self.__dict__:  # this process decides again later: credit the new variants
+            self.feedback.add_variants(variant_index(out.parent))
+        return RenderSummary(segment=segment, out=out, **done.stats, warnings=done.warnings,
+                             timings=self._since(started))
 
     def _since(self, started: dict[str, float]) -> dict[str, float]:
         """Seconds per stage spent since ``started`` (a copy of ``timings``): one call's own figures,

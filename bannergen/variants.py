@@ -78,6 +78,13 @@ def _init_pool_worker(parent_pid: int, options: RendererOptions, out: Path) -> N
 
 def _render_batch(batch: list[tuple[str, RenderSpec]]) -> list[tuple[str, tuple[str, ...]]]:
     renderer, store = _worker  # type: ignore[misc]
+    return render_batch_with(renderer, store, batch)
+
+
+def render_batch_with(renderer, store: AssetStore,
+                      batch: list[tuple[str, RenderSpec]]) -> list[tuple[str, tuple[str, ...]]]:
+    """Render ``batch`` (variant id, spec) with ``renderer`` into ``store``: (variant id, its
+    text-fitting warnings) per variant. Each file is written once, atomically."""
     done = []
     for variant_id, spec in batch:
         result = renderer.render(spec)

@@ -8,7 +8,6 @@ options and the error handling live in bannergen.cli.common.
 
 from __future__ import annotations
 
-import json
 import sys
 from enum import Enum
 from pathlib import Path
@@ -16,7 +15,18 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import TableOrJson, _global, app, engine, shown, state  # noqa: F401 (re-exported)
+from bannergen.cli.common import (  # noqa: F401 (_global, app, state: re-exported)
+    FormatOption,
+    JsonAlias,
+    OutputFormat,
+    _global,
+    app,
+    echo_structured,
+    engine,
+    output_format,
+    shown,
+    state,
+)
 
 
 class Executor(str, Enum):
@@ -34,7 +44,8 @@ def render(
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="only the first N users of the segment")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="print the summary as one JSON object")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    json_out: JsonAlias = False,
     force: Annotated[bool, typer.Option("--force", help="recompute even when OUT holds this exact render")] = False,
     executor: Annotated[Executor, typer.Option(
         "--executor", help="local: this machine's processes; dask: a Dask cluster ([dask] in bannergen.toml)")
@@ -75,10 +86,9 @@ def render(
             bar.update(task, completed=done, total=total)
 
         summary = eng.render(segment, out=out, limit=limit, progress=progress, force=force, executor=executor.value)
-    if json_out:
-        import json
-
-        typer.echo(json.dumps(summary.as_dict(), ensure_ascii=False))
+    fmt = output_format(fmt, json_out)
+    if fmt is not OutputFormat.table:
+        echo_structured(fmt, summary.as_dict())
         return
     t = summary.timings
     order = ("check", "load", "profile", "score", "select", "plan", "render", "write")
@@ -109,16 +119,28 @@ def render(
 @app.command()
 def explain(
     user_id: Annotated[str, typer.Argument(help="the user id as it appears in the events")],
-    fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
+    fmt: FormatOption = OutputFormat.table,
+    json_out: JsonAlias = False,
 ) -> None:
     """Why a user gets their banner: interest weights, every candidate with the probability the
     policy gives it now (the same numbers render and serve use), the chosen one and the reason.
+    A user with no events is a cold-start user: they get the default banner, as from serve.
 
     Example: bannergen explain zhangsan --format json
     """
     ex = engine().explain(user_id)
-    if fmt == TableOrJson.json:
-        typer.echo(json.dumps(ex.as_dict(), ensure_ascii=False, allow_nan=False))
+    fmt = output_format(fmt, json_out)
+    if fmt is not OutputFormat.table:
+        document = ex.as_dict()
+        echo_structured(fmt, document, [{"user_id": ex.user_id, **c} for c in document["candidates"]])
+        return
+    if not ex.known:
+        typer.echo(f"user {ex.user_id}: unknown (no events), a cold-start user: gets the default banner")
+        if ex.chosen:
+            typer.echo(f"chosen: {ex.chosen.headline} (item {ex.chosen.item_id}, template {ex.chosen.template_id}), "
+                       f"policy {ex.policy}")
+        else:
+            typer.echo("no eligible banner: the rules allow no item")
         return
     typer.echo(f"user {ex.user_id}  segments: {', '.join(ex.segments)}")
     typer.echo("\ninterest weights w_ij (decayed, normalised):")
@@ -160,6 +182,7 @@ def segments(
     explain_name: Annotated[
         str | None, typer.Option("--explain", help="print this segment's condition and how many users meet each part")
     ] = None,
+    fmt: FormatOption = OutputFormat.table,
 ) -> None:
     """The segments defined in scoring/segments.toml and how many users each holds.
 
@@ -169,6 +192,11 @@ def segments(
         _explain_segment(explain_name)
         return
     table = engine().segment_sizes()
+    if fmt is not OutputFormat.table:
+        rows = [{"segment": r.segment, "users": int(r.users), "description": r.description}
+                for r in table.itertuples(index=False)]
+        echo_structured(fmt, rows, rows)
+        return
     width = max(len(s) for s in table["segment"])
     for r in table.itertuples(index=False):
         typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.description}")

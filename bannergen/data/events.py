@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bannergen.data.columns import as_text, as_utc_time
-from bannergen.data.readers import read_table
+from bannergen.data.readers import RawTable, read_table
 from bannergen.data.rejects import LoadResult, RowChecks
 from bannergen.types import EVENT_TYPES
 
@@ -34,9 +34,14 @@ def load_events(path: Path, known_items: pd.Index | None = None) -> LoadResult:
     ``known_items`` (when given, normally the catalog's item_id column) are rejected.
     An events file with a header and no rows is valid (a new shop).
     """
+    return check_events(read_table(Path(path), REQUIRED, OPTIONAL), known_items)
+
+
+def check_events(raw: RawTable, known_items: pd.Index | None = None) -> LoadResult:
+    """Validate rows read from an events file (all of it, or one piece of a Parquet dataset read by
+    a worker of bannergen.distributed): the checks and the frame ``load_events`` describes."""
     import pandas as pd
 
-    raw = read_table(Path(path), REQUIRED, OPTIONAL)
     f = raw.frame
     empty = pd.Series("", index=f.index, dtype="str")
     user = as_text(f["user_id"])

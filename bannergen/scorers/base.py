@@ -62,6 +62,13 @@ class Interactions:
     profiles: Profiles | None = None
     features: ItemFeatures | None = None
     titles: np.ndarray | None = None  # (n_items,) str item titles, for the title scorer (else None)
+    # Whether the shop has purchase events, when these are some of its users only (a partition):
+    # scorers read purchases, or every interaction in a shop without any, the same for every user.
+    has_purchases: bool | None = None
+
+    def uses_purchases(self) -> bool:
+        """True: scorers learn from purchases; False: the shop has none, so from every interaction."""
+        return bool(self.purchases.nnz) if self.has_purchases is None else self.has_purchases
 
     @property
     def n_users(self) -> int:
@@ -74,7 +81,7 @@ class Interactions:
     def bought(self) -> sp.csr_matrix:
         """Binary (n_users, n_items): what each user purchased (any interaction when the shop
         has no purchase events at all)."""
-        m = self.purchases if self.purchases.nnz else self.weights
+        m = self.purchases if self.uses_purchases() else self.weights
         out = m.copy().astype(np.float32)
         out.data[:] = 1.0
         return out
@@ -193,7 +200,7 @@ def recency_weights(data: Interactions, half_life_days: float, rows: np.ndarray 
     """(n_users, n_items) float32: 0.5 ** (days since the user's last purchase of the item / half-life)
     (last interaction when the shop has no purchases); 1 for every interaction when half-life <= 0.
     ``rows``: those users only."""
-    age = data.last_purchase if data.purchases.nnz else data.last_seen
+    age = data.last_purchase if data.uses_purchases() else data.last_seen
     age = (age if rows is None else age[rows]).astype(np.float32).tocsr(copy=True)
     if half_life_days > 0:
         age.data = np.power(0.5, (age.data - 1.0) / half_life_days).astype(np.float32)

@@ -40,7 +40,7 @@ class PopularityScorer(Scorer):
     def fit(self, data: Interactions) -> PopularityScorer:
         bought = data.bought()
         if self.half_life_days > 0:
-            age = (data.last_purchase if data.purchases.nnz else data.last_seen).copy()
+            age = (data.last_purchase if data.uses_purchases() else data.last_seen).copy()
             age.data = np.power(0.5, (age.data - 1.0) / self.half_life_days)
             counts = np.asarray(age.sum(axis=0)).ravel()
         else:
@@ -64,7 +64,7 @@ class RecentPopularityScorer(PopularityScorer):
         self.days = days
 
     def fit(self, data: Interactions) -> RecentPopularityScorer:
-        age = data.last_purchase if data.purchases.nnz else data.last_seen
+        age = data.last_purchase if data.uses_purchases() else data.last_seen
         recent = age.copy()
         recent.data = (recent.data <= self.days + 1.0).astype(np.float32)
         counts = np.asarray(recent.sum(axis=0)).ravel()
@@ -102,7 +102,7 @@ class HistoryScorer(Scorer):
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
         rows = check_rows(data, rows)
-        use_buys = data.purchases.nnz > 0
+        use_buys = data.uses_purchases()
         count = (data.purchases if use_buys else data.weights)[rows].tocsr()
         age = (data.last_purchase if use_buys else data.last_seen)[rows].tocsr()
         decay = age.copy()

@@ -41,7 +41,9 @@ class FitSummary:
     tuned: bool = False
 
 
-def _interactions(project: Project, shop, settings, content: bool):
+def shop_interactions(project: Project, shop, settings, content: bool):
+    """The interactions of every user of a loaded shop (with profiles and item features when
+    ``content``): what a blend is fitted on."""
     from bannergen.features import build_item_features
     from bannergen.profile import build_profiles, resolve_as_of
     from bannergen.scorers.base import build_interactions
@@ -85,7 +87,7 @@ def fit_project(project: Project, tune: bool | None = None) -> FitSummary:
             weights = tune_weights(_parts(val_blend, fold, names), fold, blend_settings.k)
         t["tune"] = time.perf_counter() - start
     start = time.perf_counter()
-    data = _interactions(project, shop, settings, content)
+    data = shop_interactions(project, shop, settings, content)
     t["prepare"] = time.perf_counter() - start
     start = time.perf_counter()
     blend = Blend.from_settings(blend_settings, settings.weights if content else None, weights=weights).fit(data)
@@ -115,7 +117,7 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     settings = load_scoring(project.scoring)
     blend_settings = settings.blend or DEFAULT_BLEND
     content = getattr(project, "mapping_table", None) is None
-    data = _interactions(project, shop, settings, content)
+    data = shop_interactions(project, shop, settings, content)
     note = "saved model"
     try:
         blend = load_blend(project.models, project_fingerprint(project), settings.weights if content else None)

@@ -1,0 +1,129 @@
+"""What runs on a worker: shop-wide sums of a partition, one partition's decisions, and renders.
+
+Every function takes the run's ``RunInputs`` (scattered to every worker once) and works on one
+partition of users or one batch of variants; the stages are the library's own
+(``build_model``, ``selection.decide.decide``, ``variants.plan_variants``, ``Renderer``).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bannergen.cache import AssetStore, atomic_write
+from bannergen.config import Project
+from bannergen.distributed.events import partition_folder, read_partition
+from bannergen.features import ItemFeatures
+from bannergen.manifest import assignment_table, candidate_table
+from bannergen.model import ShopWide, build_model
+from bannergen.profile import event_items, item_totals
+from bannergen.scorers.blend import Blend
+from bannergen.scorers.settings import ScoringSettings
+from bannergen.segments import Segment, get_segment
+from bannergen.selection.decide import decide
+from bannergen.selection.feedback_view import FeedbackView
+from bannergen.selection.settings import PolicySettings
+from bannergen.types import RenderSpec
+from bannergen.variants import RendererOptions, plan_variants, render_batch_with
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """Everything a partition needs that is the same for every partition (shared once per run)."""
+
+    project: Project
+    segment: str
+    settings: ScoringSettings
+    policy: PolicySettings
+    segments: dict[str, Segment]
+    catalog: pd.DataFrame
+    features: ItemFeatures
+    options: RendererOptions
+    scratch: Path
+    out: Path
+    feedback: dict | None = None  # the fields of a FeedbackView (its lock does not travel): feedback_view()
+    shop: ShopWide | None = None  # None until the shop-wide facts are summed
+
+    def feedback_view(self) -> FeedbackView | None:
+        return None if self.feedback is None else FeedbackView(**self.feedback)
+
+
+def feedback_fields(view: FeedbackView) -> dict:
+    """What a FeedbackView knows, to rebuild it in another process (not the stores it follows)."""
+    return {name: getattr(view, name) for name in ("variants", "counts", "today", "day", "version", "user_today",
+                                                     "scope")}
+
+
+@dataclass(frozen=True)
+class PartitionOutcome:
+    """A decided partition: its users and assignment rows, the specs of the variants it needs, and
+    its sorted tables (Parquet files in the scratch folder) for the driver to append in order."""
+
+    partition: int
+    users: int
+    assignments: int
+    specs: dict[str, RenderSpec]
+    assignments_file: Path
+    candidates_file: Path
+
+
+@lru_cache(maxsize=4)
+def _templates(folder: Path) -> dict:
+    from bannergen.templating import load_templates
+
+    return load_templates(folder)
+
+
+_local = threading.local()
+
+
+def _renderer(options: RendererOptions):
+    """This thread's Renderer (its caches of fonts and images are reused by every batch)."""
+    cached = getattr(_local, "renderer", None)
+    if cached is None or cached[0] != options:
+        cached = (options, options.build())
+        _local.renderer = cached
+    return cached[1]
+
+
+def partition_totals(inputs: RunInputs, partition: int, as_of: pd.Timestamp) -> np.ndarray:
+    """The partition's users' decayed mass per item (``profile.item_totals``); summed over the
+    partitions it is the whole shop's, exactly."""
+    events = read_partition(inputs.scratch, partition)
+    codes, mass = event_items(events, inputs.features, inputs.settings.weights, as_of)
+    return item_totals(codes, mass, inputs.features.n_items)
+
+
+def decide_partition(inputs: RunInputs, blend: Blend | None, partition: int) -> PartitionOutcome:
+    """Model, decisions and variant plan of one partition's users; the tables go to scratch."""
+    project = inputs.project
+    templates = _templates(project.templates)
+    events = read_partition(inputs.scratch, partition)
+    model = build_model(inputs.catalog, events, inputs.settings, list(templates.values()), blend=blend,
+                        shop=inputs.shop)
+    segment = get_segment(inputs.segments, inputs.segment)
+    made = decide(model, model.members(segment), segment, project.seed, inputs.policy, inputs.segments,
+                  inputs.feedback_view())
+    assignments, specs = plan_variants(
+        made.chosen, model.catalog, project.catalog.parent, templates, _renderer(inputs.options), project.sizes,
+        model.carousel.companions if model.carousel is not None else None,
+    )
+    folder = partition_folder(inputs.scratch, partition)
+    files = folder / "assignments.parquet", folder / "candidates.parquet"
+    for path, table in zip(files, (assignment_table(assignments), candidate_table(made.candidates))):
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        atomic_write(path, buffer.getvalue())
+    return PartitionOutcome(partition, len(made.chosen), len(assignments), specs, *files)
+
+
+def render_batch(inputs: RunInputs, batch: list[tuple[str, RenderSpec]]) -> list[str]:
+    """Render a batch of variants into the shared destination; returns their warnings."""
+    store = AssetStore(inputs.out)
+    return [w for _, warns in render_batch_with(_renderer(inputs.options), store, batch) for w in warns]

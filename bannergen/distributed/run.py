@@ -1,0 +1,198 @@
+"""The driver of a render on Dask: stage the events, share the shop-wide facts, decide partitions,
+render each unique variant once, and write the tables and the manifest last.
+
+The driver holds the catalog, the item features, the variant specs and one partition's tables at a
+time; every user's events, profiles and scores stay on the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bannergen.cache import AssetStore, atomic_write
+from bannergen.config import DaskSettings, Project
+from bannergen.data.rejects import LoadResult, check_reject_rate, write_rejects
+from bannergen.distributed.cluster import dask_client
+from bannergen.distributed.events import Piece, StagedPiece, boundaries, list_pieces, sample_users, stage_piece
+from bannergen.distributed.fit import shared_blend
+from bannergen.distributed.partition import (
+    PartitionOutcome,
+    RunInputs,
+    decide_partition,
+    feedback_fields,
+    partition_totals,
+    render_batch,
+)
+from bannergen.errors import ConfigError
+from bannergen.features import build_item_features
+from bannergen.manifest import build_manifest, write_manifest
+from bannergen.model import ShopWide
+from bannergen.profile import popularity_of, resolve_as_of
+from bannergen.scorers.settings import ScoringSettings
+from bannergen.segments import Segment
+from bannergen.selection.feedback_view import FeedbackView
+from bannergen.selection.settings import PolicySettings
+from bannergen.table_files import TableFiles
+from bannergen.types import RenderSpec
+from bannergen.variants import RendererOptions
+
+log = logging.getLogger(__name__)
+
+EVENTS_PER_PARTITION = 500_000  # with [dask] partitions = 0: about this many events per partition
+RENDER_BATCH = 16  # variants per render task: small enough to spread over every worker to the end
+WARNINGS_FILE = "render-warnings.txt"
+
+
+@dataclass(frozen=True)
+class DaskRender:
+    """What a render on Dask did: ``stats`` as the manifest has them (users, assignments,
+    unique_variants, rendered, cached, rejects), the text-fitting warnings, partitions and workers."""
+
+    stats: dict[str, int]
+    warnings: tuple[str, ...]
+    partitions: int
+    workers: int
+
+
+Timed = Callable[[str], AbstractContextManager[None]]
+
+
+def render_on_dask(inputs: RunInputs, catalog: LoadResult, templates: dict, key: str, dask: DaskSettings,
+                   timed: Timed, progress: Callable[[int, int], None] | None = None) -> DaskRender:
+    """Render ``inputs.segment`` to ``inputs.out`` on the cluster of ``dask`` (see the package);
+    ``catalog`` is the checked catalog ``inputs`` was made from (its rejects are reported)."""
+    project = inputs.project
+    if project.mapping_table is not None:
+        raise ConfigError("--executor dask reads the native catalog and events; a [mapping] table is read "
+                          "by the local executor only", hint="render without --executor dask")
+    shutil.rmtree(inputs.scratch, ignore_errors=True)
+    try:
+        with dask_client(dask.scheduler, dask.workers) as client:
+            workers = max(1, len(client.scheduler_info()["workers"]))
+            return _run(client, workers, inputs, catalog, templates, key, dask, timed, progress)
+    finally:
+        shutil.rmtree(inputs.scratch, ignore_errors=True)
+
+
+def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, templates: dict, key: str,
+         dask: DaskSettings, timed: Timed, progress: Callable[[int, int], None] | None) -> DaskRender:
+    project = inputs.project
+    with timed("load"):
+        source = dask.events or str(project.events)
+        pieces = list_pieces(source if "://" in source else str((project.root / source).resolve()))
+        count = dask.partitions or max(2 * workers, math.ceil(sum(p.rows for p in pieces) / EVENTS_PER_PARTITION))
+        cuts = boundaries(client.gather(client.map(sample_users, pieces, pure=False)), count)
+        count = len(cuts) + 1
+        staged: list[StagedPiece] = client.gather(client.map(
+            stage_piece, pieces, cuts=cuts, scratch=inputs.scratch,
+            known_items=pd.Index(inputs.catalog["item_id"]), pure=False))
+        rejects = _check_rejects(project, catalog, pieces, staged)
+    with timed("profile"):
+        newest = [s.newest for s in staged if s.newest is not None]
+        as_of = resolve_as_of(pd.DataFrame({"ts": [max(newest)] if newest else []}), project.as_of)
+        shared = client.scatter(inputs, broadcast=True)
+        totals = client.gather(client.map(partition_totals, [shared] * count, range(count), as_of=as_of, pure=False))
+        shop = ShopWide(inputs.features, as_of, popularity_of(np.sum(totals, axis=0)),
+                        any(s.has_purchases for s in staged))
+        # fitted (or loaded) once, on a worker, then copied to every worker: never per partition
+        blend = client.submit(shared_blend, project, inputs.settings, pure=False)
+        client.replicate([blend])
+        shared = client.scatter(replace(inputs, shop=shop), broadcast=True)
+    with timed("select"):
+        decided = client.map(decide_partition, [shared] * count, [blend] * count, range(count), pure=False)
+        outcomes: list[PartitionOutcome] = client.gather(decided)
+    with timed("render"):
+        specs, rendered, cached, warnings = _render_unique(client, shared, outcomes, inputs, progress)
+    with timed("write"):
+        assignment_paths = _append_tables(inputs.out, "assignments", [o.assignments_file for o in outcomes])
+        candidate_paths = _append_tables(inputs.out, "candidates", [o.candidates_file for o in outcomes])
+        users = sum(o.users for o in outcomes)
+        assignments = sum(o.assignments for o in outcomes)
+        stats = {"users": users, "assignments": assignments, "unique_variants": len(specs), "rendered": rendered,
+                 "cached": cached, "rejects": rejects}
+        store = AssetStore(inputs.out)
+        manifest = build_manifest(inputs.segment, pd.DataFrame(), specs, templates, store, project.formats,
+                                  assignment_paths, stats, candidate_paths)
+        manifest["run_key"] = key
+        if warnings:
+            atomic_write(inputs.out / WARNINGS_FILE, ("\n".join(warnings) + "\n").encode("utf-8"))
+        write_manifest(inputs.out, manifest)
+    return DaskRender(stats, tuple(warnings), count, workers)
+
+
+def _check_rejects(project: Project, catalog: LoadResult, pieces: list[Piece], staged: list[StagedPiece]) -> int:
+    """Write the rejected rows (catalog, then events in file order) and fail closed above the limit,
+    as the local loader does; returns how many rows were rejected."""
+    events = LoadResult(pd.DataFrame(), tuple(r for s in staged for r in s.rejects),
+                        sum(s.rows_read for s in staged))
+    write_rejects(project.rejects, catalog.rejects + events.rejects)
+    check_reject_rate(catalog, project.catalog, project.max_reject_rate, rejects_path=project.rejects)
+    source = pieces[0].url if len({p.url for p in pieces}) == 1 else str(project.events)
+    check_reject_rate(events, Path(source), project.max_reject_rate, rejects_path=project.rejects)
+    return len(catalog.rejects) + len(events.rejects)
+
+
+def _render_unique(client: Any, shared: Any, outcomes: list[PartitionOutcome], inputs: RunInputs,
+                   progress: Callable[[int, int], None] | None) -> tuple[dict[str, RenderSpec], int, int, list[str]]:
+    """Render every variant some partition needs and the store lacks, once: variant ids are known
+    before rendering, so the driver drops repeats across partitions."""
+    specs: dict[str, RenderSpec] = {}
+    for outcome in outcomes:
+        for variant_id, spec in outcome.specs.items():
+            specs.setdefault(variant_id, spec)
+    store = AssetStore(inputs.out)
+    todo = [(vid, spec) for vid, spec in sorted(specs.items()) if not store.has(vid, inputs.options.formats)]
+    batches = [todo[i: i + RENDER_BATCH] for i in range(0, len(todo), RENDER_BATCH)]
+    warnings: list[str] = []
+    done = 0
+    if progress:
+        progress(0, len(todo))
+    from distributed import as_completed
+
+    futures = client.map(render_batch, [shared] * len(batches), batches, pure=False)
+    sizes = {f.key: len(b) for f, b in zip(futures, batches)}
+    for future in as_completed(futures, loop=client.loop):
+        warnings.extend(future.result())
+        done += sizes[future.key]
+        if progress:
+            progress(done, len(todo))
+    for w in warnings:
+        log.info("%s", w)
+    return specs, len(todo), len(specs) - len(todo), sorted(warnings)
+
+
+def _append_tables(out: Path, folder: str, files: list[Path]) -> dict[str, str]:
+    """One content-addressed table from the partitions' sorted tables, appended in partition order
+    (ranges of user ids in order: the result is sorted as a whole), one partition in memory at once."""
+    table = TableFiles(out, folder)
+    try:
+        for path in _frames(files):
+            table.add(path)
+    except BaseException:
+        table.abort()
+        raise
+    return table.close()
+
+
+def _frames(files: list[Path]) -> Iterator[pd.DataFrame]:
+    for path in files:
+        yield pd.read_parquet(path)
+
+
+def run_inputs(project: Project, segment: str, out: Path, catalog: pd.DataFrame, settings: ScoringSettings,
+               policy: PolicySettings, segments: dict[str, Segment], options: RendererOptions,
+               feedback: FeedbackView | None) -> RunInputs:
+    """The run's shared inputs on the driver (the shop-wide facts are added once summed)."""
+    features = build_item_features(catalog, settings.weights)
+    return RunInputs(project, segment, settings, policy, segments, catalog, features, options, out / ".partitions",
+                     out, None if feedback is None else feedback_fields(feedback))
