@@ -7,13 +7,22 @@ prints the result; a BannergenError is one line and its exit code (2: input reje
 
 from __future__ import annotations
 
-import json
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import engine, project, shown
+from bannergen.cli.common import (
+    FormatOption,
+    JsonAlias,
+    OutputFormat,
+    echo_structured,
+    engine,
+    output_format,
+    project,
+    shown,
+)
 from bannergen.errors import InputError
 
 templates_app = typer.Typer(
@@ -71,7 +80,8 @@ def new(
 @templates_app.command("validate")
 def validate(
     ids: Annotated[list[str] | None, typer.Argument(help="template ids (default: every template)")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print findings as JSON")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    json_out: JsonAlias = False,
 ) -> None:
     """Check every template on its own: schema, Jinja and sandbox, HTML rules, fonts, assets, boxes.
 
@@ -87,8 +97,10 @@ def validate(
     for tid, found in segment_findings(proj.templates, proj.scoring / "segments.toml", tuple(ids or ())).items():
         results.setdefault(tid, []).extend(found)
     bad = {tid: fs for tid, fs in results.items() if fs}
-    if json_out:
-        typer.echo(json.dumps({tid: [f.as_dict() for f in fs] for tid, fs in results.items()}, ensure_ascii=False))
+    fmt = output_format(fmt, json_out)
+    if fmt is not OutputFormat.table:
+        echo_structured(fmt, {tid: [f.as_dict() for f in fs] for tid, fs in results.items()},
+                        [{"template": tid, **f.as_dict()} for tid, fs in results.items() for f in fs])
     else:
         for findings in results.values():
             for finding in findings:
@@ -112,16 +124,17 @@ def preview(
         Path | None, typer.Option("--out", "-o", help="output folder (default: <paths.out>/preview)")
     ] = None,
     samples: Annotated[int, typer.Option("--samples", min=1, max=12, help="how many sample items")] = 6,
-    open_: Annotated[
-        bool, typer.Option("--open", help="open the contact sheet in a browser when one is available")
+    browser: Annotated[
+        bool, typer.Option("--browser", help="open the contact sheet in a browser when one is available")
     ] = False,
+    open_: Annotated[bool, typer.Option("--open", hidden=True, help="deprecated: --browser")] = False,
 ) -> None:
     """Write a contact sheet (HTML and PNG): every size over sample items, image beside HTML.
 
     Samples: the shortest and longest titles, the most Chinese and most English, the highest and
     lowest price among the catalog items the template suits.
 
-    Example: bannergen templates preview price-drop --open
+    Example: bannergen templates preview price-drop --browser
     """
     from bannergen.data import load_catalog
     from bannergen.render import Renderer
@@ -142,6 +155,9 @@ def preview(
     typer.echo(f"contact sheet: {shown(result.html)}")
     typer.echo(f"png sheet: {shown(result.png)}")
     if open_:
+        typer.echo("note: 'templates preview --open' is deprecated; use --browser (serve's --open means no API key)",
+                   err=True)
+    if browser or open_:
         import webbrowser
 
         if not webbrowser.open(result.html.resolve().as_uri()):
@@ -150,8 +166,9 @@ def preview(
 
 @templates_app.command("lint")
 def lint(
-    catalog: Annotated[
-        bool, typer.Option("--catalog", help="every item of the project's catalog each template suits")
+    all_items: Annotated[
+        bool, typer.Option("--all-items", help="every item of the project's catalog each template suits "
+                           "(default: the built-in sample items)")
     ] = False,
     sample: Annotated[
         int | None, typer.Option("--sample", min=1, help="only N random suited items per template")
@@ -160,7 +177,8 @@ def lint(
     sizes: Annotated[
         list[str] | None, typer.Option("--size", help="only this size, e.g. 300x250 or 1200x400@2x (repeatable)")
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print the report as JSON (for CI)")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    json_out: JsonAlias = False,
     fail_on: Annotated[
         str, typer.Option("--fail-on", help="comma-separated kinds that make the exit code 2, e.g. contrast,no_fit")
     ] = "",
@@ -169,7 +187,7 @@ def lint(
     """Fit every template to every item it suits, at every size, and report text needing the
     minimum size, ellipsis, no fit, missing glyphs, WCAG AA contrast and upscaled images.
 
-    Example: bannergen templates lint --catalog --json > lint.json
+    Example: bannergen templates lint --all-items --format json > lint.json
     """
     from bannergen.render.lint import KINDS, lint_catalog
 
@@ -179,23 +197,25 @@ def lint(
         raise InputError(f"--fail-on: unknown kind '{bad[0]}'", hint=f"kinds: {', '.join(KINDS)}")
     proj = project()
     templates = _templates(proj, ids)
-    if catalog or sample:
+    if all_items or sample:
         from bannergen.data import load_catalog
 
         frame, folder = load_catalog(proj.catalog).frame, proj.catalog.parent
     else:
         frame, folder = _sample_catalog(), proj.root
     report = lint_catalog(templates, proj.assets, frame, folder, sample=sample, sizes=tuple(sizes or ()))
-    if json_out:
-        typer.echo(json.dumps(report.as_dict(), ensure_ascii=False))
+    fmt = output_format(fmt, json_out)
+    if fmt is not OutputFormat.table:
+        document = report.as_dict()
+        echo_structured(fmt, document, document["issues"] if fmt is OutputFormat.csv else None)
     else:
-        _print_lint(report, show)
+        _print_lint(report, show, catalog_items=bool(all_items or sample))
     if kinds and any(i.kind in kinds for i in report.issues):
         raise typer.Exit(2)
 
 
 def _sample_catalog():
-    """Without --catalog: the built-in sample items (a short and a long title, discounted or not)."""
+    """Without --all-items: the built-in sample items (a short and a long title, discounted or not)."""
     import pandas as pd
 
     from bannergen.templating.manifest import SAMPLE_CONTEXTS
@@ -206,7 +226,7 @@ def _sample_catalog():
     return pd.DataFrame(rows)
 
 
-def _print_lint(report, show: int) -> None:
+def _print_lint(report, show: int, catalog_items: bool) -> None:
     from bannergen.render.lint import KINDS
 
     rows = report.summary()
@@ -220,15 +240,16 @@ def _print_lint(report, show: int) -> None:
             )
         )
     total = sum(r["banners"] for r in rows)
-    typer.echo(f"{total:,} banners checked in {report.seconds:.1f}s; {len(report.issues):,} issues")
+    items = "catalog items" if catalog_items else "built-in sample items (--all-items: the catalog's)"
+    typer.echo(f"{total:,} banners checked over {items} in {report.seconds:.1f}s; {len(report.issues):,} issues")
     for issue in report.issues[:show]:
         typer.echo(f"  {issue}")
     if len(report.issues) > show:
-        typer.echo(f"  ... {len(report.issues) - show:,} more (--json for all)")
+        typer.echo(f"  ... {len(report.issues) - show:,} more (--format json or csv for all)")
 
 
 @templates_app.command("list")
-def list_() -> None:
+def list_(fmt: FormatOption = OutputFormat.table) -> None:
     """Every template: id, version, sizes, what it suits, priority, what context it needs, and its
     campaign state (draft, paused, scheduled, live or ended, with its window, segments and share).
 
@@ -238,6 +259,13 @@ def list_() -> None:
 
     templates = _templates(project())
     now = now_utc()
+    if fmt is not OutputFormat.table:
+        rows = [{"id": t.id, "version": t.version, "sizes": [f"{w}x{h}" for w, h in (t.base_sizes or t.sizes)],
+                 "scales": list(t.scales), "priority": t.priority, "categories": t.categories,
+                 "description": t.description, "campaign": campaign_line(t.campaign, now)}
+                for t in templates.values()]
+        echo_structured(fmt, rows, rows)
+        return
     for t in templates.values():
         base = ", ".join(f"{w}x{h}" for w, h in (t.base_sizes or t.sizes))
         scales = "/".join(f"{k}x" for k in t.scales)
@@ -294,28 +322,37 @@ def _set_status(template_id: str, status: str) -> None:
 @templates_app.command("forecast")
 def forecast(
     template_id: Annotated[str, typer.Argument(help="the template (a draft included)")],
-    json_out: Annotated[bool, typer.Option("--json", help="print the forecast as JSON")] = False,
+    fmt: FormatOption = OutputFormat.table,
+    json_out: JsonAlias = False,
 ) -> None:
     """How many users of each segment would get a template if it went live now, and which
     templates they would no longer get (the decision kernel run twice: as is, and with it live).
 
     Example: bannergen templates forecast xin-ke
     """
+    import sys
+
+    from rich.console import Console
+
     from bannergen.selection.forecast import forecast_template
 
     eng = engine()
     _templates(eng.project, [template_id])
-    result = forecast_template(eng.model, template_id, eng.project.seed, eng.policy_settings, eng.segments,
-                               eng.feedback)
-    if json_out:
-        typer.echo(json.dumps({"template": result.template_id, "state": result.state, "users": result.users,
-                               "would_get": result.would_get, "gets_now": result.before,
-                               "by_segment": result.by_segment.to_dict(orient="records"),
-                               "no_longer_get": result.displaced.to_dict(orient="records")}, ensure_ascii=False))
+    console = Console(stderr=True)
+    with console.status(f"forecasting {template_id}: deciding every user twice", spinner="dots") if (
+            sys.stderr.isatty()) else nullcontext():
+        result = forecast_template(eng.model, template_id, eng.project.seed, eng.policy_settings, eng.segments,
+                                   eng.feedback)
+    fmt = output_format(fmt, json_out)
+    if fmt is not OutputFormat.table:
+        by_segment = result.by_segment.to_dict(orient="records")
+        echo_structured(fmt, {"template": result.template_id, "state": result.state, "users": result.users,
+                              "would_get": result.would_get, "gets_now": result.before, "by_segment": by_segment,
+                              "no_longer_get": result.displaced.to_dict(orient="records")}, by_segment)
         return
     typer.echo(f"{template_id} ({result.state} now): live now it would go to {result.would_get:,} of "
                f"{result.users:,} users (now {result.before:,})")
-    width = max(len(s) for s in result.by_segment["segment"])
+    width = max([len(s) for s in result.by_segment["segment"]] + [len(str(t)) for t in result.displaced["template"]])
     typer.echo(f"{'segment':<{width}}  {'users':>7}  {'would get it':>12}")
     for r in result.by_segment.itertuples(index=False):
         typer.echo(f"{r.segment:<{width}}  {r.users:>7,}  {r.would_get:>7,} {r.share:>5.0%}")
