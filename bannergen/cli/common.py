@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 
 GLOBAL_OPTIONS = ("--project", "--catalog", "--events", "--debug")
+# Options that changed name because the old name meant something else elsewhere.
+RENAMED = {"templates lint --catalog": "to check every item of the catalog, it is now --all-items"}
 # What an interrupted command leaves behind, where it is worth saying (the command's path).
 INTERRUPTED = {
     "render": "interrupted; finished banners are kept and reused on the next run",
@@ -50,6 +52,8 @@ class BannergenGroup(TyperGroup):
     """
 
     def invoke(self, ctx: Any) -> Any:  # a click Context (typer's own copy of click; its type is private)
+        # the command line after the global options (typer's click keeps the command name in _protected_args)
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
         except BannergenError as error:
@@ -58,15 +62,17 @@ class BannergenGroup(TyperGroup):
             typer.echo(f"error: {error}", err=True)
             raise typer.Exit(error.exit_code) from None
         except KeyboardInterrupt:
-            typer.echo(interrupted_note([*getattr(ctx, "protected_args", []), *ctx.args]), err=True)
+            typer.echo(interrupted_note(words), err=True)
             raise typer.Exit(130) from None
         except NoSuchOption as error:
             option = error.option_name
+            command = error.ctx.command_path.partition(" ")[2] if error.ctx else "COMMAND"
             if option in GLOBAL_OPTIONS:
-                command = error.ctx.command_path.partition(" ")[2] if error.ctx else "COMMAND"
                 value = "" if option == "--debug" else " VALUE"
                 error.message += (f"; {option} is a global option: put it before the command "
                                   f"(bannergen {option}{value} {command} ...)")
+            if f"{command} {option}" in RENAMED:
+                error.message += f"; {RENAMED[f'{command} {option}']}"
             raise
 
 
@@ -155,8 +161,51 @@ def shown(path: Path) -> str:
         return str(path)
 
 
-class TableOrJson(str, Enum):
-    """The --format of commands that print either a terminal table or one JSON document."""
+class OutputFormat(str, Enum):
+    """``--format`` of every command whose output is structured: a table for people, JSON or CSV
+    for scripts (CSV: one row per record, nested values as JSON text)."""
 
     table = "table"
     json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table, json or csv")]
+# Older scripts say --json: the same as --format json, left out of --help.
+JsonAlias = Annotated[bool, typer.Option("--json", hidden=True, help="same as --format json")]
+
+
+def output_format(fmt: OutputFormat, json_alias: bool = False) -> OutputFormat:
+    """The format asked for, --json counting as --format json."""
+    return OutputFormat.json if json_alias else fmt
+
+
+def echo_structured(fmt: OutputFormat, document: Any, rows: list[dict[str, Any]] | None = None) -> None:
+    """Print ``document`` as one JSON line, or ``rows`` (default: the document as one row) as CSV
+    with a header. NaN and infinities become null / empty, never invalid JSON."""
+    import csv
+    import io
+    import json
+    import math
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        return value
+
+    if fmt is OutputFormat.json:
+        typer.echo(json.dumps(clean(document), ensure_ascii=False, allow_nan=False, default=str))
+        return
+    records = [clean(r) for r in (rows if rows is not None else [document])]
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for r in records:
+        writer.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else v
+                         for k, v in r.items()})
+    typer.echo(buffer.getvalue(), nl=False)

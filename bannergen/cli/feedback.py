@@ -7,14 +7,13 @@ has it), else ``<project root>/.bannergen/feedback.sqlite``.
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import TableOrJson, project_if_any
+from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project_if_any
 from bannergen.errors import InputError
 
 StoreOpt = Annotated[
@@ -37,14 +36,14 @@ class By(str, Enum):
     placement = "placement"
 
 
-def _store_path(store: Path | None) -> Path:
-    """--store, else the project's feedback store (bannergen.toml ``feedback.store``)."""
+def _store_path(store: Path | None) -> Path | str:
+    """--store, else the project's feedback store (bannergen.toml ``store.url`` or ``feedback.store``)."""
     if store is not None:
         return store
     selected = project_if_any()
     if selected is None:
         raise InputError("no feedback store: not inside a bannergen project", hint="pass --store PATH or --project DIR")
-    return selected.feedback_store
+    return selected.feedback_location
 
 
 def feedback_app() -> typer.Typer:
@@ -55,7 +54,7 @@ def feedback_app() -> typer.Typer:
     def ingest(
         file: Annotated[Path, typer.Argument(help="events file: .csv, .csv.gz, .jsonl, .jsonl.gz or .parquet")],
         store: StoreOpt = None,
-        fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
+        fmt: FormatOption = OutputFormat.table,
         rejects: Annotated[
             Path | None, typer.Option("--rejects", help="rejects report (default: beside the store)")
         ] = None,
@@ -71,8 +70,8 @@ def feedback_app() -> typer.Typer:
 
         result = ingest_into(project_if_any(), file, _store_path(store), rejects, timeout)
         c = result.counts
-        if fmt == TableOrJson.json:
-            typer.echo(json.dumps(result.as_dict(), ensure_ascii=False))
+        if fmt is not OutputFormat.table:
+            echo_structured(fmt, result.as_dict())
             return
         for reject in result.first_rejects[:5]:
             typer.echo(str(reject), err=True)
@@ -94,7 +93,7 @@ def feedback_app() -> typer.Typer:
             Path | None, typer.Option("--target", help="CSV of placement (or decision_id), variant_id, probability")
         ] = None,
         store: StoreOpt = None,
-        fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
+        fmt: FormatOption = OutputFormat.table,
         temperature: Annotated[float | None, typer.Option(
             "--temperature", help="softmax temperature on candidate scores (default: the project's)")] = None,
         floor: Annotated[float | None, typer.Option(
@@ -111,12 +110,10 @@ def feedback_app() -> typer.Typer:
         result = evaluate_logs(_store_path(store), project_if_any(), policy, target, temperature, floor, boot, seed)
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
-        if fmt == TableOrJson.json:
+        if fmt is not OutputFormat.table:
             out = result.as_dict()
             out.pop("warnings")
-            for name in ("ipw", "snipw", "dr"):
-                out[name] = {k: (None if v != v else v) for k, v in out[name].items()}  # NaN -> null
-            typer.echo(json.dumps(out, allow_nan=False))
+            echo_structured(fmt, out, [{"estimator": name, **out[name]} for name in ("ipw", "snipw", "dr")])
             return
         typer.echo(f"policy {result.policy}: n={result.n:,} ess={result.ess:,.0f} unmatched={result.unmatched:,} "
                    f"no_propensity={result.no_propensity:,} unsupported={result.unsupported:.2%}")

@@ -72,8 +72,11 @@ def render(
         eng.project = dataclasses.replace(eng.project, dask=dask)
         executor = Executor.dask if scheduler is not None else executor
     if executor == Executor.dask:
+        import contextlib
         import logging
 
+        with contextlib.suppress(ImportError):
+            import distributed  # noqa: F401 (it sets its loggers' levels when imported)
         # the scheduler of a local cluster runs in this process: its lifecycle news is not ours to print
         logging.getLogger("distributed").setLevel(logging.WARNING)
     with Progress(

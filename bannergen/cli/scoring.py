@@ -5,14 +5,13 @@ Wiring (in cli/main.py): ``from bannergen.cli.scoring import register; register(
 
 from __future__ import annotations
 
-import json
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import TableOrJson, project, shown
+from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project, shown
 
 
 class Protocol(str, Enum):
@@ -137,7 +136,7 @@ def register(app: typer.Typer) -> None:
         protocol: Annotated[
             Protocol, typer.Option("--protocol", help="new-items (only items not bought before) or repeat")
         ] = Protocol.new_items,
-        fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
+        fmt: FormatOption = OutputFormat.table,
     ) -> None:
         """Offline metrics (HR, NDCG, precision, recall @K, coverage) of every scorer and the blend on a time split.
 
@@ -149,8 +148,8 @@ def register(app: typer.Typer) -> None:
         mapped = selected.mapping_table
         label = shown(mapped) if mapped else f"{shown(selected.catalog)} + {shown(selected.events)}"
         result = evaluate_project(selected, k, split_date, protocol.value, data_label=label)
-        if fmt is TableOrJson.json:
-            typer.echo(json.dumps(result.as_json(), ensure_ascii=False))
+        if fmt is not OutputFormat.table:
+            echo_structured(fmt, result.as_json(), list(result.results))
             return
         typer.echo(
             f"{result.data}: protocol {result.protocol}, split {result.split_date} (tuned on "
@@ -176,6 +175,7 @@ def register(app: typer.Typer) -> None:
     def recommend(
         user_id: Annotated[str, typer.Argument(help="the user id as it appears in the events")],
         k: Annotated[int, typer.Option("--k", min=1, help="how many items")] = 5,
+        fmt: FormatOption = OutputFormat.table,
     ) -> None:
         """Top items for a user through the blend, with each scorer's share of the score and the rule that fired.
 
@@ -184,6 +184,11 @@ def register(app: typer.Typer) -> None:
         from bannergen.scorers.fitting import recommend as run
 
         recs, note = run(project(), user_id, k)
+        if fmt is not OutputFormat.table:
+            rows = [{"rank": n, "item_id": r.item_id, "title": r.title, "score": r.score, "shares": r.shares,
+                     "rule": r.rule} for n, r in enumerate(recs, start=1)]
+            echo_structured(fmt, {"user_id": user_id, "note": note, "items": rows}, rows)
+            return
         typer.echo(f"user {user_id} ({note})")
         for n, r in enumerate(recs, start=1):
             total = sum(abs(v) for v in r.shares.values()) or 1.0

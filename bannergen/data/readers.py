@@ -111,6 +111,17 @@ def read_failure(shown: str, exc: BaseException, what: str = "cannot read the fi
     return DataError(f"{shown}: {what} ({text})")
 
 
+# Other names of a column, accepted when the column itself is absent: the HTTP API calls the
+# event kind "type", so a file written from its requests says "type" where files say "event".
+COLUMN_ALIASES = {"type": "event"}
+
+
+def canonical_names(names: list[str]) -> list[str]:
+    """``names`` with each alias replaced by the column it stands for, unless that column is
+    there too (then the alias is just another column)."""
+    return [COLUMN_ALIASES[n] if n in COLUMN_ALIASES and COLUMN_ALIASES[n] not in names else n for n in names]
+
+
 def _check_columns(shown: str, found: Sequence[str], required: Sequence[str]) -> None:
     missing = [c for c in required if c not in found]
     if missing:
@@ -153,7 +164,7 @@ def _read_csv(path: Path, shown: str, gz: bool, required: Sequence[str], optiona
     import pyarrow.csv as pcsv
 
     header = _read_header(path, shown, gz)
-    names = [f.strip() for f in header]  # " price" from a hand-edited header still means price
+    names = canonical_names([f.strip() for f in header])  # " price" from a hand-edited header still means price
     _check_columns(shown, names, required)
     wanted = [c for c in (*required, *optional) if c in names]
     if not _is_utf8(path, shown, gz):
@@ -333,10 +344,12 @@ def _read_parquet(path: Path, shown: str, required: Sequence[str], optional: Seq
 
     try:
         pf = pq.ParquetFile(path)
-        names = list(pf.schema_arrow.names)
+        stored = list(pf.schema_arrow.names)
+        names = canonical_names(stored)
         _check_columns(shown, names, required)
-        wanted = [c for c in (*required, *optional) if c in names]
+        wanted = [stored[names.index(c)] for c in (*required, *optional) if c in names]
         table = pf.read(columns=wanted)
+        table = table.rename_columns([names[stored.index(c)] for c in table.column_names])
     except DataError:
         raise
     except (pa.ArrowException, OSError, ValueError) as exc:

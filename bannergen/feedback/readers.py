@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, cast
 
-from bannergen.data.readers import NOT_UTF8, RawTable, not_utf8_problem, read_failure, split_not_utf8
+from bannergen.data.readers import NOT_UTF8, RawTable, canonical_names, not_utf8_problem, read_failure, split_not_utf8
 from bannergen.errors import DataError
 from bannergen.feedback.schema import COLUMNS, REQUIRED_COLUMNS
 from bannergen.types import Reject
@@ -122,7 +122,9 @@ def _csv_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk]:
     with _open(path) as fh:
         first = fh.readline()
         try:
-            header = [h.strip() for h in next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")]), [])]
+            header = canonical_names(
+                [h.strip() for h in next(csv.reader([first.decode("utf-8-sig").rstrip("\r\n")]), [])]
+            )
         except UnicodeDecodeError as exc:
             raise _decode_error(shown, exc) from exc
         if not any(header):
@@ -223,6 +225,7 @@ def _jsonl_chunks(path: Path, shown: str, block_bytes: int) -> Iterator[RawChunk
                 records.append(record)
                 lines.append(line + offset)
             frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+            frame.columns = canonical_names(list(frame.columns))
             if records:
                 _missing(shown, list(frame.columns))
             frame = frame.reindex(columns=[c for c in COLUMNS if c in frame.columns or not records])
@@ -242,13 +245,15 @@ def _parquet_chunks(path: Path, shown: str, batch_rows: int) -> Iterator[RawChun
         pf = pq.ParquetFile(path)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"{shown}: not a readable Parquet file ({str(exc).strip().splitlines()[0]})") from exc
-    names = list(pf.schema_arrow.names)
+    stored = list(pf.schema_arrow.names)
+    names = canonical_names(stored)
     _missing(shown, names)
-    wanted = [c for c in COLUMNS if c in names]
+    wanted = [stored[names.index(c)] for c in COLUMNS if c in names]
     row = 1
     try:
         for batch in pf.iter_batches(batch_size=batch_rows, columns=wanted):
             table = pa.Table.from_batches([batch])
+            table = table.rename_columns([names[stored.index(c)] for c in table.column_names])
             table = pa.table({n: (c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c)
                               for n, c in zip(table.column_names, table.columns)})
             frame = table.to_pandas()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 BEHAVIOUR = ("view", "search", "cart", "purchase")
 
@@ -48,6 +48,7 @@ class DecisionResponse(BaseModel):
     explanation: str
     rendered: bool = Field(description="false when the files are still being rendered")
     fallback: str | None = Field(description="why a default or cached stand-in was served, else null")
+    degraded: bool = Field(default=False, description="true while the store is unreachable: decided from memory")
     candidates: list[CandidateOut] | None = Field(default=None, description="with explain: every candidate the "
                                                      "decision was drawn from, with its probability")
 
@@ -58,7 +59,9 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["view", "search", "cart", "purchase", "impression", "click", "conversion"]
+    # Files name the event kind "event"; a request may too (one meaning, either name).
+    type: Literal["view", "search", "cart", "purchase", "impression", "click", "conversion"] = Field(
+        validation_alias=AliasChoices("type", "event"))
     user_id: str = Field(min_length=1, max_length=256)
     event_id: str | None = Field(default=None, min_length=1, max_length=128,
                                     description="dedupe key: a retried event with the same id is counted once")
@@ -101,3 +104,4 @@ class Health(BaseModel):
     users: int
     variants_rendered: int
     render_queue: int
+    worker: int = Field(description="process id of the worker that answered (serve --workers N)")
