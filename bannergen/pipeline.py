@@ -165,9 +165,10 @@ class Engine:
 
     @cached_property
     def templates(self) -> dict:
-        from bannergen.templating import load_templates
+        from bannergen.templating.manifest import load_usable_templates
 
-        return load_templates(self.project.templates)
+        # a broken template is skipped with a one-line warning; exit 2 only when none is left
+        return load_usable_templates(self.project.templates, assets_dir=self.project.assets)
 
     @cached_property
     def shop(self) -> Shop:
@@ -314,12 +315,13 @@ class Engine:
         with self._timed("load"):
             catalog = load_catalog(self.project.catalog)
             inputs = run_inputs(self.project, segment, out, catalog.frame, self.scoring, self.policy_settings,
-                                self.segments, self.renderer_options(), self.feedback_now())
+                                self.segments, self.renderer_options(), self.feedback_now(), key)
         done = render_on_dask(inputs, catalog, self.templates, key, self.project.dask, self._timed, progress)
         if "feedback" in self.__dict__:  # this process decides again later: credit the new variants
             self.feedback.add_variants(variant_index(out.parent))
-        return RenderSummary(segment=segment, out=out, **done.stats, warnings=done.warnings,
-                             timings=self._since(started))
+        counts = {name: int(done.stats[name]) for name in ("users", "assignments", "unique_variants", "rendered",
+                                                           "cached", "rejects")}
+        return RenderSummary(segment, out, **counts, warnings=done.warnings, timings=self._since(started))
 
     def _since(self, started: dict[str, float]) -> dict[str, float]:
         """Seconds per stage spent since ``started`` (a copy of ``timings``): one call's own figures,

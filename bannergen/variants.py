@@ -42,10 +42,10 @@ class RendererOptions:
 
     def build(self):  # -> Renderer
         from bannergen.render.engine import Renderer
-        from bannergen.templating import load_templates
+        from bannergen.templating.manifest import load_usable_templates
 
         return Renderer(
-            load_templates(self.templates_dir),
+            load_usable_templates(self.templates_dir, quiet=True),  # the parent already warned
             self.assets_dir,
             formats=self.formats,
             webp_quality=self.webp_quality,

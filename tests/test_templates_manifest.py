@@ -115,7 +115,7 @@ BAD_MANIFESTS = [
         r"requires_items must be within 1\.\.3; got 4",
     ),
     ("template.toml", 'categories = "*"', "categories = []", r'\[suits\]: categories must be "\*" or a non-empty list'),
-    ("template.toml", 'slots = ["brand"', 'slots = ["brandname"', r"unknown slots \['brandname'\]"),
+    ("template.toml", 'slots = ["brand"', 'slots = ["brandname"', "slots: unknown slot 'brandname'"),
     (
         "layout.toml",
         'kind = "ellipse"\nname = "halo"\nbox = [740, 0, 420, 400]',

@@ -113,7 +113,8 @@ CASES = [
         FIRST_BOX,
         "box = [980, 30, 340, 340]",
         "box = [980",
-        'sizes."1200x400".elements[0] (halo): box [980, 30, 340, 340] does not lie inside the 1200x400 banner',
+        'sizes."1200x400".elements[0] (halo): box [980, 30, 340, 340] does not lie inside the 1200x400 banner: '
+        'it overflows the right edge by 120 px',
     ),
     (
         "layout.toml",
@@ -254,3 +255,36 @@ def test_every_broken_layout_element_is_reported_at_once(project, assets):
         assert finding.startswith(f"{path}:{line_with(path, needle)}: ") and problem in finding, finding
     with pytest.raises(TemplateError, match="box must be"):  # loading for rendering still stops at the first
         load_template(project / "product-spotlight")
+
+
+def test_every_finding_of_every_file_in_one_run(project, assets):
+    """A typo in each of the three files: one validate run names all of them at their own lines,
+    an unknown name with its "did you mean", an overflow with its pixels."""
+    folder = project / "product-spotlight"
+    edit_file(folder / "template.toml", "priority = 0.0", "priorty = 0.0")
+    edit_file(folder / "template.toml", 'slots = ["brand"', 'slots = ["prcie", "brand"')
+    edit_file(folder / "layout.toml", FIRST_BOX, "box = [980, 30, 340, 340]")
+    edit_file(folder / "banner.html.j2", TITLE_HTML, "<title>{{ prcie }}</title>")
+    findings = [str(f) for f in validate_templates(project, assets)["product-spotlight"]]
+    expected = [
+        (folder / "template.toml", "slots = [", "slots: unknown slot 'prcie' (hint: did you mean 'price'?)"),
+        (folder / "template.toml", "priorty", "unknown key 'priorty' (hint: did you mean 'priority'?)"),
+        (folder / "layout.toml", "box = [980", "it overflows the right edge by 120 px"),
+        (folder / "banner.html.j2", "{{ prcie }}", "unknown name 'prcie' (hint: did you mean 'price'?)"),
+    ]
+    assert len(findings) == len(expected), findings
+    for path, needle, problem in expected:
+        prefix = f"{path}:{line_with(path, needle)}: "
+        assert any(f.startswith(prefix) and problem in f for f in findings), (prefix, problem, findings)
+
+
+def test_overlapping_text_boxes_are_a_finding(project, assets):
+    path = project / "product-spotlight" / "layout.toml"
+    layout = path.read_text(encoding="utf-8")
+    price = layout.index('name = "price"')
+    box = layout.index("box = ", price)
+    end = layout.index("\n", box)
+    path.write_text(layout[:box] + "box = [64, 120, 200, 40]" + layout[end:], encoding="utf-8")  # onto the title
+    findings = [str(f) for f in validate_templates(project, assets)["product-spotlight"]]
+    assert any(f.startswith(f"{path}:{line_with(path, 'box = [64, 120, 200, 40]')}: ")
+               and "text 'price' overlaps text" in f and " px" in f for f in findings), findings

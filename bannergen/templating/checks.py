@@ -89,8 +89,15 @@ def parse_box(value: Any, size: tuple[int, int], where: str) -> Box:
     ):
         raise TemplateError(f"{where}: box must be [x, y, w, h] integers; got {value!r}")
     x, y, w, h = value
-    if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > size[0] or y + h > size[1]:
-        raise TemplateError(f"{where}: box {value} does not lie inside the {Size(*size)} banner")
+    if w <= 0 or h <= 0:
+        raise TemplateError(f"{where}: box {value} needs a width and height above 0")
+    over = {"left": -x, "top": -y, "right": x + w - size[0], "bottom": y + h - size[1]}
+    edges = [f"the {edge} edge by {px} px" for edge, px in over.items() if px > 0]
+    if edges:
+        raise TemplateError(
+            f"{where}: box {value} does not lie inside the {Size(*size)} banner: it overflows {' and '.join(edges)}",
+            hint="move or shrink the box; [x, y, w, h] is left, top, width, height in 1x pixels",
+        )
     return x, y, w, h
 
 

@@ -48,7 +48,7 @@ _SUITS_KEYS = ("categories", "requires_discount", "min_discount_pct", "requires_
 MAX_ITEMS = 3
 _FONT_KEYS = ("regular", "bold", "fallbacks")
 
-__all__ = ["HTML_NAMES", "SLOT_NAMES", "TEXT_NAMES", "load_template", "load_templates"]
+__all__ = ["HTML_NAMES", "SLOT_NAMES", "TEXT_NAMES", "load_template", "load_templates", "load_usable_templates"]
 
 # Dry-run contexts: one discounted, one not, one cross-sell carousel of three, so both branches of
 # every `when` are evaluated.
@@ -81,6 +81,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise TemplateError(f"{path}: not found", hint=f"every template folder needs a {path.name}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise TemplateError(f"{path}: not valid TOML: {exc}") from exc
+    except OSError as exc:  # unreadable: this template is broken, the others are not
+        raise TemplateError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
 
 
 def _suits(raw: Any, where: str) -> tuple[tuple[str, ...] | None, bool, int, bool, int]:
@@ -153,10 +155,11 @@ def _html_problems(template: Template) -> list[TemplateError]:
         raise TemplateError(f"{where}: not UTF-8 text: {exc}") from exc
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(f"{where}: {describe(exc)}") from exc
+    first_per_line = dict(reversed(html_problems(ast, source, template.folder)))  # ''.__class__.__mro__: one
     return [
         TemplateError(f"{where}: line {line}: {problem}",
                       hint=name_hint(problem, HTML_NAMES) if problem.startswith("unknown ") else hint_for(problem))
-        for line, problem in html_problems(ast, source, template.folder)
+        for line, problem in sorted(first_per_line.items())
     ]
 
 
@@ -334,23 +337,42 @@ def load_templates(templates_dir: Path, *, assets_dir: Path | None = None,
                    on_error: Callable[[TemplateError], None] | None = None) -> dict[str, Template]:
     """Every template folder under ``templates_dir`` (a folder with a template.toml), by id,
     sorted by id. Raises TemplateError("file: problem") on the first bad template, unless
-    ``on_error`` is given: then a bad template is passed to it and skipped, and the others load."""
+    ``on_error`` is given: then a bad template is passed to it and skipped, and the others load
+    (a TemplateError still when none is left)."""
     templates_dir = Path(templates_dir)
     if not templates_dir.is_dir():
         raise TemplateError(
             f"{templates_dir}: templates folder not found", hint="set paths.templates in bannergen.toml"
         )
     templates: dict[str, Template] = {}
+    broken: list[TemplateError] = []
     for folder in sorted(p for p in templates_dir.iterdir() if (p / MANIFEST).is_file()):
         try:
             template = load_template(folder, assets_dir)
         except TemplateError as error:
             if on_error is None:
                 raise
+            broken.append(error)
             on_error(error)
             continue
         templates[template.id] = template
+    if broken and not templates:
+        raise TemplateError(f"{templates_dir}: no template is left: all {len(broken)} are broken; the first: "
+                            f"{broken[0].message}", hint="run: bannergen templates validate")
     if not templates:
         raise TemplateError(f"{templates_dir}: no template folders (each needs a {MANIFEST})")
     log.debug("loaded %d templates from %s", len(templates), templates_dir)
     return dict(sorted(templates.items()))
+
+
+def load_usable_templates(templates_dir: Path, *, assets_dir: Path | None = None,
+                          quiet: bool = False) -> dict[str, Template]:
+    """The templates a render can use: ``load_templates`` that skips every broken one (whatever
+    file is broken) with a one-line warning "skipped template ID: file: problem" (a debug line
+    when ``quiet``, for render workers that load the same folder again). TemplateError (exit 2)
+    only when no template is left."""
+    def skipped(error: TemplateError) -> None:
+        folder = Path(error.message.split(": ", 1)[0]).parent.name
+        (log.debug if quiet else log.warning)("skipped template %s: %s", folder, error)
+
+    return load_templates(templates_dir, assets_dir=assets_dir, on_error=skipped)

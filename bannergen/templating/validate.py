@@ -22,13 +22,19 @@ from bannergen.errors import BannergenError, TemplateError
 from bannergen.size import Size
 from bannergen.templating.checks import resolve_asset
 from bannergen.templating.locate import line_of, locate
-from bannergen.templating.manifest import LAYOUT, MANIFEST, SAMPLE_CONTEXTS, load_template
+from bannergen.templating.manifest import HTML, LAYOUT, MANIFEST, SAMPLE_CONTEXTS, load_template
+from bannergen.templating.overlap import overlaps
 from bannergen.templating.template import Template
 
 log = logging.getLogger(__name__)
 
 ASSET_FORMATS = {"PNG": (".png",), "JPEG": (".jpg", ".jpeg"), "WEBP": (".webp",)}
 MAX_ASSET_PIXELS = 4096 * 4096  # a banner is at most 2400x800; anything bigger is a mistake or a bomb
+
+
+def _file_order(file: str) -> int:  # findings read top-down: manifest, layout, HTML, the rest
+    name = Path(file).name
+    return (MANIFEST, LAYOUT, HTML).index(name) if name in (MANIFEST, LAYOUT, HTML) else 3
 
 
 @dataclass(frozen=True)
@@ -77,13 +83,26 @@ def validate_template(folder: Path, assets_dir: Path) -> list[Finding]:
         template = load_template(folder, errors=layout_errors)
     except BannergenError as error:
         errors = layout_errors if error in layout_errors else [error]
-        return [from_error(e, folder / MANIFEST) for e in errors]
-    findings = _fonts(template, Path(assets_dir)) + _assets(template, Path(assets_dir))
+        return sorted((from_error(e, folder / MANIFEST) for e in errors), key=lambda f: (_file_order(f.file), f.line))
+    findings = _fonts(template, Path(assets_dir)) + _assets(template, Path(assets_dir)) + _overlaps(template)
     if not findings:
         findings += _coverage(template, Path(assets_dir))
     if not findings:
         findings += _trial_render(template, Path(assets_dir))
     return findings
+
+
+def _overlaps(template: Template) -> list[Finding]:
+    """Text on text and text running into a badge, at the line of the later element's box."""
+    layout_file = template.folder / LAYOUT
+    out = []
+    for size, index, problem in overlaps(template, SAMPLE_CONTEXTS):
+        label = str(Size(*size))
+        element = template.layouts[size].elements[index]
+        out.append(Finding(str(layout_file), line_of(layout_file, ("sizes", label, "elements", index, "box")),
+                           f'sizes."{label}" element \'{element.name}\': {problem}',
+                           "move or shrink one of the boxes, or show them for different items ('when')"))
+    return out
 
 
 def _manifest_line(template: Template, *keys: object) -> int:
