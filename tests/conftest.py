@@ -18,6 +18,8 @@ from bannergen.scorers.settings import InterestWeights
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
+pytest_plugins = ["postgres_fixture"]
+
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.schema import EVENT_CODES, FEEDBACK_EVENTS, HOLDOUT_POLICY, IngestCounts, Listener
-from bannergen.feedback.traffic import invalid_clicks
+from bannergen.feedback.queries import FeedbackQueries, stored_columns
+from bannergen.feedback.schema import IngestCounts, Listener
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,10 @@ _ROLLUP_DELTA = ("SELECT variant_id, placement, policy, event, count(*), sum(val
                  "sum(unknown_variant = 1), sum(unknown_decision = 1) FROM events WHERE rowid > ? GROUP BY 1, 2, 3, 4")
 _ROLLUP_UPSERT = ("INSERT INTO rollup VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (variant_id, placement, policy, event) "
                   "DO UPDATE SET n = n + excluded.n, value = value + excluded.value, cost = cost + excluded.cost")
-ROLLUP_KEYS = ("variant_id", "placement", "policy")
 _INSERT = ("INSERT OR IGNORE INTO events (event_id, ts, user_id, variant_id, event, value, cost, placement, "
            "propensity, policy, unknown_variant, decision_id, unknown_decision) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)")
 # Columns added to the events table after its first release: added in place when a store is opened.
 _ADDED_COLUMNS = {"decision_id": "TEXT NOT NULL DEFAULT ''", "unknown_decision": "INTEGER"}
-GROUP_KEYS = ("variant_id", "placement", "policy", "user_id")
 
 
 def _rollup_rows(events: pd.DataFrame, codes: np.ndarray, unknown: list, unknown_decision: list) -> list[tuple]:
@@ -99,23 +97,16 @@ def _rollup_rows(events: pd.DataFrame, codes: np.ndarray, unknown: list, unknown
             for (v, p, pol, e), c, val, cost, u, d in agg.itertuples(name=None)]
 
 
-def _flags(ids: np.ndarray, known: frozenset[str] | None, blank_is_known: bool = False) -> list:
-    """Per row: 1 when the id is not in ``known``, 0 when it is, None when not checked (no ``known``)."""
-    if known is None:
-        return [None] * len(ids)
-    unknown = ~pd.Series(ids).isin(known).to_numpy()
-    if blank_is_known:
-        unknown &= ids != ""
-    return unknown.astype(np.int64).tolist()
-
-
-class SQLiteStore:
+class SQLiteStore(FeedbackQueries):
     """FeedbackStore on one SQLite file. Not shared across threads; open one per process/thread."""
 
     def __init__(self, path: Path, timeout: float = 5.0, durable: bool = False) -> None:
         self.path = Path(path)
         self.timeout = timeout
         self._listeners: list[Listener] = []
+        # Rowid ranges committed by this store, so a follower of the file skips what this process
+        # has counted already (writers are serialized by BEGIN IMMEDIATE: a commit's rowids are contiguous).
+        self.own_commits: list[tuple[int, int]] = []
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
@@ -150,20 +141,9 @@ class SQLiteStore:
         n = len(events)
         if n == 0:
             return IngestCounts()
-        variant = events["variant_id"].to_numpy(dtype=object)
-        decision = (events["decision_id"].to_numpy(dtype=object) if "decision_id" in events
-                    else np.full(n, "", dtype=object))
-        unknown = _flags(variant, known_variants)
-        unknown_decision = _flags(decision, known_decisions, blank_is_known=True)
-        prop = events["propensity"].to_numpy(dtype=np.float64)
-        prop_obj = np.where(np.isnan(prop), np.asarray(None), prop.astype(object)).tolist()
-        codes = pd.Series(events["event"].to_numpy()).map(EVENT_CODES).to_numpy(dtype=np.int64)
-        rows = zip(
-            events["event_id"].tolist(), events["ts"].to_numpy(dtype=np.int64).tolist(), events["user_id"].tolist(),
-            variant.tolist(), codes.tolist(), events["value"].to_numpy(dtype=np.float64).tolist(),
-            events["cost"].to_numpy(dtype=np.float64).tolist(), events["placement"].tolist(), prop_obj,
-            events["policy"].tolist(), unknown, decision.tolist(), unknown_decision,
-        )
+        columns = stored_columns(events, known_variants, known_decisions)
+        codes, unknown, unknown_decision = np.asarray(columns[4], dtype=np.int64), columns[10], columns[12]
+        rows = zip(*columns)
         db = self._db
         try:
             with transaction(db):
@@ -178,18 +158,13 @@ class SQLiteStore:
                 else:
                     new = db.execute(_ROLLUP_DELTA, (before,)).fetchall() if accepted else []
                 db.executemany(_ROLLUP_UPSERT, [r[:7] for r in new])
+                if accepted:
+                    self.own_commits.append((before, before + accepted))  # rowids (before, before + accepted]
         except sqlite3.Error as exc:
             raise self._env_error(exc, "write to") from exc
         unknown_count = sum(int(r[7] or 0) for r in new)
         unknown_decisions = sum(int(r[8] or 0) for r in new)
-        if self._listeners and new:
-            delta = pd.DataFrame([r[:5] for r in new], columns=["variant_id", "placement", "policy", "event", "n"])
-            delta = delta.pivot_table(index=["variant_id", "placement"], columns="event", values="n", aggfunc="sum",
-                                      fill_value=0).reindex(columns=[0, 1, 2], fill_value=0)
-            delta.columns = ["impressions", "clicks", "conversions"]
-            delta = delta.reset_index()
-            for listener in self._listeners:
-                listener(delta)
+        self._notify(new)
         return IngestCounts(accepted=accepted, duplicate=n - accepted, unknown_variant=unknown_count,
                             unknown_decision=unknown_decisions)
 
@@ -200,108 +175,13 @@ class SQLiteStore:
             db.execute("INSERT INTO rollup SELECT variant_id, placement, policy, event, count(*), sum(value), "
                        "sum(cost) FROM events GROUP BY 1, 2, 3, 4")
 
-    def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(delta)`` after every committed add() in this process (see store.Listener)."""
-        self._listeners.append(listener)
-
-    # --- reading ---------------------------------------------------------------------------------
+    # --- reading (bannergen.feedback.queries) ---------------------------------------------------
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
             raise self._env_error(exc, "read") from exc
-
-    def count(self) -> int:
-        return int(self._query("SELECT count(*) FROM events")[0][0])
-
-    def counts_by(self, keys: Sequence[str]) -> pd.DataFrame:
-        """Counts per combination of ``keys`` (from variant_id, placement, policy, user_id) and
-        holdout (bool: policy == "holdout").
-
-        Columns: *keys, holdout, raw_impressions, raw_clicks, impressions, clicks (filtered),
-        conversions, revenue, cost. Aggregated in SQL; only clicks and the impressions of the pairs
-        that have clicks come back to Python, to find invalid clicks.
-        """
-        keys = list(keys)
-        bad = [k for k in keys if k not in GROUP_KEYS]
-        if bad:
-            raise ValueError(f"unknown group keys {bad}; expected some of {GROUP_KEYS}")
-        sel = ", ".join([*keys, "policy = ?"])
-        table, n = ("rollup", "n") if set(keys) <= set(ROLLUP_KEYS) else ("events", "1")
-        rows = self._query(
-            f"SELECT {sel}, sum(CASE WHEN event = 0 THEN {n} ELSE 0 END), "
-            f"sum(CASE WHEN event = 1 THEN {n} ELSE 0 END), "
-            f"sum(CASE WHEN event = 2 THEN {n} ELSE 0 END), sum(CASE WHEN event = 2 THEN value ELSE 0 END), "
-            f"sum(cost) FROM {table} GROUP BY {sel}",
-            (HOLDOUT_POLICY, HOLDOUT_POLICY))
-        cols = [*keys, "holdout", "raw_impressions", "raw_clicks", "conversions", "revenue", "cost"]
-        counts = pd.DataFrame(rows, columns=cols)
-        counts["holdout"] = counts["holdout"].astype(bool)
-        for c in ("raw_impressions", "raw_clicks", "conversions"):
-            counts[c] = counts[c].astype(np.int64)
-        for c in ("revenue", "cost"):
-            counts[c] = counts[c].astype(np.float64)
-        invalid = self._invalid_click_counts(keys)
-        counts = counts.merge(invalid, on=[*keys, "holdout"], how="left")
-        counts["invalid_clicks"] = counts["invalid_clicks"].fillna(0).astype(np.int64)
-        counts["impressions"] = counts["raw_impressions"]
-        counts["clicks"] = counts["raw_clicks"] - counts["invalid_clicks"]
-        return counts.drop(columns="invalid_clicks")
-
-    def _invalid_click_counts(self, keys: list[str]) -> pd.DataFrame:
-        extra = [k for k in keys if k not in ("user_id", "variant_id")]
-        cols = ["user_id", "variant_id", "event", "ts", *extra, "policy"]
-        rows = self._query(
-            f"SELECT {', '.join(dict.fromkeys(cols))} FROM events WHERE event IN (0, 1) AND (user_id, variant_id) IN "
-            "(SELECT user_id, variant_id FROM events WHERE event = 1)")
-        frame = pd.DataFrame(rows, columns=list(dict.fromkeys(cols)))
-        frame["holdout"] = frame["policy"] == HOLDOUT_POLICY
-        frame["invalid_clicks"] = invalid_clicks(frame).astype(np.int64) if len(frame) else 0
-        return frame.groupby([*keys, "holdout"], as_index=False, sort=False)["invalid_clicks"].sum()
-
-    def daily_counts(self, variant_ids: Sequence[str]) -> pd.DataFrame:
-        """Raw impressions and clicks per UTC day for ``variant_ids`` (holdout excluded):
-        day (datetime64, UTC midnight), variant_id, impressions, clicks."""
-        ids = list(variant_ids)
-        if not ids:
-            return pd.DataFrame(columns=["day", "variant_id", "impressions", "clicks"])
-        rows = self._query(
-            f"SELECT ts / 86400000000, variant_id, sum(event = 0), sum(event = 1) FROM events "
-            f"WHERE event IN (0, 1) AND policy != ? AND variant_id IN ({', '.join('?' * len(ids))}) GROUP BY 1, 2",
-            (HOLDOUT_POLICY, *ids))
-        frame = pd.DataFrame(rows, columns=["day", "variant_id", "impressions", "clicks"])
-        frame["day"] = pd.to_datetime(frame["day"].astype(np.int64), unit="D", utc=True)
-        return frame
-
-    def variant_counts(self) -> pd.DataFrame:
-        """Per variant, holdout rows excluded: variant_id, impressions, clicks, conversions, revenue,
-        cost (filtered), raw_impressions, raw_clicks. Sorted by variant_id."""
-        counts = self.counts_by(["variant_id"])
-        counts = counts[~counts["holdout"]].drop(columns="holdout")
-        return counts[["variant_id", "impressions", "clicks", "conversions", "revenue", "cost",
-                       "raw_impressions", "raw_clicks"]].sort_values("variant_id").reset_index(drop=True)
-
-    def events_frame(self, columns: Sequence[str] | None = None,
-                     events: Sequence[str] | None = None) -> pd.DataFrame:
-        """Stored events (in storage order) as a feedback frame, plus ``unknown_variant`` and
-        ``unknown_decision``. ``columns`` picks columns; ``events`` keeps only those event types."""
-        cols = list(columns or ["event_id", "ts", "user_id", "variant_id", "event", "value", "cost",
-                                "placement", "propensity", "policy", "decision_id", "unknown_variant",
-                                "unknown_decision"])
-        where, params = "", tuple[int, ...]()
-        if events:
-            where = f" WHERE event IN ({', '.join('?' * len(events))})"
-            params = tuple(EVENT_CODES[e] for e in events)
-        frame = pd.DataFrame(self._query(f"SELECT {', '.join(cols)} FROM events{where} ORDER BY rowid", params),
-                             columns=cols)
-        if "event" in frame:
-            frame["event"] = np.asarray(FEEDBACK_EVENTS, dtype=object)[frame["event"].to_numpy(dtype=np.int64)]
-        if "propensity" in frame:
-            frame["propensity"] = frame["propensity"].astype(np.float64)
-        if "ts" in frame:
-            frame["ts"] = frame["ts"].astype(np.int64)
-        return frame
 
     def close(self) -> None:
         self._db.close()

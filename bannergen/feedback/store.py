@@ -1,7 +1,8 @@
-"""The feedback store behind a small interface, so a server database can replace SQLite.
+"""The feedback store behind a small interface: SQLite (bannergen.feedback.sqlite) or PostgreSQL
+(bannergen.store.postgres).
 
 Callers (ingest, reports, the policy, the HTTP service) use only FeedbackStore; ``open_store``
-returns the SQLite WAL implementation.
+returns the SQLite WAL implementation, bannergen.store.open_feedback_store either one.
 """
 
 from __future__ import annotations
@@ -29,9 +30,14 @@ class FeedbackStore(Protocol):
     counts_by(keys)        counts per keys (variant_id, placement, policy, user_id) and holdout flag
     daily_counts(ids)      raw impressions and clicks per UTC day for some variants
     subscribe(listener)    real-time hook: listener(delta) after each commit
+    last_seq(), changes_since(seq)  the commit sequence, for a process that follows the others' commits
+    own_commits            sequence ranges (after, upto] this object committed
     """
 
-    path: Path
+    own_commits: list[tuple[int, int]]
+
+    @property
+    def path(self) -> Path | str: ...  # the SQLite file, or the database URL
 
     def add(self, events: pd.DataFrame, known_variants: frozenset[str] | None = None,
             known_decisions: frozenset[str] | None = None) -> IngestCounts: ...
@@ -48,6 +54,10 @@ class FeedbackStore(Protocol):
     def daily_counts(self, variant_ids: Sequence[str]) -> pd.DataFrame: ...
 
     def subscribe(self, listener: Listener) -> None: ...
+
+    def last_seq(self) -> int: ...
+
+    def changes_since(self, seq: int, limit: int = 50_000) -> pd.DataFrame: ...
 
     def __enter__(self) -> Self: ...
 

@@ -3,8 +3,9 @@ one frame; and which banner (item, template) each variant id shows.
 
 Batch: each render lists its decisions in ``OUT/<segment>/candidates/<digest>.parquet`` (named by
 ``manifest.json["candidates"]``); a batch decision is dated by its manifest's ``generated_at``.
-Serve: the ``decisions`` and ``decision_candidates`` tables of the behaviour store, read here with
-plain sqlite3 in read-only mode (the file may not exist yet).
+Serve: the ``decisions`` and ``decision_candidates`` tables of the behaviour store: a SQLite file
+read here with plain sqlite3 in read-only mode (it may not exist yet), or the PostgreSQL database
+of ``[store] url``.
 
     >>> log = load_decision_log(project.out, project.serve.behaviour_store)  # doctest: +SKIP
     >>> banners = banner_index(project.out, project.serve.behaviour_store)  # doctest: +SKIP
@@ -22,6 +23,8 @@ import pandas as pd
 
 from bannergen.manifest import variant_index
 from bannergen.selection.kernel import CANDIDATE_COLUMNS
+from bannergen.store import is_database_url
+from bannergen.store.postgres import database_rows
 
 log = logging.getLogger(__name__)
 
@@ -87,8 +90,10 @@ def _read_only(path: Path) -> sqlite3.Connection | None:
         return None
 
 
-def _query(path: Path, sql: str, columns: list[str]) -> pd.DataFrame:
-    db = _read_only(path)
+def _query(path: Path | str, sql: str, columns: list[str]) -> pd.DataFrame:
+    if is_database_url(path):
+        return pd.DataFrame(database_rows(str(path), sql), columns=columns)
+    db = _read_only(Path(path))
     if db is None:
         return pd.DataFrame({c: [] for c in columns})
     try:
@@ -100,13 +105,13 @@ def _query(path: Path, sql: str, columns: list[str]) -> pd.DataFrame:
         db.close()
 
 
-def serve_decisions(behaviour_store: Path) -> pd.DataFrame:
+def serve_decisions(behaviour_store: Path | str) -> pd.DataFrame:
     """The served decisions' candidates (DECISION_LOG_COLUMNS) from the behaviour store."""
     cols = [*CANDIDATE_COLUMNS[:-2], "chosen", "policy", "ts", "placement", "size"]
     return _typed(_query(behaviour_store, _SERVE_CANDIDATES, cols))
 
 
-def load_decision_log(out_root: Path | None, behaviour_store: Path | None) -> pd.DataFrame:
+def load_decision_log(out_root: Path | None, behaviour_store: Path | str | None) -> pd.DataFrame:
     """Batch and serve decision logs as one frame (DECISION_LOG_COLUMNS), by decision time."""
     parts = [batch_decisions(out_root) if out_root else empty_decision_log(),
              serve_decisions(behaviour_store) if behaviour_store else empty_decision_log()]
@@ -114,7 +119,7 @@ def load_decision_log(out_root: Path | None, behaviour_store: Path | None) -> pd
     return frame.sort_values(["ts", "decision_id", "position"], kind="stable").reset_index(drop=True)
 
 
-def served_banners(behaviour_store: Path) -> pd.DataFrame:
+def served_banners(behaviour_store: Path | str) -> pd.DataFrame:
     """variant_id, item_id, template of every served decision: serve renders banners no batch
     manifest lists."""
     sql = "SELECT DISTINCT variant_id, item_id, template FROM decisions"
@@ -122,7 +127,7 @@ def served_banners(behaviour_store: Path) -> pd.DataFrame:
     return frame.astype(object)
 
 
-def banner_index(out_root: Path | None, behaviour_store: Path | None) -> pd.DataFrame:
+def banner_index(out_root: Path | None, behaviour_store: Path | str | None) -> pd.DataFrame:
     """variant_id -> item_id, template over every manifest and every served decision."""
     parts = [variant_index(out_root)[list(BANNER_COLUMNS)] if out_root else pd.DataFrame(columns=list(BANNER_COLUMNS)),
              served_banners(behaviour_store) if behaviour_store else pd.DataFrame(columns=list(BANNER_COLUMNS))]
@@ -130,7 +135,7 @@ def banner_index(out_root: Path | None, behaviour_store: Path | None) -> pd.Data
     return frame.drop_duplicates("variant_id").reset_index(drop=True)
 
 
-def known_decision_ids(out_root: Path | None, behaviour_store: Path | None) -> frozenset[str] | None:
+def known_decision_ids(out_root: Path | None, behaviour_store: Path | str | None) -> frozenset[str] | None:
     """Every decision id of the batch and serve logs; None when there is no log at all (nothing
     to check feedback against). Reads the id columns only."""
     ids: set[str] = set()

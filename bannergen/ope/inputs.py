@@ -61,7 +61,7 @@ def project_policy(scoring: Path | None, name: str, temperature: float | None = 
 
 
 def logged_from_store(store: FeedbackStore, out_root: Path | None,
-                      behaviour_store: Path | None) -> tuple[LoggedDecisions, pd.DataFrame]:
+                      behaviour_store: Path | str | None) -> tuple[LoggedDecisions, pd.DataFrame]:
     """The store's impressions joined to the batch and serve decision logs, and the banner index
     (variant_id, item_id, template) used for the join."""
     events = store.events_frame(FEEDBACK_COLUMNS, events=["impression", "click"])

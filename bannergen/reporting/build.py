@@ -52,13 +52,13 @@ def _sum(counts: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return counts.groupby(keys, as_index=False, sort=False)[COUNT_COLUMNS].sum()
 
 
-def _banners(out_root: Path | None, behaviour_store: Path | None) -> pd.DataFrame:
+def _banners(out_root: Path | None, behaviour_store: Path | str | None) -> pd.DataFrame:
     """variant_id, item_id, template of every rendered or served banner."""
     return banner_index(out_root, behaviour_store)
 
 
 def group_counts(store: FeedbackStore, by: str, out_root: Path | None = None,
-                 behaviour_store: Path | None = None) -> pd.DataFrame:
+                 behaviour_store: Path | str | None = None) -> pd.DataFrame:
     """Counts per group and holdout flag: key, holdout, COUNT_COLUMNS."""
     if by not in BY:
         raise InputError(f"unknown report grouping '{by}'", hint=f"expected one of {', '.join(BY)}")
@@ -112,7 +112,7 @@ def _labels(rows: pd.DataFrame, by: str, banners: pd.DataFrame, items: pd.DataFr
 
 
 def build_report(store: FeedbackStore, by: str = "variant", out_root: Path | None = None, seed: int = 0,
-                 behaviour_store: Path | None = None, items: pd.DataFrame | None = None) -> Report:
+                 behaviour_store: Path | str | None = None, items: pd.DataFrame | None = None) -> Report:
     """The report grouped ``by`` variant | template | item | segment | placement.
 
     ``out_root`` (the project's OUT folder) supplies manifests for template/item/segment and
