@@ -258,15 +258,14 @@ class Engine:
         decisions = made.chosen
         store = AssetStore(out)
         with self._timed("plan"):
-            assignments, specs = plan_variants(
-                decisions,
-                self.model.catalog,
-                self.project.catalog.parent,
-                self.templates,
-                self.renderer,
-                self.project.sizes,
-                self.model.carousel.companions if self.model.carousel is not None else None,
-            )
+            companions = self.model.carousel.companions if self.model.carousel is not None else None
+            plan = (self.model.catalog, self.project.catalog.parent, self.templates, self.renderer, self.project.sizes,
+                    companions)
+            assignments, specs = plan_variants(decisions, *plan)
+            # Every banner a policy may draw for these users, not only the drawn one: serve never renders
+            # in a request's path, so what it may show must be on disk.
+            _, drawable = plan_variants(made.drawable(self.model, self.policy_settings.holdout_template), *plan)
+            specs = {**drawable, **specs}
         with self._timed("render"):
             outcome = render_variants(
                 specs, store, self.renderer_options(), workers=self.project.workers, progress=progress

@@ -15,6 +15,7 @@ import pytest
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+from conftest_service import decide_rendered  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from bannergen.config import load_project  # noqa: E402
@@ -107,7 +108,6 @@ def test_batch_serve_and_explain_give_the_same_probabilities(world):
 
 def test_explain_and_http_explain_match_the_batch_log(world):
     policy, engine, service, client, capped = world
-    service.render_budget_s = 30.0  # render on demand rather than serve a stand-in
     batch = engine.decisions("all")
     for user in users_to_check(engine, capped)[::9]:
         mine = batch.candidates[batch.candidates["user_id"] == user].set_index("position")
@@ -115,10 +115,8 @@ def test_explain_and_http_explain_match_the_batch_log(world):
         assert [c["position"] for c in explained["candidates"]] == mine.index.tolist()
         np.testing.assert_allclose([c["probability"] for c in explained["candidates"]], mine["probability"], atol=1e-9, rtol=0)
         assert explained["propensity"] == pytest.approx(float(mine.loc[mine["chosen"], "probability"].iloc[0]), abs=1e-9)
-        r = client.post("/v1/decisions", json={"user_id": user, "placement": "home_top", "size": "1200x400",
-                                                "explain": True}, headers={"authorization": f"Bearer {KEY}"})
-        assert r.status_code == 200, r.text
-        d = r.json()
+        d = decide_rendered(client, service, {"user_id": user, "placement": "home_top", "size": "1200x400",
+                                              "explain": True}, {"authorization": f"Bearer {KEY}"})
         assert [c["position"] for c in d["candidates"]] == mine.index.tolist()
         np.testing.assert_allclose([c["probability"] for c in d["candidates"]], mine["probability"], atol=1e-9, rtol=0)
         assert d["propensity"] == pytest.approx(float(mine.loc[mine["chosen"], "probability"].iloc[0]), abs=1e-6)

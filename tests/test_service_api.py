@@ -15,6 +15,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
+from conftest_service import decide_rendered  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from bannergen.config import load_project  # noqa: E402
@@ -56,7 +57,7 @@ def test_decision_matches_batch_selection(env):
     project, service, client = env
     r = client.post("/v1/decisions", json={"user_id": "zhangsan", "placement": "home_top", "size": "1200x400"}, headers=AUTH)
     assert r.headers["cache-control"] == "private, no-store"
-    d = r.json()
+    d = decide_rendered(client, service, {"user_id": "zhangsan", "placement": "home_top", "size": "1200x400"}, AUTH)
     batch = Engine(project).decide_users(["zhangsan"]).iloc[0]
     assert (d["item_id"], d["template"], d["policy"]) == (batch["item_id"], batch["template"], "softmax")
     assert d["propensity"] == pytest.approx(batch["propensity"], abs=1e-5)
@@ -231,12 +232,11 @@ def test_behaviour_is_durable_idempotent_and_replayed(env, tmp_path):
         restarted.close()
 
 
-def test_phone_lover_who_views_five_cameras_gets_a_camera_banner(env, monkeypatch):
+def test_phone_lover_who_views_five_cameras_gets_a_camera_banner(env):
     """The real-time case end to end, through HTTP, on a user of the example shop whose top
     category is 手机 and whose banner is a phone: five camera views now make a session whose
     short-term interest (scoring/weights.toml [session]) outweighs the phone habit."""
     _, service, client = env
-    monkeypatch.setattr(service, "render_budget_s", 30.0)  # the banner itself, not a cached stand-in
     model = service.state.model
     catalog = model.catalog
     from bannergen.segments import get_segment
@@ -250,12 +250,13 @@ def test_phone_lover_who_views_five_cameras_gets_a_camera_banner(env, monkeypatc
             user = uid
             break
     assert user is not None and model.summary.top_category[model.profiles.row(user)] == "手机"
-    assert catalog["category"].to_numpy()[catalog["item_id"] == decide(client, user=user)["item_id"]][0] == "手机"
+    body = {"user_id": user, "placement": "home_top", "size": "1200x400"}
+    assert catalog["category"].to_numpy()[catalog["item_id"] == decide_rendered(client, service, body, AUTH)["item_id"]][0] == "手机"
     cameras = catalog[catalog["category"] == "相机"]
     popular = cameras.iloc[np.argsort(-model.profiles.popularity[cameras.index.to_numpy()])[:5]]["item_id"]
     events = [{"type": "view", "user_id": user, "item_id": item, "event_id": f"{user}-cam-{i}"} for i, item in enumerate(popular)]
     assert client.post("/v1/events", json={"events": events}, headers=AUTH).json()["users_updated"] == 1
-    after = decide(client, user=user)
+    after = decide_rendered(client, service, body, AUTH)
     assert catalog["category"].to_numpy()[catalog["item_id"] == after["item_id"]][0] == "相机", after
     assert "相机" in after["explanation"]
 
@@ -283,27 +284,45 @@ def test_real_time_views_raise_the_camera_score_for_every_phone_shopper(env):
         assert a > b, u
 
 
-def test_rendering_on_demand_falls_back_to_a_cached_variant(env, monkeypatch):
+def test_a_missing_variant_is_answered_at_once_with_a_rendered_candidate(env):
+    """The chosen variant is not on disk: the answer does not wait for it. A rendered candidate of
+    the same decision stands in (flagged, counted in /metrics), the render pool (another process)
+    draws the missing one, and the next decision serves it."""
+    import os
+
     _, service, client = env
+    size = "300x250"
+
+    def vid(item, template, antecedent):
+        return service.state.variants[(int(item), int(template), int(antecedent), size)]
+
     user = next(u for u, c in service.state.users.items()
-                if c.fixed[0] == "" and (c.items[0, :-1] >= 0).sum() > 1
-                and not service.assets.has(service.state.variants[(int(c.items[0, 0]), int(c.templates[0, 0]), int(c.antecedents[0, 0]), "300x250")]))
-    monkeypatch.setattr(service, "render_budget_s", 0.0)
-    slow = service._render
+                if c.fixed[0] == "" and not service.assets.has(vid(c.items[0, 0], c.templates[0, 0], c.antecedents[0, 0]))
+                and (c.items[0, 1:-1] >= 0).any() and service.state.decide(u, size).position == 0)
+    cands = service.state.users[user]
+    chosen = vid(cands.items[0, 0], cands.templates[0, 0], cands.antecedents[0, 0])
+    others = [vid(i, t, a) for i, t, a in zip(cands.items[0, 1:-1], cands.templates[0, 1:-1], cands.antecedents[0, 1:-1])
+              if i >= 0]
+    engine = service.engine
+    spec = service.state.spec(int(cands.items[0, 1]), int(cands.templates[0, 1]), size, int(cands.antecedents[0, 1]))
+    result = engine.renderer.render(spec)  # a rendered candidate the decision can fall back to
+    from bannergen.cache import AssetStore
 
-    def slow_render(*a):
-        time.sleep(0.3)
-        return slow(*a)
-
-    monkeypatch.setattr(service, "_render", slow_render)
-    d = decide(client, user=user, size="300x250")
-    assert d["rendered"] is True or d["fallback"] is None
-    if d["fallback"] == "not-rendered":
-        assert d["policy"] == "fallback" and d["propensity"] == 1.0
-    deadline = time.time() + 10
-    while service.rendering and time.time() < deadline:
-        time.sleep(0.05)
-    assert not service.rendering
+    AssetStore(service.live_out).put(others[0], result.files, result.sidecars)
+    service.assets.note(others[0])
+    before = service.metrics.fallbacks["not-rendered"]
+    started = time.perf_counter()
+    d = decide(client, user=user, size=size)
+    assert time.perf_counter() - started < 1.0  # no render in the request's path
+    assert (d["fallback"], d["policy"], d["propensity"], d["rendered"]) == ("not-rendered", "fallback", 1.0, True)
+    assert d["variant_id"] in others and d["variant_id"] != chosen
+    assert service.metrics.fallbacks["not-rendered"] == before + 1
+    assert 'bannergen_fallbacks_total{reason="not-rendered"}' in client.get("/metrics").text
+    workers = {p.pid for p in service.render_pool._pool._processes.values()}
+    assert workers and os.getpid() not in workers  # the pool renders in other processes
+    again = decide_rendered(client, service, {"user_id": user, "placement": "home_top", "size": size}, AUTH)
+    assert (again["variant_id"], again["fallback"], again["rendered"]) == (chosen, None, True)
+    assert client.get(again["assets"]["webp"]).status_code == 200
 
 
 def test_manifest_health_metrics_openapi(env):
@@ -362,11 +381,10 @@ def test_rescoring_an_unchanged_user_reproduces_the_precomputed_candidates(env):
 
 
 @pytest.mark.parametrize("template,reason", [("carousel", "因为你比较了"), ("cross-sell", "买了 ")])
-def test_special_banners_are_the_same_from_the_service_as_from_batch(env, monkeypatch, template, reason):
+def test_special_banners_are_the_same_from_the_service_as_from_batch(env, template, reason):
     """A comparing user's carousel and a rule's cross-sell banner: same template, reason and
     variant id (so the same items and trigger) from POST /v1/decisions as from batch render."""
     project, service, client = env
-    monkeypatch.setattr(service, "render_budget_s", 30.0)
     from bannergen.variants import plan_variants
 
     engine = Engine(project)
@@ -376,7 +394,7 @@ def test_special_banners_are_the_same_from_the_service_as_from_batch(env, monkey
     planned, _ = plan_variants(special, engine.model.catalog, project.catalog.parent, engine.templates, engine.renderer,
                                ("1200x400",), engine.model.carousel.companions)
     for user, variant_id, explanation in zip(planned["user_id"], planned["variant_id"], planned["explanation"]):
-        d = decide(client, user=user)
+        d = decide_rendered(client, service, {"user_id": user, "placement": "home_top", "size": "1200x400"}, AUTH)
         assert (d["template"], d["variant_id"], d["explanation"]) == (template, variant_id, explanation)
         assert d["explanation"].startswith(reason)
     r = client.get(d["assets"]["png"])

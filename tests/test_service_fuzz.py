@@ -25,7 +25,6 @@ def app(tmp_path_factory):
     project = dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
                                   serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite"))
     service = Service(project, keys=(KEY,))
-    service.render_budget_s = 0.0  # fuzzing measures the API, not the renderer
     yield create_app(service, close_on_shutdown=False)
     service.close()
 

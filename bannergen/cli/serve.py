@@ -37,22 +37,25 @@ def serve(
 
     from bannergen.service import Service, create_app
     from bannergen.service.keys import api_keys, check_exposure
+    from bannergen.service.slow_clients import configure
 
     eng = engine()
     check_exposure(host, api_keys(eng.project.serve.api_key), open_)
     started = time.perf_counter()
     service = Service(eng.project, engine=eng)
+    service.warm()
     keyed = "key required for POST /v1/*" if service.keys else "OPEN: no key (loopback only)"
     typer.echo(f"bannergen serve: {len(service.state.users):,} users, {len(service.assets.known):,} variants on disk, "
                f"ready in {time.perf_counter() - started:.1f}s; {keyed}")
     typer.echo(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, health: /healthz, metrics: /metrics)")
-    loop = "auto"
+    settings = eng.project.serve
     # Everything built so far (profiles, candidates, the model) lives as long as the server: move it
     # out of the cyclic collector's sight, so a full collection never walks it in a request's path.
     gc.collect()
     gc.freeze()
-    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=access_log, loop=loop,
-                lifespan="on", server_header=False)
+    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
+                http=configure(settings.header_timeout_s, settings.body_timeout_s),
+                timeout_keep_alive=settings.keep_alive_s, lifespan="on", server_header=False)
 
 
 def publish(

@@ -17,7 +17,7 @@ import pandas as pd
 
 from bannergen.model import Model
 from bannergen.segments import Segment
-from bannergen.selection.candidate_set import build_candidate_set, with_reasons
+from bannergen.selection.candidate_set import build_candidate_set, default_banner, with_reasons
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.kernel import CANDIDATE_COLUMNS, Decisions, decide_all
 from bannergen.selection.settings import PolicySettings
@@ -31,6 +31,21 @@ class BatchDecisions:
 
     chosen: pd.DataFrame
     candidates: pd.DataFrame
+
+    def drawable(self, model: Model, holdout_template: str) -> pd.DataFrame:
+        """item, template, antecedent (catalog rows, template ids, -1 for none) of every banner these
+        decisions may draw (probability > 0 in the log), and the default banner an unknown user
+        gets, once each. Batch renders all of them, not only the banners drawn: a decision served
+        later (another draw, a cap used up, Thompson's posteriors moved) then finds its banner on disk."""
+        may = self.candidates[self.candidates["probability"] > 0]
+        item_ids = pd.Index(model.catalog["item_id"])
+        banners = pd.DataFrame({"item": item_ids.get_indexer(may["item_id"]),
+                                "template": may["template"].to_numpy(dtype=object),
+                                "antecedent": item_ids.get_indexer(may["antecedent_id"])})
+        item, template = default_banner(model, holdout_template)
+        if item >= 0:
+            banners.loc[len(banners)] = (item, model.templates[template].id, -1)
+        return banners.drop_duplicates(ignore_index=True)
 
 
 def batch_decision_ids(user_ids: np.ndarray, segment: str, as_of: object, seed: int) -> np.ndarray:

@@ -8,7 +8,10 @@
     GET  /metrics        Prometheus text
     GET  /openapi.json   the OpenAPI document
 
-Every error is problem+json (bannergen.service.problems).
+Every error is problem+json (bannergen.service.problems). The two POST routes are answered by
+bannergen.service.hot_routes in front of FastAPI (the routes here describe them in the OpenAPI
+document and give the same answers); the protocol under it cuts off slow clients
+(bannergen.service.slow_clients).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPBearer
@@ -28,7 +32,8 @@ from starlette.responses import Response
 
 from bannergen.service.assets import CONTENT_TYPES, IMMUTABLE, SIDECAR_FILE, VARIANT_FILE, etag_matches
 from bannergen.service.core import Service
-from bannergen.service.keys import key_matches
+from bannergen.service.hot_routes import HotRoutes
+from bannergen.service.keys import require_key as check_key
 from bannergen.service.limits import ServiceMiddleware
 from bannergen.service.problems import Problem, problem_response, validation_problem
 from bannergen.service.schemas import DecisionRequest, DecisionResponse, EventBatch, EventsAccepted, Health
@@ -42,8 +47,7 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {code: {"model": ProblemModel, "cont
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(json.dumps(data, ensure_ascii=False).encode("utf-8"), status_code=status,
-                    media_type="application/json", headers=headers)
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json", headers=headers)
 
 
 def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
@@ -74,14 +78,7 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
     # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on
     # every decision for a check that takes microseconds.
     async def require_key(request: Request, _credentials=Depends(bearer)) -> None:  # noqa: B008 (FastAPI's idiom)
-        if not service.keys:
-            return  # started with --open on loopback
-        status = key_matches(request.headers.get("authorization"), service.keys)
-        if status == 401:
-            raise Problem(401, "send the API key as 'Authorization: Bearer KEY'",
-                          headers={"WWW-Authenticate": "Bearer"})
-        if status == 403:
-            raise Problem(403, "the API key is not valid")
+        check_key(service.keys, request.headers.get("authorization"))
 
     @app.exception_handler(Problem)
     async def _problem(_request, exc: Problem):
@@ -107,18 +104,12 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
     @app.post("/v1/decisions", response_model=DecisionResponse, dependencies=[Depends(require_key)],
               responses=PROBLEMS, summary="Which banner a user sees now")
     async def decisions(body: DecisionRequest):
-        return _json(await service.decide(body), headers=PRIVATE)
+        return _json(service.decide(body), headers=PRIVATE)
 
     @app.post("/v1/events", status_code=202, response_model=EventsAccepted, dependencies=[Depends(require_key)],
               responses=PROBLEMS, summary="Behaviour and feedback events; 202 once committed")
     async def events(batch: EventBatch):
-        limit = service.settings.max_events
-        if len(batch.events) > limit:
-            raise Problem(413, f"{len(batch.events)} events in one request; the limit is {limit}",
-                          [{"field": "body.events", "message": f"at most {limit} events"}])
-        behaviour, feedback = service.check_events(batch.events)
-        result = await asyncio.wrap_future(service.writer.submit(service.take_events, behaviour, feedback))
-        return _json(result, status=202, headers=PRIVATE)
+        return _json(await service.accept_events(batch), status=202, headers=PRIVATE)
 
     @app.get("/v1/manifest", summary="The manifests under the out folder, by segment")
     async def manifest():
@@ -172,8 +163,9 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
     @app.get("/metrics", response_class=Response, summary="Prometheus text format",
              responses={200: {"content": {"text/plain": {}}}})
     async def metrics():
-        service.metrics.gauges["render_queue"] = len(service.rendering)
+        service.metrics.gauges["render_queue"] = len(service.render_pool)
         service.metrics.gauges["users"] = len(service.state.users)
         return Response(service.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    return ServiceMiddleware(app, service.metrics, service.settings.max_body_bytes)  # type: ignore[return-value]
+    return ServiceMiddleware(HotRoutes(app, service), service.metrics,  # type: ignore[return-value]
+                             service.settings.max_body_bytes)

@@ -7,8 +7,9 @@
 (decide_now is pure: no I/O.)
 
 Threads: the event loop decides (reads only); one writer thread owns every SQLite connection
-(behaviour log, decision log, feedback store) and recomputes users; one render thread owns the
-Renderer that draws variants nobody has rendered yet.
+(behaviour log, decision log, feedback store) and recomputes users. Variants nobody has rendered
+yet are drawn by worker processes (bannergen.service.render_pool), never in this process: a
+decision answers at once with the best rendered candidate meanwhile.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import hashlib
 import logging
 import math
 import os
-import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,7 +31,8 @@ from bannergen.service.keys import Signer, api_keys, signing_key
 from bannergen.service.metrics import Metrics
 from bannergen.service.problems import Problem
 from bannergen.service.realtime import BehaviourEvent, BehaviourLog, UserRescorer
-from bannergen.service.schemas import BEHAVIOUR, DecisionRequest, Event
+from bannergen.service.render_pool import RenderPool
+from bannergen.service.schemas import BEHAVIOUR, DecisionRequest, Event, EventBatch
 from bannergen.service.state import Choice, DecisionState, Listed
 
 log = logging.getLogger(__name__)
@@ -87,16 +88,18 @@ class Service:
         self.engine = engine or Engine(project)
         self.metrics = Metrics()
         self.writer = ThreadPoolExecutor(1, thread_name_prefix="bannergen-writer")
-        self.render_pool = ThreadPoolExecutor(1, thread_name_prefix="bannergen-render")
         self.live_out = project.out / LIVE_FOLDER
-        self.rendering: dict[str, Future] = {}
+        # Started first: its worker imports the renderer while this process builds the state.
+        self.render_pool = RenderPool(self.engine.renderer_options(), self.live_out,
+                                      workers=self.settings.render_workers, on_done=self._rendered,
+                                      on_error=lambda _vid, exc: self.fault("render-error", exc))
+        render_workers_up = self.render_pool.start()
         self.recent: OrderedDict[str, tuple] = OrderedDict()  # decision id -> (user, placement, variant, policy, p)
         self.pending_log: list[tuple] = []
         self.pending_candidates: list[tuple] = []
         self.last_fault: tuple[float, str] | None = None
-        self.render_budget_s = self.settings.render_budget_ms / 1000
-        self._render_ctx = threading.local()
         self.writer.submit(self._load).result()
+        render_workers_up.result()
 
     @classmethod
     def start(cls, project: Project, **kwargs) -> Service:
@@ -135,9 +138,24 @@ class Service:
         self.flush_decisions()
         self.writer.submit(self.behaviour.close).result()
         self.writer.shutdown(wait=True)
-        self.render_pool.shutdown(wait=False, cancel_futures=True)
+        self.render_pool.close()
 
     # -- decisions ---------------------------------------------------------------------------------
+    def warm(self, seconds: float = 2.0) -> int:
+        """Decide for known users at each size a render draws, for up to ``seconds``, before the
+        server says it is ready: the first requests then find kept decisions and warm code paths,
+        as later ones do. Nothing is logged (these decisions are not served). Returns how many."""
+        sizes = [s for s in (self.project.sizes or self.state.sizes) if s in self.state.renders]
+        deadline = time.perf_counter() + seconds
+        made = 0
+        for user in list(self.state.users):
+            for size in sizes:
+                self.state.decide(user, size)
+                made += 1
+            if time.perf_counter() > deadline:
+                break
+        return made
+
     def fault(self, reason: str, exc: BaseException | None = None) -> None:
         self.metrics.fallbacks[reason] += 1
         self.last_fault = (time.time(), reason)
@@ -157,7 +175,10 @@ class Service:
             return self.state.default_choice(user_id, "default", "热门推荐", user_id in self.state.users)
         return choice
 
-    async def decide(self, request: DecisionRequest) -> dict:
+    def decide(self, request: DecisionRequest) -> dict:
+        """The answer to POST /v1/decisions (Problem 422 for a size no template renders). Never
+        waits for a render: a chosen variant not on disk yet is queued for the render pool and a
+        rendered candidate stands in (``fallback`` "not-rendered")."""
         if request.size not in self.state.sizes:
             raise Problem(422, f"body.size: no template renders {request.size}; sizes: {', '.join(self.state.sizes)}",
                           [{"field": "body.size", "message": f"expected one of {self.state.sizes}"}])
@@ -176,18 +197,19 @@ class Service:
             variant_id = self.state.variants[(*choice.banner, request.size)]
         rendered = self.assets.has(variant_id)
         if not rendered:
-            rendered = await self._render_within_budget(choice, request.size, variant_id)
-            if not rendered:
-                stand_in = self._best_cached(choice, request.size)
-                if stand_in is not None:
-                    choice, variant_id, rendered, fallback = stand_in[0], stand_in[1], True, "not-rendered"
-                    self.metrics.fallbacks["not-rendered"] += 1
+            self._render_later(choice.banner, request.size, variant_id)
+            self.metrics.fallbacks["not-rendered"] += 1
+            stand_in = self._best_cached(choice, request.size)
+            if stand_in is not None:
+                choice, variant_id, rendered, fallback = stand_in[0], stand_in[1], True, "not-rendered"
+            else:  # nothing of this decision is on disk: its own banner, with rendered false
+                fallback = fallback or "not-rendered"
         self.metrics.decisions[choice.policy] += 1
         decision_id = "d" + os.urandom(10).hex()
         size2 = self.state.double(choice.template, request.size)
         variant2 = self.state.variants.get((*choice.banner, size2)) if size2 else None
         if size2 and variant2 and not self.assets.has(variant2):
-            self._render_async(choice.banner, size2, variant2)
+            self._render_later(choice.banner, size2, variant2)
         formats = self.formats[choice.template]
         images = [f for f in formats if f != "html"]
         self._log_decision(decision_id, choice, request, variant_id)
@@ -259,39 +281,26 @@ class Service:
         return None
 
     # -- rendering on demand -----------------------------------------------------------------------
-    def _render_async(self, banner: tuple[int, int, int], size: str, variant_id: str) -> Future:
-        """Render (item, template, antecedent) at ``size`` in the render pool, once per variant."""
-        fut = self.rendering.get(variant_id)
-        if fut is None:
-            fut = self.rendering[variant_id] = self.render_pool.submit(self._render, banner, size, variant_id)
-            fut.add_done_callback(lambda _f: self.rendering.pop(variant_id, None))
-        return fut
-
-    def _render(self, banner: tuple[int, int, int], size: str, variant_id: str) -> bool:
-        from bannergen.cache import AssetStore
-
-        try:
-            renderer = getattr(self._render_ctx, "renderer", None)
-            if renderer is None:
-                renderer = self._render_ctx.renderer = self.engine.renderer_options().build()
+    def _render_later(self, banner: tuple[int, int, int], size: str, variant_id: str) -> None:
+        """Queue (item, template, antecedent) at ``size`` for the render pool, once per variant."""
+        if variant_id not in self.render_pool.pending:
             item, template, antecedent = banner
-            result = renderer.render(self.state.spec(item, template, size, antecedent))
-            AssetStore(self.live_out).put(variant_id, result.files, result.sidecars)
-            self.assets.note(variant_id)
-            return True
-        except Exception as exc:
-            self.fault("render-error", exc)
-            return False
+            self.render_pool.submit(variant_id, self.state.spec(item, template, size, antecedent))
 
-    async def _render_within_budget(self, choice: Choice, size: str, variant_id: str) -> bool:
-        fut = self._render_async(choice.banner, size, variant_id)
-        try:
-            return bool(await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(fut)),
-                                               self.render_budget_s))
-        except TimeoutError:
-            return False
+    def _rendered(self, variant_id: str) -> None:
+        self.assets.note(variant_id)
 
     # -- events ------------------------------------------------------------------------------------
+    async def accept_events(self, batch: EventBatch) -> dict:
+        """The answer to POST /v1/events: check the batch (Problem 413 or 422 naming the field),
+        commit it on the writer thread and count what happened."""
+        limit = self.settings.max_events
+        if len(batch.events) > limit:
+            raise Problem(413, f"{len(batch.events)} events in one request; the limit is {limit}",
+                          [{"field": "body.events", "message": f"at most {limit} events"}])
+        behaviour, feedback = self.check_events(batch.events)
+        return await asyncio.wrap_future(self.writer.submit(self.take_events, behaviour, feedback))
+
     def check_events(self, events: list[Event]) -> tuple[list[BehaviourEvent], list[tuple[int, Event, int]]]:
         """Split and check a batch; Problem 422 naming the first bad field. Nothing is stored."""
         behaviour: list[BehaviourEvent] = []
@@ -376,7 +385,7 @@ class Service:
                                else "degraded: no manifest under the out folder; run bannergen render")
         known = len(self.assets.known)
         checks["assets"] = f"ok ({known} variants)" if known else "degraded: no rendered variant"
-        queue = len(self.rendering)
+        queue = len(self.render_pool)
         checks["render_queue"] = "ok" if queue < 50 else f"degraded: {queue} variants waiting to render"
         fault = self.last_fault
         recent = fault is not None and time.time() - fault[0] < 60

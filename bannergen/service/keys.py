@@ -17,6 +17,7 @@ import os
 import time
 
 from bannergen.errors import ConfigError
+from bannergen.service.problems import Problem
 
 KEY_ENV = "BANNERGEN_API_KEY"
 SIGNING_ENV = "BANNERGEN_SIGNING_KEY"
@@ -63,6 +64,18 @@ def key_matches(header: str | None, keys: tuple[str, ...]) -> int:
     for k in keys:  # compare with every key, in constant time
         ok |= hmac.compare_digest(given, k.encode())
     return 0 if ok else 403
+
+
+def require_key(keys: tuple[str, ...], authorization: str | None) -> None:
+    """Problem 401 (no key) or 403 (a wrong one) for ``authorization``; no check without ``keys``
+    (a server started with --open on loopback)."""
+    if not keys:
+        return
+    status = key_matches(authorization, keys)
+    if status == 401:
+        raise Problem(401, "send the API key as 'Authorization: Bearer KEY'", headers={"WWW-Authenticate": "Bearer"})
+    if status == 403:
+        raise Problem(403, "the API key is not valid")
 
 
 class Signer:

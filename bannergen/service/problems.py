@@ -21,6 +21,7 @@ TITLES = {
     403: ("forbidden", "Forbidden"),
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
+    408: ("request-timeout", "Request timeout"),
     413: ("payload-too-large", "Payload too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
     422: ("invalid-field", "Invalid field"),
@@ -53,6 +54,10 @@ def problem_response(status: int, detail: str, errors: list[dict[str, str]] | No
     return Response(problem_body(status, detail, errors), status_code=status, media_type=PROBLEM_TYPE, headers=headers)
 
 
+# pydantic's error types for a body that is JSON but not an object (a list, a number, bytes)
+NOT_AN_OBJECT = ("model_type", "model_attributes_type", "dict_type")
+
+
 def field_name(loc: tuple | list) -> str:
     """A pydantic error location as a dotted field name: ("body", "events", 3, "ts") -> body.events.3.ts"""
     return ".".join(str(p) for p in loc) or "body"
@@ -67,10 +72,12 @@ def validation_problem(errors: list[dict]) -> tuple[int, str, list[dict[str, str
             return 400, f"the body is not valid JSON: {ctx.get('error', e.get('msg', ''))}", [
                 {"field": "body", "message": str(ctx.get("error", e.get("msg", "")))}]
     out = []
+    not_an_object = False
     for e in errors:
         loc = [p for p in e.get("loc", ()) if p not in ("function-after",)]
         out.append({"field": field_name(loc), "message": str(e.get("msg", "invalid"))})
-    if any(e["field"] == "body" and "dictionary" in e["message"] for e in out):
+        not_an_object |= out[-1]["field"] == "body" and e.get("type") in NOT_AN_OBJECT
+    if not_an_object:
         return 400, "the body must be one JSON object", out
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in out[:5])
     return 422, detail, out

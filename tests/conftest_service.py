@@ -1,0 +1,23 @@
+"""A decision whose own banner is on disk: ask, let the render pool draw what was missing, ask again."""
+
+from __future__ import annotations
+
+import time
+
+
+def decide_rendered(client, service, body: dict, headers: dict, timeout_s: float = 60.0) -> dict:
+    """POST /v1/decisions until the answer is the policy's own banner, rendered (not a stand-in).
+
+    A decision whose variant is not on disk is answered at once with a rendered candidate and the
+    variant is queued for the render pool; the service keeps the decision, so once the pool has
+    drawn it the same request gets the policy's own banner."""
+    deadline = time.time() + timeout_s
+    while True:
+        r = client.post("/v1/decisions", json=body, headers=headers)
+        assert r.status_code == 200, r.text
+        answer = r.json()
+        if answer["fallback"] != "not-rendered":
+            return answer
+        while len(service.render_pool) and time.time() < deadline:
+            time.sleep(0.05)
+        assert time.time() < deadline, "the render pool did not draw the missing variant"
