@@ -157,3 +157,52 @@ def test_ctrl_c_during_a_render_says_what_is_kept_and_exits_130(project, tmp_pat
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert stderr.strip().splitlines()[-1] == "interrupted; finished banners are kept and reused on the next run"
+
+
+def _stderr_on_a_terminal(project: Path, args: list[str]) -> tuple[int, str, str]:
+    """Run the CLI with stderr on a pseudo-terminal (as in a shell) and stdout on a pipe."""
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "bannergen.cli.main", "--project", str(project), *args],
+                            stdout=subprocess.PIPE, stderr=slave, env={**os.environ, "COLUMNS": "120"})
+    os.close(slave)
+    seen = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                return
+            if not data:
+                return
+            seen.extend(data)
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    stdout, _ = proc.communicate(timeout=300)
+    reader.join(10)
+    os.close(master)
+    return proc.returncode, stdout.decode(), seen.decode("utf-8", "replace")
+
+
+# (command, what its progress line says)
+SLOW_COMMANDS = [
+    (["templates", "preview", "price-drop", "--samples", "1"], "rendering price-drop over 1 items"),
+    (["templates", "lint", "--template", "price-drop", "--size", "300x250"], "linting 1 templates"),
+    (["fit", "--no-tune"], "fitting the scorers"),
+    (["evaluate", "--k", "5"], "evaluating every scorer"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args, message", SLOW_COMMANDS, ids=[" ".join(c[0][:2]) for c in SLOW_COMMANDS])
+def test_slow_commands_show_progress_on_a_terminal_only(project, args, message):
+    code, stdout, terminal = _stderr_on_a_terminal(project, args)
+    assert code == 0, terminal
+    assert message in terminal and message not in stdout
+    piped = subprocess.run([sys.executable, "-m", "bannergen.cli.main", "--project", str(project), *args],
+                           capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and message not in piped.stderr

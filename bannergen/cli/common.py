@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -151,6 +153,23 @@ def engine() -> Engine:
     from bannergen.pipeline import Engine
 
     return Engine(project())
+
+
+@contextmanager
+def working(message: str) -> Iterator[Callable[[str], None]]:
+    """A spinner with the elapsed time on stderr while a long step runs, so a command that takes
+    seconds never looks hung; transient, and only on a terminal (a pipe or a log gets nothing).
+    Yields a function that changes the message (the step now running)."""
+    if not sys.stderr.isatty():
+        yield lambda _text: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(message, total=None)
+        yield lambda text: bar.update(task, description=text)
 
 
 def shown(path: Path) -> str:

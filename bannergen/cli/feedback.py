@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project_if_any
+from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project_if_any, working
 from bannergen.errors import InputError
 
 StoreOpt = Annotated[
@@ -68,7 +68,8 @@ def feedback_app() -> typer.Typer:
         """
         from bannergen.project_feedback import ingest_into
 
-        result = ingest_into(project_if_any(), file, _store_path(store), rejects, timeout)
+        with working(f"ingesting {file}"):
+            result = ingest_into(project_if_any(), file, _store_path(store), rejects, timeout)
         c = result.counts
         if fmt is not OutputFormat.table:
             echo_structured(fmt, result.as_dict())
@@ -107,7 +108,9 @@ def feedback_app() -> typer.Typer:
         """
         from bannergen.ope.project import evaluate_logs
 
-        result = evaluate_logs(_store_path(store), project_if_any(), policy, target, temperature, floor, boot, seed)
+        with working(f"evaluating the {policy or 'logged'} policy ({boot} bootstrap resamples)"):
+            result = evaluate_logs(_store_path(store), project_if_any(), policy, target, temperature, floor, boot,
+                                   seed)
         for warning in result.warnings:
             typer.echo(f"warning: {warning}", err=True)
         if fmt is not OutputFormat.table:
@@ -143,5 +146,6 @@ def register(app: typer.Typer) -> None:
         """
         from bannergen.project_feedback import report as run
 
-        text = run(project_if_any(), _store_path(store), by.value, fmt.value, out)
+        with working(f"building the report by {by.value}"):
+            text = run(project_if_any(), _store_path(store), by.value, fmt.value, out)
         typer.echo(f"report: {out}" if text is None else text.rstrip("\n"))

@@ -26,6 +26,7 @@ from bannergen.cli.common import (  # noqa: F401 (_global, app, state: re-export
     output_format,
     shown,
     state,
+    working,
 )
 
 
@@ -131,7 +132,8 @@ def explain(
 
     Example: bannergen explain zhangsan --format json
     """
-    ex = engine().explain(user_id)
+    with working(f"explaining {user_id}'s banner"):
+        ex = engine().explain(user_id)
     fmt = output_format(fmt, json_out)
     if fmt is not OutputFormat.table:
         document = ex.as_dict()
@@ -194,7 +196,8 @@ def segments(
     if explain_name is not None:
         _explain_segment(explain_name)
         return
-    table = engine().segment_sizes()
+    with working("counting the users of every segment"):
+        table = engine().segment_sizes()
     if fmt is not OutputFormat.table:
         rows = [{"segment": r.segment, "users": int(r.users), "description": r.description}
                 for r in table.itertuples(index=False)]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project, shown
+from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project, shown, working
 
 
 class Protocol(str, Enum):
@@ -78,9 +78,11 @@ def association_rules_app(old_name: str = "") -> typer.Typer:
         check_threshold("--min-support", min_support)
         check_threshold("--min-confidence", min_confidence)
         start = time.perf_counter()
-        bs = read_baskets(baskets, basket_col, item_col)
+        with working(f"reading {shown(baskets)}"):
+            bs = read_baskets(baskets, basket_col, item_col)
         typer.echo(bs.summary(), err=True)
-        rules = mine_rules(bs, min_support, min_confidence, max_len=max_len, algorithm=algorithm.value)
+        with working(f"mining rules ({algorithm.value})"):
+            rules = mine_rules(bs, min_support, min_confidence, max_len=max_len, algorithm=algorithm.value)
         seconds = time.perf_counter() - start
         if out is not None:
             write_rules(rules, out)
@@ -118,7 +120,8 @@ def register(app: typer.Typer) -> None:
         """
         from bannergen.scorers.fitting import fit_project
 
-        s = fit_project(project(), tune)
+        with working("fitting the scorers"):
+            s = fit_project(project(), tune)
         times = " ".join(f"{k}={v:.2f}s" for k, v in s.timings.items())
         typer.echo(f"fitted {', '.join(s.scorers)} on {s.users:,} users x {s.items:,} items ({times})")
         typer.echo(
@@ -147,7 +150,8 @@ def register(app: typer.Typer) -> None:
         selected = project()
         mapped = selected.mapping_table
         label = shown(mapped) if mapped else f"{shown(selected.catalog)} + {shown(selected.events)}"
-        result = evaluate_project(selected, k, split_date, protocol.value, data_label=label)
+        with working(f"evaluating every scorer on {label}"):
+            result = evaluate_project(selected, k, split_date, protocol.value, data_label=label)
         if fmt is not OutputFormat.table:
             echo_structured(fmt, result.as_json(), list(result.results))
             return
@@ -183,7 +187,8 @@ def register(app: typer.Typer) -> None:
         """
         from bannergen.scorers.fitting import recommend as run
 
-        recs, note = run(project(), user_id, k)
+        with working(f"recommending for {user_id}"):
+            recs, note = run(project(), user_id, k)
         if fmt is not OutputFormat.table:
             rows = [{"rank": n, "item_id": r.item_id, "title": r.title, "score": r.score, "shares": r.shares,
                      "rule": r.rule} for n, r in enumerate(recs, start=1)]

@@ -7,7 +7,6 @@ prints the result; a BannergenError is one line and its exit code (2: input reje
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +21,7 @@ from bannergen.cli.common import (
     output_format,
     project,
     shown,
+    working,
 )
 from bannergen.errors import InputError
 
@@ -93,7 +93,8 @@ def validate(
     from bannergen.templating.validate import validate_templates
 
     proj = project()
-    results = validate_templates(proj.templates, proj.assets, tuple(ids or ()))
+    with working("validating templates"):
+        results = validate_templates(proj.templates, proj.assets, tuple(ids or ()))
     for tid, found in segment_findings(proj.templates, proj.scoring / "segments.toml", tuple(ids or ())).items():
         results.setdefault(tid, []).extend(found)
     bad = {tid: fs for tid, fs in results.items() if fs}
@@ -144,12 +145,14 @@ def preview(
 
     proj = project()
     template = _templates(proj, [template_id])[template_id]
-    catalog = load_catalog(proj.catalog).frame
-    rows = sample_rows(template, catalog, samples)
-    by_row = dict(contexts_for(template, catalog, proj.catalog.parent, [r for r, _ in rows]))
-    picked = [(why, by_row[row]) for row, why in rows] or [("built-in sample", c) for c in SAMPLE_CONTEXTS]
-    renderer = Renderer({template.id: template}, proj.assets, formats=("png", "html"), font_base_url="../fonts")
-    result = write_preview(renderer, template, picked, out or proj.out / "preview")
+    with working(f"picking sample items for {template_id}") as step:
+        catalog = load_catalog(proj.catalog).frame
+        rows = sample_rows(template, catalog, samples)
+        by_row = dict(contexts_for(template, catalog, proj.catalog.parent, [r for r, _ in rows]))
+        picked = [(why, by_row[row]) for row, why in rows] or [("built-in sample", c) for c in SAMPLE_CONTEXTS]
+        renderer = Renderer({template.id: template}, proj.assets, formats=("png", "html"), font_base_url="../fonts")
+        step(f"rendering {template_id} over {len(picked)} items x {len(template.sizes)} sizes")
+        result = write_preview(renderer, template, picked, out or proj.out / "preview")
     typer.echo(f"{template_id}: {result.banners} banners ({len(picked)} items x {len(template.sizes)} sizes), "
                f"{len(result.warnings)} text-fitting warnings")
     typer.echo(f"contact sheet: {shown(result.html)}")
@@ -183,9 +186,13 @@ def lint(
         str, typer.Option("--fail-on", help="comma-separated kinds that make the exit code 2, e.g. contrast,no_fit")
     ] = "",
     show: Annotated[int, typer.Option("--show", min=0, help="list at most N issues after the table")] = 20,
+    min_text: Annotated[
+        float, typer.Option("--min-text", min=1, help="text below this many px at 1x is small_text")
+    ] = 12,
 ) -> None:
     """Fit every template to every item it suits, at every size, and report text needing the
-    minimum size, ellipsis, no fit, missing glyphs, WCAG AA contrast and upscaled images.
+    minimum size, ellipsis, no fit, missing glyphs, WCAG AA contrast, upscaled images and text
+    smaller than --min-text px at 1x (small_text).
 
     Example: bannergen templates lint --all-items --format json > lint.json
     """
@@ -203,7 +210,9 @@ def lint(
         frame, folder = load_catalog(proj.catalog).frame, proj.catalog.parent
     else:
         frame, folder = _sample_catalog(), proj.root
-    report = lint_catalog(templates, proj.assets, frame, folder, sample=sample, sizes=tuple(sizes or ()))
+    with working(f"linting {len(templates)} templates over {'the catalog' if all_items or sample else 'samples'}"):
+        report = lint_catalog(templates, proj.assets, frame, folder, sample=sample, sizes=tuple(sizes or ()),
+                              min_text_px=min_text)
     fmt = output_format(fmt, json_out)
     if fmt is not OutputFormat.table:
         document = report.as_dict()
@@ -330,17 +339,13 @@ def forecast(
 
     Example: bannergen templates forecast xin-ke
     """
-    import sys
 
-    from rich.console import Console
 
     from bannergen.selection.forecast import forecast_template
 
     eng = engine()
     _templates(eng.project, [template_id])
-    console = Console(stderr=True)
-    with console.status(f"forecasting {template_id}: deciding every user twice", spinner="dots") if (
-            sys.stderr.isatty()) else nullcontext():
+    with working(f"forecasting {template_id}: deciding every user twice"):
         result = forecast_template(eng.model, template_id, eng.project.seed, eng.policy_settings, eng.segments,
                                    eng.feedback)
     fmt = output_format(fmt, json_out)
