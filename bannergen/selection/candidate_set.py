@@ -94,7 +94,7 @@ def build_candidate_set(model: Model, rows: np.ndarray, settings: PolicySettings
     to those, so a draft, a closed window or another segment's template never reaches a user."""
     rows = np.asarray(rows, dtype=np.int64)
     access = template_access(model, rows, segments, now)
-    if len(rows) == 0:
+    if len(rows) == 0 or access.all():  # no campaign keeps anything out: the usual case, no grouping
         return _candidate_set(restricted_model(model, np.all(access, axis=0)), rows, settings, segments)
     patterns, group = np.unique(access, axis=0, return_inverse=True)
     group = group.reshape(-1)
