@@ -58,6 +58,7 @@ class Shop:
     rejects: tuple[Reject, ...]
     rows_read: int
     baskets: pd.DataFrame | None = None  # (basket, item_id) orders for association rules, when known
+    raw_ids: pd.Series | None = None  # pseudonym -> raw user id, in memory only (the CMS's assignments tables)
 
 
 @dataclass(frozen=True)
@@ -150,15 +151,24 @@ class Engine:
 
         return open_feedback_store(self.project.feedback_location)
 
+    @cached_property
+    def pseudonyms(self):
+        """The keyed hash raw user ids are replaced by on entry (bannergen.privacy.pseudonyms)."""
+        from bannergen.privacy.pseudonyms import project_pseudonymizer
+
+        return project_pseudonymizer(self.project)
+
     def record_feedback(self, events: pd.DataFrame, source: str = "<events>") -> tuple:
-        """Validate and store feedback events; the next decision in this process sees them
-        (FeedbackView.record). Returns (IngestCounts, rejects)."""
+        """Validate and store feedback events (raw user ids: stored as pseudonyms); the next
+        decision in this process sees them (FeedbackView.record). Returns (IngestCounts, rejects)."""
+        if "user_id" in events.columns:
+            events = events.assign(user_id=self.pseudonyms.series(events["user_id"].fillna("").astype(str)))
         return self.feedback.record(self.store, events, source)
 
     def decide_users(self, user_ids: list[str], segment: str = "all") -> pd.DataFrame:
-        """Decisions for given users now (unknown users are left out), with current feedback."""
+        """Decisions for given (raw) user ids now (unknown users are left out), with current feedback."""
         model = self.model
-        rows = model.profiles.user_ids.get_indexer(user_ids)
+        rows = model.profiles.user_ids.get_indexer(self.pseudonyms.many(user_ids))
         rows = rows[rows >= 0]
         seg = get_segment(self.segments, segment)
         return decide(model, rows, seg, self.project.seed, self.policy_settings, self.segments, self.feedback).chosen
@@ -179,7 +189,7 @@ class Engine:
             if shop.rejects:
                 log.warning("%d rows rejected; see %s", len(shop.rejects), self.project.rejects)
         release_free_memory()
-        return Shop(shop.catalog, shop.events, shop.rejects, shop.rows_read, shop.baskets)
+        return Shop(shop.catalog, shop.events, shop.rejects, shop.rows_read, shop.baskets, shop.raw_ids)
 
     @cached_property
     def model(self) -> Model:
@@ -271,7 +281,7 @@ class Engine:
                 specs, store, self.renderer_options(), workers=self.project.workers, progress=progress
             )
         with self._timed("write"):
-            paths = write_assignments(out, assignments)
+            paths = write_assignments(out, self.for_the_cms(assignments))
             candidate_paths = write_candidates(out, made.candidates)
             stats = {
                 "users": int(len(decisions)),
@@ -318,15 +328,26 @@ class Engine:
         done = render_on_dask(inputs, catalog, self.templates, key, self.project.dask, self._timed, progress)
         if "feedback" in self.__dict__:  # this process decides again later: credit the new variants
             self.feedback.add_variants(variant_index(out.parent))
-        counts = {name: int(done.stats[name]) for name in ("users", "assignments", "unique_variants", "rendered",
-                                                           "cached", "rejects")}
-        return RenderSummary(segment, out, **counts, warnings=done.warnings, timings=self._since(started))
+        n = done.stats
+        return RenderSummary(segment, out, n["users"], n["assignments"], n["unique_variants"], n["rendered"],
+                             n["cached"], n["rejects"], done.warnings, self._since(started))
 
     def _since(self, started: dict[str, float]) -> dict[str, float]:
         """Seconds per stage spent since ``started`` (a copy of ``timings``): one call's own figures,
         every stage listed (0 for one done by an earlier call)."""
         return {stage: seconds - started.get(stage, 0.0) for stage, seconds in self.timings.items()}
 
+    def for_the_cms(self, assignments: pd.DataFrame) -> pd.DataFrame:
+        """The assignments table as the CMS gets it: raw user ids (mapped back from this run's
+        pseudonyms, in memory), or the pseudonyms with ``[privacy] hashed_assignments``."""
+        raw = self.shop.raw_ids
+        if self.project.privacy.hashed_assignments or raw is None or assignments.empty:
+            return assignments
+        return assignments.assign(user_id=raw.reindex(assignments["user_id"]).to_numpy())
+
     def explain(self, user_id: str, top: int = 8) -> UserExplanation:
-        """Everything behind one user's banner (see bannergen.user_explanation)."""
-        return explain_user(self, user_id, top)
+        """Everything behind one user's banner (see bannergen.user_explanation); ``user_id`` is the
+        raw id, hashed here, and shown as given."""
+        from dataclasses import replace
+
+        return replace(explain_user(self, self.pseudonyms.one(user_id), top), user_id=user_id)

@@ -6,6 +6,11 @@ unchanged inputs and prints the rerun's share of the first run.
 
     python benchmarks/scale.py                       # the full size (about 10-20 minutes on 2 cores)
     python benchmarks/scale.py --users 10000 --items 2000 --events 500000   # a quick look
+    python benchmarks/scale.py --executor dask       # on a local Dask cluster: peak memory per process
+
+With ``--executor dask`` the events are also written as a Parquet dataset (files of 250,000 rows,
+``[dask] events``) that the workers read piece by piece, and the one run is measured per process:
+the driver (the CLI process, which also hosts the local cluster's scheduler) and each worker.
 """
 
 from __future__ import annotations
@@ -22,6 +27,53 @@ from pathlib import Path
 import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_per_process(cmd: list[str]) -> tuple[dict, float, dict[int, tuple[str, float]]]:
+    """Run ``cmd``; return (its JSON output, wall seconds, pid -> (role, peak RSS in MB)) for it and
+    every process it starts (the Dask nannies and workers)."""
+    peaks: dict[int, tuple[str, float]] = {}
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    stop = threading.Event()
+
+    def role(p: psutil.Process) -> str:
+        if p.pid == proc.pid:
+            return "driver"
+        line = " ".join(p.cmdline())
+        return "worker" if "spawn_main" in line or "multiprocessing" in line else "other"
+
+    def sample() -> None:
+        parent = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                for p in [parent, *parent.children(recursive=True)]:
+                    mb = p.memory_info().rss / 2**20
+                    if mb > peaks.get(p.pid, ("", 0.0))[1]:
+                        peaks[p.pid] = (role(p), mb)
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    stop.set()
+    sampler.join()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()[-2000:]}")
+    return json.loads(out.strip().splitlines()[-1]), wall, peaks
+
+
+def split_events(events: Path, folder: Path, rows: int = 250_000) -> None:
+    """The events file as a Parquet dataset: files of ``rows`` rows, named in order."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pq.read_table(events)
+    for n, start in enumerate(range(0, table.num_rows, rows)):
+        pq.write_table(table.slice(start, rows), folder / f"part-{n:04d}.parquet")
 
 
 def run_measured(cmd: list[str]) -> tuple[dict, float, float]:
@@ -61,6 +113,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=5_000_000)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bannergen-scale"))
     ap.add_argument("--keep-shop", action="store_true", help="reuse a shop already generated in --workdir")
+    ap.add_argument("--executor", choices=["local", "dask"], default="local")
     args = ap.parse_args()
 
     shop = args.workdir / "shop"
@@ -91,6 +144,14 @@ def main() -> None:
     )
     cmd = [sys.executable, "-m", "bannergen.cli.main", "--project", str(args.workdir),
            "render", "--segment", "all", "--quiet", "--json"]
+    if args.executor == "dask":
+        dataset = shop / "events-dataset"
+        if not dataset.exists():
+            split_events(shop / "events.parquet", dataset)
+        with (args.workdir / "bannergen.toml").open("a", encoding="utf-8") as toml:
+            toml.write('[dask]\nevents = "shop/events-dataset"\n')
+        report_dask(args, [*cmd, "--executor", "dask"])
+        return
     first, first_wall, first_peak = run_measured(cmd)
     again, again_wall, again_peak = run_measured(cmd)
     forced, forced_wall, forced_peak = run_measured([*cmd, "--force"])
@@ -108,6 +169,20 @@ def main() -> None:
     print(f"peak memory (PSS) of the process tree: first {first_peak:,.0f} MB, rerun {again_peak:,.0f} MB, "
           f"forced {forced_peak:,.0f} MB")
     print(f"rerun / first run: {again_wall / first_wall:.1%}; forced / first run: {forced_wall / first_wall:.1%}")
+
+
+def report_dask(args: argparse.Namespace, cmd: list[str]) -> None:
+    result, wall, peaks = run_per_process(cmd)
+    print(f"\nrender --segment all --executor dask on {args.users:,} users / {args.items:,} items / "
+          f"{args.events:,} events")
+    for stage in ("check", "load", "profile", "select", "render", "write"):
+        print(f"{stage:<10}{result['timings'].get(stage, 0):>10.2f} s")
+    print(f"{'wall':<10}{wall:>10.2f} s")
+    print(f"users {result['users']:,}, unique variants {result['unique_variants']:,}, rendered {result['rendered']:,}")
+    print("peak RSS per process (MB):")
+    for pid, (role, mb) in sorted(peaks.items(), key=lambda kv: (kv[1][0], kv[0])):
+        if mb >= 50:  # the resource tracker and the like are left out
+            print(f"  {role:<7} pid {pid:<8} {mb:>8,.0f}")
 
 
 if __name__ == "__main__":

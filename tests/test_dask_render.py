@@ -6,11 +6,15 @@ worker processes, with the users cut into four partitions, so every segment is s
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 pytest.importorskip("distributed")
@@ -22,33 +26,70 @@ ROOT = Path(__file__).resolve().parents[1]
 QUICK = {"render.formats": ["png"], "render.sizes": ["300x250"], "dask.workers": 2, "dask.partitions": 4}
 
 
-def _engine(tmp_path: Path, name: str) -> Engine:
-    return Engine(load_project(ROOT, {**QUICK, "paths.out": str(tmp_path / name),
-                                      "paths.rejects": str(tmp_path / name / "rejects.txt"),
-                                      "feedback.store": str(tmp_path / "no-feedback.sqlite")}))
+def _engine(folder: Path, name: str) -> Engine:
+    return Engine(load_project(ROOT, {**QUICK, "paths.out": str(folder / name),
+                                      "paths.rejects": str(folder / name / "rejects.txt"),
+                                      "feedback.store": str(folder / "no-feedback.sqlite")}))
 
 
 def _files(out: Path) -> dict[str, bytes]:
+    """Every file of a render but the manifest (which holds its time), hidden temp files included."""
     return {str(p.relative_to(out)): p.read_bytes() for p in sorted(out.rglob("*"))
             if p.is_file() and p.name != "manifest.json"}
 
 
-@pytest.mark.slow
-def test_dask_render_writes_the_local_executors_files(tmp_path: Path) -> None:
-    local = _engine(tmp_path, "local").render("all")
-    dask = _engine(tmp_path, "dask").render("all", executor="dask")
-    manifests = [json.loads((s.out / "manifest.json").read_text(encoding="utf-8")) for s in (local, dask)]
-    assert manifests[0]["variants"] == manifests[1]["variants"]
-    assert manifests[0]["assignments"] == manifests[1]["assignments"]
-    assert manifests[0]["candidates"] == manifests[1]["candidates"]
-    assert manifests[0]["stats"] == manifests[1]["stats"]
-    local_files, dask_files = _files(local.out), _files(dask.out)
-    assert local_files.keys() == dask_files.keys()  # no partition or temp file left behind
+def _manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def local_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _engine(tmp_path_factory.mktemp("local"), "all").render("all").out
+
+
+def _assert_same_render(local: Path, dask: Path) -> None:
+    manifests = [_manifest(local), _manifest(dask)]
+    for key in ("variants", "assignments", "candidates", "stats"):
+        assert manifests[0][key] == manifests[1][key], key
+    local_files, dask_files = _files(local), _files(dask)
+    assert local_files.keys() == dask_files.keys()  # no partition, temp or partial file left behind
     for name in ("assignments", "candidates"):
         for kind in ("csv", "parquet"):
             path = manifests[0][name][kind]
             assert local_files[path] == dask_files[path], path
-    assert dask.users == local.users == 3001 and dask.rendered == local.rendered > 0
+
+
+@pytest.mark.slow
+def test_dask_render_writes_the_local_executors_files(local_render: Path, tmp_path: Path) -> None:
+    dask = _engine(tmp_path, "dask").render("all", executor="dask")
+    _assert_same_render(local_render, dask.out)
+    assert dask.users == 3001 and dask.rendered == dask.unique_variants > 0
+
+
+def _kill_a_worker_once_rendering(out: Path, done: threading.Event, killed: list[int]) -> None:
+    """SIGKILL one Dask worker process of this test's local cluster once the first asset exists."""
+    while not done.is_set():
+        if any((out / "assets").glob("*.png")):
+            for child in psutil.Process().children(recursive=True):
+                if "spawn_main" in " ".join(child.cmdline()):
+                    child.send_signal(signal.SIGKILL)
+                    killed.append(child.pid)
+                    return
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, tmp_path: Path) -> None:
+    out, done, killed = tmp_path / "dask" / "all", threading.Event(), []
+    killer = threading.Thread(target=_kill_a_worker_once_rendering, args=(out, done, killed), daemon=True)
+    killer.start()
+    try:
+        summary = _engine(tmp_path, "dask").render("all", executor="dask")
+    finally:
+        done.set()
+        killer.join()
+    assert killed, "no worker was killed: the test did not test anything"
+    _assert_same_render(local_render, summary.out)
 
 
 def test_unreachable_scheduler_exits_3_naming_the_address(tmp_path: Path) -> None:

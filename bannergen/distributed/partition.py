@@ -47,6 +47,7 @@ class RunInputs:
     options: RendererOptions
     scratch: Path
     out: Path
+    run_key: str  # the run's key (runkey.run_key): a worker's cached templates and renderer are this run's
     feedback: dict | None = None  # the fields of a FeedbackView (its lock does not travel): feedback_view()
     shop: ShopWide | None = None  # None until the shop-wide facts are summed
 
@@ -74,7 +75,9 @@ class PartitionOutcome:
 
 
 @lru_cache(maxsize=4)
-def _templates(folder: Path) -> dict:
+def _templates(folder: Path, run_key: str) -> dict:
+    """The templates of ``folder`` as they were when the run with ``run_key`` started (a worker of a
+    long-running cluster serves many runs: an edited template makes a new key)."""
     from bannergen.templating import load_templates
 
     return load_templates(folder)
@@ -83,11 +86,12 @@ def _templates(folder: Path) -> dict:
 _local = threading.local()
 
 
-def _renderer(options: RendererOptions):
-    """This thread's Renderer (its caches of fonts and images are reused by every batch)."""
+def _renderer(options: RendererOptions, run_key: str):
+    """This thread's Renderer for the run with ``run_key`` (its caches of fonts and images are
+    reused by every batch of the run)."""
     cached = getattr(_local, "renderer", None)
-    if cached is None or cached[0] != options:
-        cached = (options, options.build())
+    if cached is None or cached[0] != (options, run_key):
+        cached = ((options, run_key), options.build())
         _local.renderer = cached
     return cached[1]
 
@@ -103,15 +107,16 @@ def partition_totals(inputs: RunInputs, partition: int, as_of: pd.Timestamp) -> 
 def decide_partition(inputs: RunInputs, blend: Blend | None, partition: int) -> PartitionOutcome:
     """Model, decisions and variant plan of one partition's users; the tables go to scratch."""
     project = inputs.project
-    templates = _templates(project.templates)
+    templates = _templates(project.templates, inputs.run_key)
     events = read_partition(inputs.scratch, partition)
     model = build_model(inputs.catalog, events, inputs.settings, list(templates.values()), blend=blend,
                         shop=inputs.shop)
     segment = get_segment(inputs.segments, inputs.segment)
     made = decide(model, model.members(segment), segment, project.seed, inputs.policy, inputs.segments,
                   inputs.feedback_view())
+    renderer = _renderer(inputs.options, inputs.run_key)
     assignments, specs = plan_variants(
-        made.chosen, model.catalog, project.catalog.parent, templates, _renderer(inputs.options), project.sizes,
+        made.chosen, model.catalog, project.catalog.parent, templates, renderer, project.sizes,
         model.carousel.companions if model.carousel is not None else None,
     )
     folder = partition_folder(inputs.scratch, partition)
@@ -126,4 +131,4 @@ def decide_partition(inputs: RunInputs, blend: Blend | None, partition: int) -> 
 def render_batch(inputs: RunInputs, batch: list[tuple[str, RenderSpec]]) -> list[str]:
     """Render a batch of variants into the shared destination; returns their warnings."""
     store = AssetStore(inputs.out)
-    return [w for _, warns in render_batch_with(_renderer(inputs.options), store, batch) for w in warns]
+    return [w for _, warns in render_batch_with(_renderer(inputs.options, inputs.run_key), store, batch) for w in warns]

@@ -87,25 +87,28 @@ def render_on_dask(inputs: RunInputs, catalog: LoadResult, templates: dict, key:
 def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, templates: dict, key: str,
          dask: DaskSettings, timed: Timed, progress: Callable[[int, int], None] | None) -> DaskRender:
     project = inputs.project
+    # Fitted (or loaded) once, on a worker, while the others stage the events; copied to every worker
+    # before the partitions need it, never refitted per partition.
+    blend = client.submit(shared_blend, project, inputs.settings, pure=False)
     with timed("load"):
         source = dask.events or str(project.events)
         pieces = list_pieces(source if "://" in source else str((project.root / source).resolve()))
         count = dask.partitions or max(2 * workers, math.ceil(sum(p.rows for p in pieces) / EVENTS_PER_PARTITION))
         cuts = boundaries(client.gather(client.map(sample_users, pieces, pure=False)), count)
         count = len(cuts) + 1
+        n = len(pieces)
+        shared_cuts, known = client.scatter([cuts, pd.Index(inputs.catalog["item_id"])], broadcast=True)
         staged: list[StagedPiece] = client.gather(client.map(
-            stage_piece, pieces, cuts=cuts, scratch=inputs.scratch,
-            known_items=pd.Index(inputs.catalog["item_id"]), pure=False))
+            stage_piece, pieces, [shared_cuts] * n, [inputs.scratch] * n, [known] * n, pure=False))
         rejects = _check_rejects(project, catalog, pieces, staged)
     with timed("profile"):
         newest = [s.newest for s in staged if s.newest is not None]
         as_of = resolve_as_of(pd.DataFrame({"ts": [max(newest)] if newest else []}), project.as_of)
         shared = client.scatter(inputs, broadcast=True)
-        totals = client.gather(client.map(partition_totals, [shared] * count, range(count), as_of=as_of, pure=False))
+        totals = client.gather(client.map(partition_totals, [shared] * count, range(count), [as_of] * count,
+                                           pure=False))
         shop = ShopWide(inputs.features, as_of, popularity_of(np.sum(totals, axis=0)),
                         any(s.has_purchases for s in staged))
-        # fitted (or loaded) once, on a worker, then copied to every worker: never per partition
-        blend = client.submit(shared_blend, project, inputs.settings, pure=False)
         client.replicate([blend])
         shared = client.scatter(replace(inputs, shop=shop), broadcast=True)
     with timed("select"):
@@ -166,9 +169,17 @@ def _render_unique(client: Any, shared: Any, outcomes: list[PartitionOutcome], i
         done += sizes[future.key]
         if progress:
             progress(done, len(todo))
+    _remove_partial_files(store.root)
     for w in warnings:
         log.info("%s", w)
     return specs, len(todo), len(specs) - len(todo), sorted(warnings)
+
+
+def _remove_partial_files(folder: Path) -> None:
+    """Remove the temp files of writes a killed worker never finished (Dask ran those renders again
+    elsewhere; every render of this run is over, so no temp file here is still being written)."""
+    for temp in folder.glob(".*.tmp"):
+        temp.unlink(missing_ok=True)
 
 
 def _append_tables(out: Path, folder: str, files: list[Path]) -> dict[str, str]:
@@ -191,8 +202,8 @@ def _frames(files: list[Path]) -> Iterator[pd.DataFrame]:
 
 def run_inputs(project: Project, segment: str, out: Path, catalog: pd.DataFrame, settings: ScoringSettings,
                policy: PolicySettings, segments: dict[str, Segment], options: RendererOptions,
-               feedback: FeedbackView | None) -> RunInputs:
+               feedback: FeedbackView | None, key: str) -> RunInputs:
     """The run's shared inputs on the driver (the shop-wide facts are added once summed)."""
     features = build_item_features(catalog, settings.weights)
     return RunInputs(project, segment, settings, policy, segments, catalog, features, options, out / ".partitions",
-                     out, None if feedback is None else feedback_fields(feedback))
+                     out, key, None if feedback is None else feedback_fields(feedback))
