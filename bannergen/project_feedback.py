@@ -57,7 +57,7 @@ def report(project: Project | None, store: Path | str, by: str, fmt: str, out: P
                            behaviour_store=project.behaviour_location if project else None, items=items)
         if fmt == "html":
             assert out is not None
-            write_html(rep, out, db)
+            write_html(rep, out, db, fonts=project.assets / "fonts" if project else None)
             return None
     text = TEXT_FORMATS[fmt](rep)
     if out is None:

@@ -232,3 +232,13 @@ def test_the_reward_model_and_reference_policies_read_the_project() -> None:
     policy = project_policy(root / "scoring", "thompson", floor=0.05, seed=3)
     assert (policy.name, policy.exploration_floor, policy.seed) == ("thompson", 0.05, 3)
     assert project_policy(None, "softmax").temperature == DecisionPolicy().temperature
+
+
+def test_the_table_says_what_each_estimate_means_and_when_to_trust_it(project: Path) -> None:
+    res = _run(project, "--policy", "greedy", "--boot", "20")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.strip().splitlines()
+    for name in ("ipw", "snipw", "dr"):
+        line = next(x for x in lines if x.split()[0] == name)
+        assert line.split("]  ", 1)[1].strip()  # a sentence after the interval
+    assert lines[-1].strip().startswith("trust them when ess")

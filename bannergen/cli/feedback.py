@@ -36,6 +36,18 @@ class By(str, Enum):
     placement = "placement"
 
 
+# What each estimate means and when to trust it, one line each (printed beside the numbers).
+ESTIMATORS = {
+    "ipw": "estimated CTR of the policy: logged clicks reweighted by target/logged probability; unbiased "
+           "if the logged propensities are right, noisy when few logged decisions match the policy",
+    "snipw": "the same, normalised by the total weight: slightly biased, much steadier; read it first",
+    "dr": "a click model's prediction corrected by IPW on its errors: right if either the propensities "
+          "or the model are; the steadiest when ess is small",
+}
+TRUST = ("trust them when ess (how many logged decisions the estimate is worth) is in the hundreds and "
+         "unsupported is near 0%; the [low, high] ranges are 95% bootstrap intervals")
+
+
 def _store_path(store: Path | None) -> Path | str:
     """--store, else the project's feedback store (bannergen.toml ``store.url`` or ``feedback.store``)."""
     if store is not None:
@@ -122,7 +134,8 @@ def feedback_app() -> typer.Typer:
                    f"no_propensity={result.no_propensity:,} unsupported={result.unsupported:.2%}")
         for name in ("ipw", "snipw", "dr"):
             e = getattr(result, name)
-            typer.echo(f"  {name:<6} {e.estimate:.4f}  [{e.ci_low:.4f}, {e.ci_high:.4f}]")
+            typer.echo(f"  {name:<6} {e.estimate:.4f}  [{e.ci_low:.4f}, {e.ci_high:.4f}]  {ESTIMATORS[name]}")
+        typer.echo(f"  {TRUST}")
 
     return app
 

@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import unicodedata
-
-import pandas as pd
 
 from bannergen.reporting.build import Report
 
-TABLE_COLUMNS = [("impressions", "{:,.0f}"), ("clicks", "{:,.0f}"), ("ctr", "{:.2%}"), ("ctr_low", "{:.2%}"),
-                 ("ctr_high", "{:.2%}"), ("conversions", "{:,.0f}"), ("cvr", "{:.2%}"), ("revenue", "{:,.2f}"),
-                 ("cost", "{:,.2f}"), ("roi", "{:.2f}"), ("lift", "{:+.1%}"), ("p_value", "{:.3g}"),
-                 ("p_beat_control", "{:.3f}"), ("raw_clicks", "{:,.0f}")]
+# How each number reads, for people (the table and the HTML page; JSON and CSV keep full precision):
+# counts with thousands separators, rates as percentages, money with two decimals.
+NUMBER_FORMATS = {"impressions": "{:,.0f}", "clicks": "{:,.0f}", "ctr": "{:.2%}", "ctr_low": "{:.2%}",
+                  "ctr_high": "{:.2%}", "conversions": "{:,.0f}", "cvr": "{:.2%}", "revenue": "{:,.2f}",
+                  "cost": "{:,.2f}", "roi": "{:.2f}", "raw_impressions": "{:,.0f}", "raw_clicks": "{:,.0f}",
+                  "control_ctr": "{:.2%}", "lift": "{:+.1%}", "p_value": "{:.3g}", "p_beat_control": "{:.3f}"}
+TABLE_COLUMNS = [(c, NUMBER_FORMATS[c]) for c in ("impressions", "clicks", "ctr", "ctr_low", "ctr_high", "conversions",
+                                                  "cvr", "revenue", "cost", "roi", "lift", "p_value",
+                                                  "p_beat_control", "raw_clicks")]
+
+
+def formatted(column: str, value: object) -> str:
+    """``value`` of ``column`` as people read it ("-" when missing; a p-value under 0.001 as "<0.001")."""
+    if value is None or (isinstance(value, numbers.Real) and math.isnan(value)):
+        return "-"
+    if column == "p_value" and isinstance(value, numbers.Real) and value < 0.001:
+        return "<0.001"
+    spec = NUMBER_FORMATS.get(column)
+    return spec.format(value) if spec and isinstance(value, numbers.Real) else str(value)
 
 LABEL_WIDTH = 32  # a long item title would push the numbers off the screen
 
@@ -64,7 +78,7 @@ def to_table(report: Report) -> str:
     """A fixed-width text table, then one line about the control group."""
     names = [report.key, *report.labels]
     header = [*names, *(c for c, _ in TABLE_COLUMNS)]
-    body = [[_clip(str(r[c])) for c in names] + ["-" if pd.isna(r[c]) else f.format(r[c]) for c, f in TABLE_COLUMNS]
+    body = [[_clip(str(r[c])) for c in names] + [formatted(c, r[c]) for c, _ in TABLE_COLUMNS]
             for _, r in report.rows.iterrows()]
     widths = [max(_width(h), *(_width(b[i]) for b in body)) if body else _width(h) for i, h in enumerate(header)]
     left = len(names)  # names read left-aligned, numbers right-aligned
