@@ -105,3 +105,80 @@ def test_real_server_on_loopback(tmp_path):
         out, err = proc.communicate(timeout=20)
     assert "bannergen serve: 3,001 users" in out, (out, err)
     assert (project / ".bannergen" / "behaviour.sqlite").is_file()
+
+
+def start_server(project: Path, key: str = "k1"):
+    port = free_port()
+    proc = run_cli(project, "serve", "--port", str(port), env={"BANNERGEN_API_KEY": key})
+    deadline = time.time() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return proc, port
+        except httpx.TransportError:
+            pass
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.time() < deadline, "server did not start"
+        time.sleep(0.2)
+
+
+async def slow_clients(port: int, silent: int, trickle: int, short_body: int, give_up_s: float) -> list[tuple]:
+    """Open connections that send nothing, headers a byte at a time, or half a body; return for
+    each (kind, seconds until the server closed it or None, the status line it got)."""
+    import asyncio
+
+    async def one(kind: str):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        started = time.perf_counter()
+        if kind == "short_body":
+            writer.write(b"POST /v1/decisions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer k1\r\n"
+                         b"content-type: application/json\r\ncontent-length: 100\r\n\r\n{\"user_id\":")
+
+        async def trickle_bytes():
+            for byte in b"POST /v1/decisions HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: " + b"a" * 200:
+                writer.write(bytes([byte]))
+                await asyncio.sleep(0.25)
+
+        sender = asyncio.create_task(trickle_bytes()) if kind == "trickle" else None
+        try:
+            got = await asyncio.wait_for(reader.read(), give_up_s)  # until the server closes
+            closed = time.perf_counter() - started
+        except (TimeoutError, ConnectionError):
+            got, closed = b"", None
+        if sender is not None:
+            sender.cancel()
+        writer.close()
+        return kind, closed, got.split(b"\r\n", 1)[0].decode()
+
+    kinds = ["silent"] * silent + ["trickle"] * trickle + ["short_body"] * short_body
+    return await asyncio.gather(*(one(k) for k in kinds))
+
+
+def test_slow_clients_are_cut_off(tmp_path):
+    """200 connections that send too slowly (nothing, a header byte every 0.25 s, or half a body)
+    are all closed by the real server within its deadlines (1 s here), with 408, while it keeps
+    answering everyone else."""
+    import asyncio
+
+    project = project_copy(tmp_path)
+    with (project / "bannergen.toml").open("a", encoding="utf-8") as toml:
+        toml.write("[serve]\nheader_timeout_s = 1.0\nbody_timeout_s = 1.0\n")
+    proc, port = start_server(project)
+    try:
+        async def scenario():
+            slow = asyncio.ensure_future(slow_clients(port, silent=70, trickle=70, short_body=60, give_up_s=15))
+            await asyncio.sleep(0.5)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+                r = await client.post("/v1/decisions", json={"user_id": "zhangsan"}, headers={"authorization": "Bearer k1"})
+            return r, await slow
+
+        answer, results = asyncio.run(scenario())
+        assert answer.status_code == 200 and answer.json()["item_id"] == "000103"
+        assert len(results) == 200
+        for kind, closed, status in results:
+            assert closed is not None, f"a {kind} connection was still open after 15 s"
+            assert closed < 5, (kind, closed)
+            assert status == "HTTP/1.1 408 Request Timeout", (kind, status)
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)

@@ -42,8 +42,10 @@ from bannergen.service.schemas import Problem as ProblemModel
 log = logging.getLogger(__name__)
 
 PRIVATE = {"Cache-Control": "private, no-store"}
-PROBLEMS: dict[int | str, dict[str, Any]] = {code: {"model": ProblemModel, "content": {"application/problem+json": {}}}
-            for code in (400, 401, 403, 413, 422)}
+PROBLEM_SCHEMA = {"schema": {"$ref": "#/components/schemas/Problem"}}
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ProblemModel, "content": {"application/problem+json": PROBLEM_SCHEMA}}
+    for code in (400, 401, 403, 413, 422)}
 
 
 def _json(data, status: int = 200, headers: dict | None = None) -> Response:

@@ -46,8 +46,11 @@ class DecisionResponse(BaseModel):
     propensity: float = Field(description="probability the policy chose this banner")
     score: float | None
     explanation: str
-    rendered: bool = Field(description="false when the files are still being rendered")
-    fallback: str | None = Field(description="why a default or cached stand-in was served, else null")
+    rendered: bool = Field(description="false when the files are still being rendered (nothing of this decision "
+                          "was on disk yet)")
+    fallback: str | None = Field(description="why the policy's own banner was not served as it is, else null: "
+                                 "unknown-user, no-candidate, or not-rendered (its files are being rendered; a "
+                                 "rendered candidate stands in with policy fallback, or rendered is false)")
     degraded: bool = Field(default=False, description="true while the store is unreachable: decided from memory")
     candidates: list[CandidateOut] | None = Field(default=None, description="with explain: every candidate the "
                                                      "decision was drawn from, with its probability")
