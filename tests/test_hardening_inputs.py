@@ -30,6 +30,9 @@ FEEDBACK_JSONL = b"".join(
     b'"variant_id":"0123456789abcdef01234567"}\n' % (n, n) for n in range(3000)
 )
 
+BASKETS = b"".join(b"milk,bread,eggs%d\n" % (n % 50) for n in range(20_000))
+MINE = ["association-rules", "mine", "--baskets", "FILE", "--min-support", "0.1", "--min-confidence", "0.1"]
+
 
 def cut_off(data: bytes) -> bytes:
     packed = gzip.compress(data)
@@ -61,6 +64,8 @@ WHOLE_FILE = [
     ("feedback csv damaged", "fb.csv.gz", damaged(FEEDBACK_CSV), ["feedback", "ingest", "FILE"], DAMAGED),
     ("feedback jsonl cut off", "fb.jsonl.gz", cut_off(FEEDBACK_JSONL), ["feedback", "ingest", "FILE"], CUT),
     ("feedback jsonl not gzip", "fb.jsonl.gz", plain(FEEDBACK_JSONL), ["feedback", "ingest", "FILE"], NOT_GZIP),
+    ("baskets cut off", "baskets.csv.gz", cut_off(BASKETS), MINE, CUT),
+    ("baskets damaged", "baskets.csv.gz", damaged(BASKETS), MINE, DAMAGED),
 ]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from bannergen.data.readers import display_name, file_kind, read_table
+from bannergen.data.readers import display_name, file_kind, read_failure, read_table
 from bannergen.errors import DataError
 
 
@@ -91,8 +92,8 @@ def _read_lines(path: Path, shown: str) -> BasketSet:
                 item.extend(names)
     except UnicodeDecodeError as exc:
         raise DataError(f"{shown}: not UTF-8 text", hint="save it as UTF-8") from exc
-    except (OSError, EOFError, csv.Error) as exc:
-        raise DataError(f"{shown}: cannot read baskets ({exc})") from exc
+    except (OSError, EOFError, zlib.error, csv.Error) as exc:
+        raise read_failure(shown, exc, "cannot read baskets") from exc
     return baskets_from_pairs(
         np.asarray(basket, dtype=object), np.asarray(item, dtype=object), source=shown, empty=empty
     )
