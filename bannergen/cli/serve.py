@@ -7,7 +7,7 @@ happen inside the commands, so they stay out of ``bannergen --help``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,10 +25,12 @@ def serve(
     open_: Annotated[bool, typer.Option("--open", help="run without an API key (loopback hosts only)")] = False,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level")] = "warning",
     access_log: Annotated[bool, typer.Option("--access-log/--no-access-log", help="log every request")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="server processes sharing the port and "
+                                         "the store (about one per core)")] = 1,
 ) -> None:
     """Serve decisions, events and assets to the CMS (OpenAPI at /openapi.json).
 
-    Example: BANNERGEN_API_KEY=secret bannergen serve --port 8000
+    Example: BANNERGEN_API_KEY=secret bannergen serve --port 8000 --workers 2
     """
     import gc
     import time
@@ -41,6 +43,13 @@ def serve(
 
     eng = engine()
     check_exposure(host, api_keys(eng.project.serve.api_key), open_)
+    settings = eng.project.serve
+    options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
+                   http=configure(settings.header_timeout_s, settings.body_timeout_s),
+                   timeout_keep_alive=settings.keep_alive_s, lifespan="on", server_header=False)
+    if workers > 1:
+        _serve_workers(eng.project, workers, options)
+        return
     started = time.perf_counter()
     service = Service(eng.project, engine=eng)
     service.warm()
@@ -48,14 +57,29 @@ def serve(
     typer.echo(f"bannergen serve: {len(service.state.users):,} users, {len(service.assets.known):,} variants on disk, "
                f"ready in {time.perf_counter() - started:.1f}s; {keyed}")
     typer.echo(f"listening on http://{host}:{port}  (OpenAPI: /openapi.json, health: /healthz, metrics: /metrics)")
-    settings = eng.project.serve
     # Everything built so far (profiles, candidates, the model) lives as long as the server: move it
     # out of the cyclic collector's sight, so a full collection never walks it in a request's path.
     gc.collect()
     gc.freeze()
-    uvicorn.run(create_app(service), host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
-                http=configure(settings.header_timeout_s, settings.body_timeout_s),
-                timeout_keep_alive=settings.keep_alive_s, lifespan="on", server_header=False)
+    uvicorn.run(create_app(service), **options)
+
+
+def _serve_workers(project, workers: int, options: dict[str, Any]) -> None:
+    """Run ``workers`` processes under uvicorn's supervisor; each builds its own state (bannergen.service.workers)."""
+    import os
+
+    import uvicorn
+
+    from bannergen.cli.common import state
+    from bannergen.service.workers import worker_env
+
+    overrides = {"data.catalog": str(project.catalog), "data.events": str(project.events)} if (
+        state.catalog or state.events) else {}
+    os.environ.update(worker_env(project.root, overrides))
+    store = "PostgreSQL" if project.store_url else "SQLite"
+    typer.echo(f"bannergen serve: {workers} workers sharing the {store} store, each ready once it has built its "
+               f"state; listening on http://{options['host']}:{options['port']}  (health: /healthz)")
+    uvicorn.run("bannergen.service.workers:worker_app", factory=True, workers=workers, **options)
 
 
 def publish(

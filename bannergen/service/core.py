@@ -19,6 +19,7 @@ import hashlib
 import logging
 import math
 import os
+import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -26,14 +27,18 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bannergen.config import Project
+from bannergen.errors import EnvironmentFailure
 from bannergen.service.assets import AssetFiles
+from bannergen.service.follow import StoreFollower, StoreHealth, follow_forever
 from bannergen.service.keys import Signer, api_keys, signing_key
 from bannergen.service.metrics import Metrics
 from bannergen.service.problems import Problem
-from bannergen.service.realtime import BehaviourEvent, BehaviourLog, UserRescorer
+from bannergen.service.realtime import UserRescorer
 from bannergen.service.render_pool import RenderPool
 from bannergen.service.schemas import BEHAVIOUR, DecisionRequest, Event, EventBatch
 from bannergen.service.state import Choice, DecisionState, Listed
+from bannergen.store import open_behaviour_store
+from bannergen.store.base import BehaviourEvent
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +46,7 @@ LIVE_FOLDER = "_live"  # OUT/_live/assets: variants the service rendered on dema
 MIN_TS_US = 946_684_800_000_000  # 2000-01-01
 FUTURE_SKEW_US = 300_000_000
 RECENT_DECISIONS = 200_000
+RETRY_AFTER_S = 2  # what a 503 for an unreachable store tells the client to wait
 
 
 def _now_us() -> int:
@@ -98,7 +104,12 @@ class Service:
         self.pending_log: list[tuple] = []
         self.pending_candidates: list[tuple] = []
         self.last_fault: tuple[float, str] | None = None
+        self.store_health = StoreHealth()
+        self._stop_following = threading.Event()
         self.writer.submit(self._load).result()
+        # Other processes serving the same store: their commits reach this one within a poll.
+        threading.Thread(target=follow_forever, args=(self._stop_following, self.writer, self.follower,
+                                                      self.store_health), name="bannergen-follow", daemon=True).start()
         render_workers_up.result()
 
     @classmethod
@@ -110,10 +121,12 @@ class Service:
         engine = self.engine
         started = time.perf_counter()
         self.state = DecisionState.build(engine)
-        engine.feedback  # noqa: B018 - load the view (and open the store) on this thread
-        self.behaviour = BehaviourLog(self.settings.behaviour_store)
+        self.behaviour = open_behaviour_store(self.project.behaviour_location)
         self.rescorer = UserRescorer(engine.model, engine.shop.events, engine.policy_settings, engine.segments)
-        replay = self.behaviour.all()
+        self.follower = StoreFollower(engine.store, self.behaviour, self._apply_behaviour)
+        self.follower.start()  # before the view loads: nothing committed meanwhile is missed
+        self.follower.view = engine.feedback  # load the view (and open the store) on this thread
+        replay = self.follower.replay()
         if replay:
             touched = self.rescorer.add_live(replay)
             self.state.update_users(self.rescorer.rescore(touched))
@@ -135,6 +148,7 @@ class Service:
             self.engine.feedback.add_variants(pd.DataFrame(rows, columns=["variant_id", "template", "item_id"]))
 
     def close(self) -> None:
+        self._stop_following.set()
         self.flush_decisions()
         self.writer.submit(self.behaviour.close).result()
         self.writer.shutdown(wait=True)
@@ -229,6 +243,7 @@ class Service:
             "explanation": choice.explanation,
             "rendered": rendered,
             "fallback": fallback,
+            "degraded": self.store_health.problem is not None,
         }
         if request.explain:
             answer["candidates"] = [
@@ -277,8 +292,18 @@ class Service:
         rows, self.pending_log = self.pending_log, []
         candidates, self.pending_candidates = self.pending_candidates, []
         if rows:
-            return self.writer.submit(self.behaviour.log_decisions, rows, candidates)
+            return self.writer.submit(self._write_decisions, rows, candidates)
         return None
+
+    def _write_decisions(self, rows: list[tuple], candidates: list[tuple]) -> None:
+        """Write a batch of the decision log (writer thread); while the store is down the batch
+        waits in memory for the next flush, up to RECENT_DECISIONS decisions."""
+        try:
+            self.behaviour.log_decisions(rows, candidates)
+        except EnvironmentFailure as exc:
+            self.store_health.failed(exc)
+            if len(self.pending_log) + len(rows) <= RECENT_DECISIONS:
+                self.pending_log[:0], self.pending_candidates[:0] = rows, candidates
 
     # -- rendering on demand -----------------------------------------------------------------------
     def _render_later(self, banner: tuple[int, int, int], size: str, variant_id: str) -> None:
@@ -331,18 +356,33 @@ class Service:
                 feedback.append((n, e, ts))
         return behaviour, feedback
 
+    def _apply_behaviour(self, events: list[BehaviourEvent]) -> set[str]:
+        """Rescore the users of committed behaviour events (this process's or another's)."""
+        touched = self.rescorer.add_live(events)
+        if touched:
+            self.state.update_users(self.rescorer.rescore(touched))
+            self._credit_variants()
+        return touched
+
     def take_events(self, behaviour: list[BehaviourEvent], feedback: list[tuple[int, Event, int]]) -> dict:
-        """Commit a checked batch (writer thread): behaviour durably then rescoring, feedback through
-        the Engine (its view updates in process). Returns the counts for the 202 answer."""
+        """Commit a checked batch (writer thread); Problem 503 with Retry-After when the store cannot
+        be written (nothing is acknowledged: the client sends the batch again, event ids dedupe it)."""
+        try:
+            return self._take_events(behaviour, feedback)
+        except EnvironmentFailure as exc:
+            self.store_health.failed(exc)
+            raise Problem(503, f"events not stored, send them again: {exc.message}",
+                          headers={"Retry-After": str(RETRY_AFTER_S)}) from exc
+
+    def _take_events(self, behaviour: list[BehaviourEvent], feedback: list[tuple[int, Event, int]]) -> dict:
+        """Behaviour durably then rescoring, feedback through the Engine (its view updates in
+        process). Returns the counts for the 202 answer."""
         import pandas as pd
 
         from bannergen.feedback.schema import COLUMNS
 
         new = self.behaviour.add(behaviour) if behaviour else []
-        touched = self.rescorer.add_live(new)
-        if touched:
-            self.state.update_users(self.rescorer.rescore(touched))
-            self._credit_variants()
+        touched = self._apply_behaviour(new)
         accepted, duplicate, rejected, rejects = len(new), len(behaviour) - len(new), 0, []
         if feedback:
             rows = []
@@ -391,6 +431,8 @@ class Service:
         recent = fault is not None and time.time() - fault[0] < 60
         checks["faults"] = f"degraded: {fault[1]} in the last minute" if fault is not None and recent else "ok"
         checks["writer"] = "ok" if self.writer._work_queue.qsize() < 100 else "degraded: event backlog"
+        problem = self.store_health.problem
+        checks["store"] = "ok" if problem is None else f"degraded: {problem}; deciding from memory, events get 503"
         status = "ok" if all(v.startswith("ok") for v in checks.values()) else "degraded"
         return {"status": status, "checks": checks, "users": len(self.state.users),
-                "variants_rendered": len(self.assets.known), "render_queue": queue}
+                "variants_rendered": len(self.assets.known), "render_queue": queue, "worker": os.getpid()}

@@ -1,5 +1,4 @@
-"""Real-time behaviour: durable storage of view/search/cart/purchase events, and rescoring of only
-the users they are about.
+"""Real-time behaviour: rescoring of only the users that view/search/cart/purchase events are about.
 
 A user's interest is rebuilt from their own events: the base events of the loaded shop (a slice
 of the events frame sorted by user, found by precomputed offsets) plus the live ones, through the
@@ -8,29 +7,25 @@ same ``build_profiles`` and ``ContentScorer`` as the batch model, decayed to the
 popularity. The small model goes through ``Model.candidates`` like the batch one, so rules,
 template bonuses and any scorer blend apply unchanged.
 
-Durability: events are committed (SQLite WAL, synchronous=FULL) before the service answers 202,
-deduplicated by event id, and replayed at start-up. Not thread-safe: one writer thread owns it.
+Storage (durable, deduplicated, replayed at start-up) is a BehaviourStore (bannergen.store).
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.sqlite import transaction
 from bannergen.profile import build_profiles
 from bannergen.scorers.base import build_interactions
 from bannergen.scorers.content import ContentScorer
 from bannergen.segments import ProfileSummary
 from bannergen.selection.candidate_set import user_candidates
+from bannergen.store.base import BehaviourEvent
 
 if TYPE_CHECKING:
     from bannergen.model import Model
@@ -39,135 +34,6 @@ if TYPE_CHECKING:
     from bannergen.selection.settings import PolicySettings
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS behaviour (
-    event_id TEXT PRIMARY KEY,
-    ts INTEGER NOT NULL,        -- microseconds since the epoch, UTC
-    user_id TEXT NOT NULL,
-    event TEXT NOT NULL,        -- view, search, cart, purchase
-    item_id TEXT NOT NULL,      -- "" for a search
-    query TEXT NOT NULL         -- "" unless a search
-);
-CREATE INDEX IF NOT EXISTS behaviour_user ON behaviour (user_id);
-CREATE TABLE IF NOT EXISTS decisions (
-    decision_id TEXT PRIMARY KEY,
-    ts INTEGER NOT NULL,
-    user_id TEXT NOT NULL,
-    placement TEXT NOT NULL,
-    size TEXT NOT NULL,
-    variant_id TEXT NOT NULL,
-    item_id TEXT NOT NULL,
-    template TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    propensity REAL NOT NULL,
-    score REAL,                 -- NULL for a pin or default banner
-    explanation TEXT NOT NULL DEFAULT ''
-);
--- Every candidate a served decision was drawn from, with its probability (off-policy evaluation).
-CREATE TABLE IF NOT EXISTS decision_candidates (
-    decision_id TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    item_id TEXT NOT NULL,
-    template TEXT NOT NULL,
-    antecedent_id TEXT NOT NULL,
-    score REAL,
-    probability REAL NOT NULL,
-    chosen INTEGER NOT NULL,
-    PRIMARY KEY (decision_id, position)
-);
-"""
-# Columns added to the decisions table after its first release: added in place on open.
-_ADDED_DECISION_COLUMNS = {"score": "REAL", "explanation": "TEXT NOT NULL DEFAULT ''"}
-COLUMNS = ("event_id", "ts", "user_id", "event", "item_id", "query")
-
-
-@dataclass(frozen=True)
-class BehaviourEvent:
-    """One behaviour event as the service received it (checked already)."""
-
-    event_id: str
-    ts: int  # microseconds since the epoch, UTC
-    user_id: str
-    event: str  # view, search, cart, purchase
-    item_id: str = ""
-    query: str = ""
-
-
-class BehaviourLog:
-    """The behaviour table (and the decision log) in one SQLite WAL file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, timeout=5.0, isolation_level=None, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")  # 202 means on disk, even across a power cut
-            self._db.executescript(SCHEMA)
-            present = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
-            for column, kind in _ADDED_DECISION_COLUMNS.items():
-                if column not in present:
-                    self._db.execute(f"ALTER TABLE decisions ADD COLUMN {column} {kind}")
-        except sqlite3.Error as exc:
-            raise EnvironmentFailure(f"cannot open behaviour store {self.path}: {exc}") from exc
-
-    def add(self, events: list[BehaviourEvent]) -> list[BehaviourEvent]:
-        """Store ``events`` in one transaction; returns those that were new (by event id)."""
-        new = []
-        try:
-            with transaction(self._db) as db:
-                for e in events:
-                    cur = db.execute("INSERT OR IGNORE INTO behaviour VALUES (?, ?, ?, ?, ?, ?)",
-                                     (e.event_id, e.ts, e.user_id, e.event, e.item_id, e.query))
-                    if cur.rowcount == 1:
-                        new.append(e)
-        except sqlite3.Error as exc:
-            raise EnvironmentFailure(f"cannot write behaviour store {self.path}: {exc}") from exc
-        return new
-
-    def all(self) -> list[BehaviourEvent]:
-        rows = self._db.execute(f"SELECT {', '.join(COLUMNS)} FROM behaviour ORDER BY rowid").fetchall()
-        return [BehaviourEvent(*r) for r in rows]
-
-    def log_decisions(self, rows: list[tuple], candidates: list[tuple] | None = None) -> None:
-        """Append decision records (decision_id, ts, user_id, placement, size, variant_id, item_id,
-        template, policy, propensity, score, explanation) and their candidates (decision_id,
-        position, item_id, template, antecedent_id, score, probability, chosen); best effort,
-        batched by the caller."""
-        if not rows:
-            return
-        try:
-            with transaction(self._db, "BEGIN") as db:
-                db.executemany("INSERT OR IGNORE INTO decisions (decision_id, ts, user_id, placement, size, "
-                               "variant_id, item_id, template, policy, propensity, score, explanation) "
-                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-                db.executemany("INSERT OR IGNORE INTO decision_candidates VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                               candidates or [])
-        except sqlite3.Error as exc:
-            log.warning("decision log %s: %s", self.path, exc)
-
-    def decision_log(self) -> pd.DataFrame:
-        """Every logged candidate of every served decision, in the batch log's columns
-        (bannergen.selection.kernel.CANDIDATE_COLUMNS) plus ts, placement and size."""
-        return read_decision_log(self._db)
-
-    def decision(self, decision_id: str) -> tuple | None:
-        return self._db.execute(
-            "SELECT user_id, placement, variant_id, policy, propensity FROM decisions WHERE decision_id = ?",
-            (decision_id,)).fetchone()
-
-    def close(self) -> None:
-        self._db.close()
-
-
-def read_decision_log(db: sqlite3.Connection) -> pd.DataFrame:
-    """The decision log of a behaviour store connection (see BehaviourLog.decision_log)."""
-    return pd.read_sql_query(
-        "SELECT c.decision_id, d.user_id, c.position, c.item_id, c.template, c.antecedent_id, c.score, c.probability, "
-        "c.chosen = 1 AS chosen, d.policy, d.ts, d.placement, d.size FROM decision_candidates c "
-        "JOIN decisions d USING (decision_id) ORDER BY d.ts, c.decision_id, c.position", db).astype({"chosen": bool})
-
 
 class UserRescorer:
     """Recomputes the candidates of a few users from their base and live events."""

@@ -213,14 +213,15 @@ class DecisionState:
         kept = self._kept.get((user_id, size)) if known else None
         if kept is not None and kept[0] is cands and kept[1] == stamp:  # the same candidates, nothing read has moved
             return kept[2]
-        choice = self._decide(user_id, size, cands, known)
+        choice = self._decide(user_id, size, cands, known, stamp[1])
         if known:
             if len(self._kept) >= KEPT_DECISIONS:
                 self._kept.clear()  # bounded memory; the busiest users are back within a second
             self._kept[(user_id, size)] = (cands, stamp, choice)
         return choice
 
-    def _decide(self, user_id: str, size: str, cands: CandidateSet, known: bool) -> Choice | None:
+    def _decide(self, user_id: str, size: str, cands: CandidateSet, known: bool,
+                capped: tuple = ()) -> Choice | None:
         available = self.renders[size][cands.templates] if size in self.renders else None
         uniform = self.uniforms.get(user_id)
         made = decide_all(cands, self.decision_policy, self.engine.feedback, available,
@@ -241,6 +242,8 @@ class DecisionState:
             for c in np.flatnonzero(listed).tolist())
         # The others by score: where a chosen variant is not rendered yet, the best cached one of them stands in.
         usable = listed[:-1] & (available[0, :-1] if available is not None else True)
+        if capped:  # a banner the cap has used up today does not stand in for the chosen one either
+            usable[: len(capped)] &= ~np.asarray(capped, dtype=bool)
         ranked = tuple((x.item, x.template, x.antecedent, x.reason) for x in candidates
                        if x.position != pos and x.position < len(usable) and usable[x.position])
         return Choice(user_id, items[pos], templates[pos], item_ids[pos], template_ids[pos], scores[pos], probs[pos],
