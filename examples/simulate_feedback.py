@@ -25,7 +25,8 @@ from bannergen.manifest import variant_index
 from bannergen.ope.inputs import item_table, project_policy
 from bannergen.ope.simulator import ClickModel, simulate
 from bannergen.ope.targets import TARGET_POLICIES
-from bannergen.service.realtime import BehaviourLog
+from bannergen.store import open_behaviour_store
+from bannergen.store.postgres import shown_url
 
 ROOT = Path(__file__).resolve().parents[1]
 DECISION_COLUMNS = ["decision_id", "ts", "user_id", "placement", "size", "variant_id", "item_id", "template",
@@ -46,7 +47,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--out", type=Path, help="events file (default: OUT/feedback-<segment>.csv)")
     ap.add_argument("--decision-log", type=Path,
-                    help="SQLite decision log (default: the project's serve.behaviour_store)")
+                    help="SQLite decision log (default: the project's store: [store] url or serve.behaviour_store)")
     ap.add_argument("--truth", action="store_true", help="print the true CTR of every reference policy")
     args = ap.parse_args()
 
@@ -66,8 +67,8 @@ def main() -> None:
     decisions["explanation"] = ""
     cands = sim.decisions.assign(chosen=sim.decisions["chosen"].astype(int))
     cands["score"] = cands["score"].astype(object).where(cands["score"].notna(), None)
-    log_path = args.decision_log or project.serve.behaviour_store
-    behaviour = BehaviourLog(log_path)
+    log_path = args.decision_log or project.behaviour_location
+    behaviour = open_behaviour_store(log_path)
     behaviour.log_decisions(list(decisions[DECISION_COLUMNS].itertuples(index=False, name=None)),
                             list(cands[CANDIDATE_COLUMNS].itertuples(index=False, name=None)))
     behaviour.close()
@@ -77,7 +78,8 @@ def main() -> None:
     target = args.out or project.out / f"feedback-{args.segment}.csv"
     events.to_csv(target, index=False)
     counts = sim.events["event"].value_counts()
-    shown = {path: path.relative_to(project.root) if path.is_relative_to(project.root) else path
+    shown = {path: shown_url(path) if isinstance(path, str) else
+             path.relative_to(project.root) if path.is_relative_to(project.root) else path
              for path in (target, log_path)}
     print(f"wrote {len(events):,} events ({counts.get('impression', 0):,} impressions, "
           f"{counts.get('click', 0):,} clicks, {counts.get('conversion', 0):,} conversions) to {shown[target]}; "
