@@ -22,14 +22,26 @@ ASSIGNMENT_COLUMNS = ["user_id", "decision_id", "size", "variant_id", "item_id",
                       "policy", "explanation"]
 
 
+ASSIGNMENT_ORDER = ["user_id", "size"]
+CANDIDATE_ORDER = ["user_id", "position"]
+
+
 def assignment_table(assignments: pd.DataFrame) -> pd.DataFrame:
     """The assignments as written: ASSIGNMENT_COLUMNS, sorted by user and size."""
-    return assignments[ASSIGNMENT_COLUMNS].sort_values(["user_id", "size"], kind="stable").reset_index(drop=True)
+    return assignments[ASSIGNMENT_COLUMNS].sort_values(ASSIGNMENT_ORDER, kind="stable").reset_index(drop=True)
 
 
 def candidate_table(candidates: pd.DataFrame) -> pd.DataFrame:
     """The decision log as written: sorted by user and candidate position."""
-    return candidates.sort_values(["user_id", "position"], kind="stable").reset_index(drop=True)
+    return candidates.sort_values(CANDIDATE_ORDER, kind="stable").reset_index(drop=True)
+
+
+def for_the_cms(assignments: pd.DataFrame, raw_ids: pd.Series | None, hashed: bool) -> pd.DataFrame:
+    """The assignments as the CMS gets them: raw user ids (``raw_ids``: pseudonym -> raw id, this
+    run's, in memory), or the pseudonyms when ``hashed`` (``[privacy] hashed_assignments``)."""
+    if hashed or raw_ids is None or assignments.empty:
+        return assignments
+    return assignments.assign(user_id=raw_ids.reindex(assignments["user_id"]).to_numpy())
 
 
 def write_assignments(out: Path, assignments: pd.DataFrame) -> dict[str, str]:

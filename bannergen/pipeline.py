@@ -27,6 +27,7 @@ from bannergen.config import Project
 from bannergen.errors import InputError
 from bannergen.manifest import (
     build_manifest,
+    for_the_cms,
     variant_index,
     write_assignments,
     write_candidates,
@@ -44,7 +45,7 @@ from bannergen.selection.kernel import Decisions
 from bannergen.selection.settings import PolicySettings, load_policy_settings
 from bannergen.types import Reject
 from bannergen.user_explanation import UserExplanation, explain_user
-from bannergen.variants import Progress, RendererOptions, plan_variants, render_variants
+from bannergen.variants import Progress, RendererOptions, plan_batch, render_variants
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class Engine:
         from bannergen.templating.manifest import load_usable_templates
 
         # a broken template is skipped with a one-line warning; exit 2 only when none is left
-        return load_usable_templates(self.project.templates, assets_dir=self.project.assets)
+        return load_usable_templates(self.project.templates)
 
     @cached_property
     def shop(self) -> Shop:
@@ -268,14 +269,8 @@ class Engine:
         decisions = made.chosen
         store = AssetStore(out)
         with self._timed("plan"):
-            companions = self.model.carousel.companions if self.model.carousel is not None else None
-            plan = (self.model.catalog, self.project.catalog.parent, self.templates, self.renderer, self.project.sizes,
-                    companions)
-            assignments, specs = plan_variants(decisions, *plan)
-            # Every banner a policy may draw for these users, not only the drawn one: serve never renders
-            # in a request's path, so what it may show must be on disk.
-            _, drawable = plan_variants(made.drawable(self.model, self.policy_settings.holdout_template), *plan)
-            specs = {**drawable, **specs}
+            assignments, specs = plan_batch(made, self.model, self.project.catalog.parent, self.templates,
+                                            self.renderer, self.project.sizes, self.policy_settings.holdout_template)
         with self._timed("render"):
             outcome = render_variants(
                 specs, store, self.renderer_options(), workers=self.project.workers, progress=progress
@@ -340,10 +335,7 @@ class Engine:
     def for_the_cms(self, assignments: pd.DataFrame) -> pd.DataFrame:
         """The assignments table as the CMS gets it: raw user ids (mapped back from this run's
         pseudonyms, in memory), or the pseudonyms with ``[privacy] hashed_assignments``."""
-        raw = self.shop.raw_ids
-        if self.project.privacy.hashed_assignments or raw is None or assignments.empty:
-            return assignments
-        return assignments.assign(user_id=raw.reindex(assignments["user_id"]).to_numpy())
+        return for_the_cms(assignments, self.shop.raw_ids, self.project.privacy.hashed_assignments)
 
     def explain(self, user_id: str, top: int = 8) -> UserExplanation:
         """Everything behind one user's banner (see bannergen.user_explanation); ``user_id`` is the

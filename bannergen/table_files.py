@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,41 @@ class TableFiles:
             self._parquet.close()
         for temp in (self._csv_path, self._parquet_path):
             temp.unlink(missing_ok=True)
+
+
+def merge_sorted(parts: list[Iterator[pd.DataFrame]], keys: list[str]) -> Iterator[pd.DataFrame]:
+    """The rows of ``parts`` (each a stream of frames sorted by ``keys``, no key shared by two parts)
+    as one stream sorted by ``keys``, holding about one frame per part at a time.
+
+    Each round emits every buffered row up to the smallest of the parts' last buffered keys: no row
+    still unread can sort before it."""
+    streams = [iter(part) for part in parts]
+    buffers: list[pd.DataFrame | None] = [next(s, None) for s in streams]
+    while any(b is not None for b in buffers):
+        live = [i for i, b in enumerate(buffers) if b is not None]
+        bound = min(tuple(buffers[i].iloc[-1][keys]) for i in live)  # type: ignore[union-attr]
+        out = []
+        for i in live:
+            frame = buffers[i]
+            assert frame is not None
+            upto = _rows_upto(frame, keys, bound)
+            out.append(frame.iloc[:upto])
+            rest = frame.iloc[upto:]
+            buffers[i] = rest if len(rest) else next(streams[i], None)
+        merged = pd.concat(out, ignore_index=True).sort_values(keys, kind="stable").reset_index(drop=True)
+        if len(merged):
+            yield merged
+
+
+def _rows_upto(frame: pd.DataFrame, keys: list[str], bound: tuple) -> int:
+    """How many leading rows of ``frame`` (sorted by ``keys``) sort at or before ``bound``."""
+    before = pd.Series(False, index=frame.index)
+    tie = pd.Series(True, index=frame.index)
+    for key, value in zip(keys, bound):
+        column = frame[key]
+        before |= tie & (column < value)
+        tie &= column == value
+    return int((before | tie).sum())
 
 
 def write_table_files(out: Path, folder: str, table: pd.DataFrame) -> dict[str, str]:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -23,6 +24,10 @@ from bannergen.cache import AssetStore
 from bannergen.parent_death import die_with_parent
 from bannergen.size import Size
 from bannergen.types import RenderSpec
+
+if TYPE_CHECKING:
+    from bannergen.model import Model
+    from bannergen.selection.decide import BatchDecisions
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +161,8 @@ def plan_variants(
 ) -> tuple[pd.DataFrame, dict[str, RenderSpec]]:
     """Expand decisions to one row per (user, size) with a variant id; the specs of unique variants.
 
-    ``sizes`` ("1200x400", ...) restricts the sizes rendered; empty means every size of the template.
+    ``sizes`` ("1200x400", ...) restricts the 1x sizes rendered, each with the 2x (3x) versions the
+    template's ``scales`` declare; empty means every size of the template.
     ``companions`` (Model.carousel.companions) fills the items of multi-item templates.
     """
     from bannergen.contexts import template_context
@@ -171,7 +177,8 @@ def plan_variants(
         context = template_context(catalog, int(item), template, catalog_dir, companions, int(antecedent))
         for size in template.sizes:
             label = str(Size(*size))
-            if sizes and label not in sizes:
+            # render.sizes names 1x sizes; the template's own scales (template.toml) add its 2x
+            if sizes and label not in sizes and str(Size(*template.scale_of(size)[0])) not in sizes:
                 continue
             spec = RenderSpec(template_id, tuple(size), context)
             variant_id = renderer.variant_id(spec)
@@ -180,3 +187,15 @@ def plan_variants(
     variants = pd.DataFrame(rows, columns=["item", "template", "antecedent", "size", "variant_id"])
     expanded = decisions.merge(variants, on=["item", "template", "antecedent"], how="inner")
     return expanded, specs
+
+
+def plan_batch(made: BatchDecisions, model: Model, catalog_dir: Path, templates: dict, renderer,
+               sizes: tuple[str, ...], holdout_template: str) -> tuple[pd.DataFrame, dict[str, RenderSpec]]:
+    """A batch's assignments (``plan_variants`` of the drawn banners) and the specs of every variant
+    it renders: the drawn banners and every banner a policy may draw for these users, with the
+    default banner. Serve never renders in a request's path, so what it may show must be on disk."""
+    companions = model.carousel.companions if model.carousel is not None else None
+    plan = (model.catalog, catalog_dir, templates, renderer, sizes, companions)
+    assignments, specs = plan_variants(made.chosen, *plan)
+    _, drawable = plan_variants(made.drawable(model, holdout_template), *plan)
+    return assignments, {**drawable, **specs}

@@ -1,6 +1,7 @@
 """Rendering on Dask gives the local executor's output, byte for byte, and fails cleanly.
 
-Real runs on the example shop (PNG at one size, to keep the renders short) on a LocalCluster of two
+Real runs on the example shop (``repo_root``: a mirror of the example project, so what they write
+stays out of the working tree; PNG at one size, to keep the renders short) on a LocalCluster of two
 worker processes, with the users cut into four partitions, so every segment is split."""
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ pytest.importorskip("distributed")
 from bannergen.config import load_project  # noqa: E402
 from bannergen.pipeline import Engine  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 QUICK = {"render.formats": ["png"], "render.sizes": ["300x250"], "dask.workers": 2, "dask.partitions": 4}
 
 
-def _engine(folder: Path, name: str) -> Engine:
-    return Engine(load_project(ROOT, {**QUICK, "paths.out": str(folder / name),
-                                      "paths.rejects": str(folder / name / "rejects.txt"),
-                                      "feedback.store": str(folder / "no-feedback.sqlite")}))
+def _engine(project: Path, folder: Path) -> Engine:
+    return Engine(load_project(project, {**QUICK, "paths.out": str(folder / "out"),
+                                         "paths.rejects": str(folder / "rejects.txt"),
+                                         "paths.models": str(folder / "models"),
+                                         "feedback.store": str(folder / "no-feedback.sqlite")}))
 
 
 def _files(out: Path) -> dict[str, bytes]:
@@ -43,8 +44,8 @@ def _manifest(out: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def local_render(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _engine(tmp_path_factory.mktemp("local"), "all").render("all").out
+def local_render(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _engine(repo_root, tmp_path_factory.mktemp("local")).render("all").out
 
 
 def _assert_same_render(local: Path, dask: Path) -> None:
@@ -60,8 +61,8 @@ def _assert_same_render(local: Path, dask: Path) -> None:
 
 
 @pytest.mark.slow
-def test_dask_render_writes_the_local_executors_files(local_render: Path, tmp_path: Path) -> None:
-    dask = _engine(tmp_path, "dask").render("all", executor="dask")
+def test_dask_render_writes_the_local_executors_files(local_render: Path, repo_root: Path, tmp_path: Path) -> None:
+    dask = _engine(repo_root, tmp_path).render("all", executor="dask")
     _assert_same_render(local_render, dask.out)
     assert dask.users == 3001 and dask.rendered == dask.unique_variants > 0
 
@@ -79,12 +80,12 @@ def _kill_a_worker_once_rendering(out: Path, done: threading.Event, killed: list
 
 
 @pytest.mark.slow
-def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, tmp_path: Path) -> None:
-    out, done, killed = tmp_path / "dask" / "all", threading.Event(), []
+def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, repo_root: Path, tmp_path: Path) -> None:
+    out, done, killed = tmp_path / "out" / "all", threading.Event(), []
     killer = threading.Thread(target=_kill_a_worker_once_rendering, args=(out, done, killed), daemon=True)
     killer.start()
     try:
-        summary = _engine(tmp_path, "dask").render("all", executor="dask")
+        summary = _engine(repo_root, tmp_path).render("all", executor="dask")
     finally:
         done.set()
         killer.join()
@@ -92,13 +93,13 @@ def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, tmp_path
     _assert_same_render(local_render, summary.out)
 
 
-def test_unreachable_scheduler_exits_3_naming_the_address(tmp_path: Path) -> None:
+def test_unreachable_scheduler_exits_3_naming_the_address(repo_root: Path, tmp_path: Path) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     address = f"tcp://127.0.0.1:{port}"
     run = subprocess.run(
-        [sys.executable, "-m", "bannergen.cli.main", "--project", str(ROOT), "render", "--segment", "all",
+        [sys.executable, "-m", "bannergen.cli.main", "--project", str(repo_root), "render", "--segment", "all",
          "--out", str(tmp_path / "out"), "--quiet", "--scheduler", address],
         capture_output=True, text=True, timeout=120,
     )

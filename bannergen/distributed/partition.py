@@ -20,8 +20,9 @@ from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import Project
 from bannergen.distributed.events import partition_folder, read_partition
 from bannergen.features import ItemFeatures
-from bannergen.manifest import assignment_table, candidate_table
+from bannergen.manifest import assignment_table, candidate_table, for_the_cms
 from bannergen.model import ShopWide, build_model
+from bannergen.privacy.guard import PrivacyGuard
 from bannergen.profile import event_items, item_totals
 from bannergen.scorers.blend import Blend
 from bannergen.scorers.settings import ScoringSettings
@@ -30,7 +31,7 @@ from bannergen.selection.decide import decide
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.settings import PolicySettings
 from bannergen.types import RenderSpec
-from bannergen.variants import RendererOptions, plan_variants, render_batch_with
+from bannergen.variants import RendererOptions, plan_batch, render_batch_with
 
 
 @dataclass(frozen=True)
@@ -96,10 +97,18 @@ def _renderer(options: RendererOptions, run_key: str):
     return cached[1]
 
 
+def protected_events(inputs: RunInputs, partition: int) -> tuple[pd.DataFrame, pd.Series]:
+    """The partition's events as the local loader gives them (``load_shop``): pseudonyms for user
+    ids, forgotten and opted-out users' rows skipped (bannergen.privacy.guard); and each
+    pseudonym's raw id. A user's events are all in one partition, so consent is judged on all of them."""
+    kept = PrivacyGuard.of(inputs.project).protect(read_partition(inputs.scratch, partition))
+    return kept.frame, kept.raw_ids
+
+
 def partition_totals(inputs: RunInputs, partition: int, as_of: pd.Timestamp) -> np.ndarray:
     """The partition's users' decayed mass per item (``profile.item_totals``); summed over the
     partitions it is the whole shop's, exactly."""
-    events = read_partition(inputs.scratch, partition)
+    events, _ = protected_events(inputs, partition)
     codes, mass = event_items(events, inputs.features, inputs.settings.weights, as_of)
     return item_totals(codes, mass, inputs.features.n_items)
 
@@ -108,20 +117,19 @@ def decide_partition(inputs: RunInputs, blend: Blend | None, partition: int) -> 
     """Model, decisions and variant plan of one partition's users; the tables go to scratch."""
     project = inputs.project
     templates = _templates(project.templates, inputs.run_key)
-    events = read_partition(inputs.scratch, partition)
+    events, raw_ids = protected_events(inputs, partition)
     model = build_model(inputs.catalog, events, inputs.settings, list(templates.values()), blend=blend,
                         shop=inputs.shop)
     segment = get_segment(inputs.segments, inputs.segment)
     made = decide(model, model.members(segment), segment, project.seed, inputs.policy, inputs.segments,
                   inputs.feedback_view())
-    renderer = _renderer(inputs.options, inputs.run_key)
-    assignments, specs = plan_variants(
-        made.chosen, model.catalog, project.catalog.parent, templates, renderer, project.sizes,
-        model.carousel.companions if model.carousel is not None else None,
-    )
+    assignments, specs = plan_batch(made, model, project.catalog.parent, templates,
+                                    _renderer(inputs.options, inputs.run_key), project.sizes,
+                                    inputs.policy.holdout_template)
     folder = partition_folder(inputs.scratch, partition)
     files = folder / "assignments.parquet", folder / "candidates.parquet"
-    for path, table in zip(files, (assignment_table(assignments), candidate_table(made.candidates))):
+    cms = for_the_cms(assignments, raw_ids, project.privacy.hashed_assignments)
+    for path, table in zip(files, (assignment_table(cms), candidate_table(made.candidates))):
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
         atomic_write(path, buffer.getvalue())

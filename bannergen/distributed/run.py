@@ -35,20 +35,21 @@ from bannergen.distributed.partition import (
 )
 from bannergen.errors import ConfigError
 from bannergen.features import build_item_features
-from bannergen.manifest import build_manifest, write_manifest
+from bannergen.manifest import ASSIGNMENT_ORDER, CANDIDATE_ORDER, build_manifest, write_manifest
 from bannergen.model import ShopWide
 from bannergen.profile import popularity_of, resolve_as_of
 from bannergen.scorers.settings import ScoringSettings
 from bannergen.segments import Segment
 from bannergen.selection.feedback_view import FeedbackView
 from bannergen.selection.settings import PolicySettings
-from bannergen.table_files import TableFiles
+from bannergen.table_files import TableFiles, merge_sorted
 from bannergen.types import RenderSpec
 from bannergen.variants import RendererOptions
 
 log = logging.getLogger(__name__)
 
 EVENTS_PER_PARTITION = 500_000  # with [dask] partitions = 0: about this many events per partition
+MERGE_BATCH_ROWS = 32_768  # rows read from each partition's table at a time while merging them
 RENDER_BATCH = 16  # variants per render task: small enough to spread over every worker to the end
 WARNINGS_FILE = "render-warnings.txt"
 
@@ -117,8 +118,10 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
     with timed("render"):
         specs, rendered, cached, warnings = _render_unique(client, shared, outcomes, inputs, progress)
     with timed("write"):
-        assignment_paths = _append_tables(inputs.out, "assignments", [o.assignments_file for o in outcomes])
-        candidate_paths = _append_tables(inputs.out, "candidates", [o.candidates_file for o in outcomes])
+        assignment_paths = _merge_tables(inputs.out, "assignments", [o.assignments_file for o in outcomes],
+                                         ASSIGNMENT_ORDER)
+        candidate_paths = _merge_tables(inputs.out, "candidates", [o.candidates_file for o in outcomes],
+                                        CANDIDATE_ORDER)
         users = sum(o.users for o in outcomes)
         assignments = sum(o.assignments for o in outcomes)
         stats = {"users": users, "assignments": assignments, "unique_variants": len(specs), "rendered": rendered,
@@ -182,22 +185,26 @@ def _remove_partial_files(folder: Path) -> None:
         temp.unlink(missing_ok=True)
 
 
-def _append_tables(out: Path, folder: str, files: list[Path]) -> dict[str, str]:
-    """One content-addressed table from the partitions' sorted tables, appended in partition order
-    (ranges of user ids in order: the result is sorted as a whole), one partition in memory at once."""
+def _merge_tables(out: Path, folder: str, files: list[Path], keys: list[str]) -> dict[str, str]:
+    """One content-addressed table from the partitions' sorted tables, merged in order of ``keys``
+    a batch of rows per partition at a time (table_files.merge_sorted): the driver never holds
+    every user's rows, and the bytes are those of the whole table sorted at once."""
     table = TableFiles(out, folder)
     try:
-        for path in _frames(files):
-            table.add(path)
+        for frame in merge_sorted([_batches(path) for path in files], keys):
+            table.add(frame)
     except BaseException:
         table.abort()
         raise
     return table.close()
 
 
-def _frames(files: list[Path]) -> Iterator[pd.DataFrame]:
-    for path in files:
-        yield pd.read_parquet(path)
+def _batches(path: Path) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(path)
+    for batch in parquet.iter_batches(batch_size=MERGE_BATCH_ROWS):
+        yield batch.to_pandas()
 
 
 def run_inputs(project: Project, segment: str, out: Path, catalog: pd.DataFrame, settings: ScoringSettings,
