@@ -21,6 +21,7 @@ from bannergen.settings_table import reject_unknown_keys as reject_unknown_keys
 
 CONFIG_NAME = "bannergen.toml"
 STORE_URL_ENV = "BANNERGEN_STORE_URL"
+SECRET_ENV = "BANNERGEN_SECRET"
 FORMATS = ("webp", "png", "jpg", "html")
 
 # The single source of truth for what bannergen.toml may say.
@@ -40,7 +41,8 @@ SETTINGS = SettingsFile(CONFIG_NAME, "data files, folders, output formats and si
     Row("render.webp_quality", "integer", 85, "WebP quality", within(1, 100)),
     Row("render.jpg_quality", "integer", 88, "JPEG quality", within(1, 100)),
     Row("render.png_compress_level", "integer", 6, "PNG zlib level", within(0, 9)),
-    Row("render.sizes", "texts", [], "sizes to render (e.g. ['1200x400']); empty means every size a template has"),
+    Row("render.sizes", "texts", [], "1x sizes to render (e.g. ['1200x400']), each with the 2x versions its "
+        "template's `scales` (template.toml) declare; empty means every size a template has"),
     Row("render.workers", "integer", 0, "render processes; 0 means one per core", at_least(0)),
     Row("select.seed", "integer", 20261129, "seed of the selection RNG: the same seed gives the same assignment",
         at_least(0)),
@@ -89,6 +91,17 @@ SETTINGS = SettingsFile(CONFIG_NAME, "data files, folders, output formats and si
     Row("store.url", "text", "", "a PostgreSQL URL (postgresql://user@host/db) that keeps feedback, behaviour "
         "events, the decision log and cap counts for every process; env BANNERGEN_STORE_URL overrides; empty: the "
         "SQLite files feedback.store and serve.behaviour_store"),
+    Row("privacy.secret", "text", "", "the project secret user ids are hashed with (HMAC-SHA256) before anything "
+        "is stored; env BANNERGEN_SECRET overrides; required (exit 3 without one) except for `serve --open` on "
+        "loopback"),
+    Row("privacy.hashed_assignments", "bool", False, "write the keyed hash instead of the raw user id into the "
+        "assignments tables a render hands to the CMS (for a CMS that computes the hash itself)"),
+    Row("privacy.retention_days", "integer", 0, "`bannergen compact` (and serve, daily) drops behaviour events and "
+        "decision-log rows older than this many days; 0 keeps everything", at_least(0)),
+    Row("privacy.forgotten", "path", ".bannergen/forgotten.txt", "pseudonyms of forgotten users (one a line); "
+        "their rows in the shop's input files are skipped on every load"),
+    Row("privacy.consent", "path", ".bannergen/consent.tsv", "opt-outs and opt-ins received by POST /v1/consent "
+        "(pseudonym, time, in or out)"),
 ))
 
 
@@ -122,6 +135,18 @@ class DaskSettings:
 
 
 @dataclass(frozen=True)
+class PrivacySettings:
+    """The [privacy] rows of SETTINGS; ``secret`` has BANNERGEN_SECRET applied (bannergen.privacy
+    refuses to hash with an empty one)."""
+
+    secret: str = SETTINGS["privacy.secret"]
+    hashed_assignments: bool = SETTINGS["privacy.hashed_assignments"]
+    retention_days: int = SETTINGS["privacy.retention_days"]
+    forgotten: Path = SETTINGS["privacy.forgotten"]
+    consent: Path = SETTINGS["privacy.consent"]
+
+
+@dataclass(frozen=True)
 class Project:
     """A resolved project: absolute paths and checked settings."""
 
@@ -149,6 +174,7 @@ class Project:
     serve: ServeSettings = field(default_factory=lambda: ServeSettings())
     dask: DaskSettings = field(default_factory=lambda: DaskSettings())
     store_url: str = ""  # [store] url (or BANNERGEN_STORE_URL): PostgreSQL instead of the SQLite files
+    privacy: PrivacySettings = field(default_factory=lambda: PrivacySettings())
 
     @property
     def feedback_location(self) -> Path | str:
@@ -223,6 +249,9 @@ def load_project(root: Path | None = None, overrides: dict[str, Any] | None = No
         serve=dataclasses.replace(serve, behaviour_store=path("serve.behaviour_store")),
         dask=SETTINGS.record(DaskSettings, v, "dask"),
         store_url=_store_url(os.environ.get(STORE_URL_ENV) or v["store.url"], shown(source)),
+        privacy=dataclasses.replace(SETTINGS.record(PrivacySettings, v, "privacy"),
+                                    secret=os.environ.get(SECRET_ENV) or v["privacy.secret"],
+                                    forgotten=path("privacy.forgotten"), consent=path("privacy.consent")),
     )
 
 

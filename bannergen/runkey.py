@@ -50,6 +50,7 @@ def _hash_tree(h: _Hasher, root: Path, contents: bool) -> None:
 
 def run_key(project: Project, segment: str, limit: int | None, caps_active: bool) -> str:
     """Hex key of a render of ``segment`` (first ``limit`` users) on ``project``."""
+    from bannergen.privacy.fingerprint import privacy_fingerprint
     from bannergen.render.engine import RENDERER_VERSION
 
     h = hashlib.blake2b(digest_size=16)
@@ -65,6 +66,7 @@ def run_key(project: Project, segment: str, limit: int | None, caps_active: bool
         "as_of": project.as_of,
         "max_reject_rate": project.max_reject_rate,
         "mapping": [str(getattr(project, "mapping_table", "")), list(getattr(project, "mapping", ()))],
+        "privacy": privacy_fingerprint(project),  # the secret, forgotten users, consent: who is in the tables
     }
     h.update(json.dumps(settings, sort_keys=True, default=str).encode())
     for data in (project.catalog, project.events, getattr(project, "mapping_table", None)):

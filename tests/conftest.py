@@ -3,6 +3,7 @@ weights built in code, and the tiny shop the scorer tests share."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,21 @@ from bannergen.scorers.settings import InterestWeights
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
-pytest_plugins = ["postgres_fixture"]
+pytest_plugins = ["postgres_fixture", "tree_guard"]
+
+# Projects the tests write for themselves have no [privacy] secret: user ids are hashed with the example
+# shop's (so the draws match the README's), and the commands they run as subprocesses inherit it.
+# Tests of a missing secret remove it.
+EXAMPLE_SECRET = "example-shop-demo-secret-not-for-real-customers"
+os.environ["BANNERGEN_SECRET"] = EXAMPLE_SECRET
 
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
-    return ROOT
+    """The example project: a mirror of the repository whose outputs stay out of the working tree."""
+    from tree_guard import example_project
+
+    return example_project()
 
 
 @pytest.fixture(scope="session")

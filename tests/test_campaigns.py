@@ -113,7 +113,7 @@ def test_batch_explain_and_serve_candidates_agree_for_a_segment_template(restric
     for row in rows:
         user = str(model.profiles.user_ids[row])
         mine = batch[batch["user_id"] == user].set_index("position")
-        explained = restricted.explain(user)
+        explained = restricted.explain(restricted.shop.raw_ids[user])  # explain takes the raw id
         assert [c.template_id for c in explained.candidates] == mine["template"].tolist(), user
         np.testing.assert_allclose([c.probability for c in explained.candidates], mine["probability"], atol=1e-9)
         cands = served[user]  # what serve decides over: the same candidates, the fixed banner last

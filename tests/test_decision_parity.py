@@ -69,15 +69,15 @@ def world(request, tmp_path_factory):
     first.record_feedback(feedback_today(shown["variant_id"].tolist(), shown["user_id"].tolist(), clicks=25))
     engine = Engine(load_project(tmp))
     service = Service(engine.project, keys=(KEY,))
-    with TestClient(create_app(service)) as client:
-        yield request.param, engine, service, client, shown["user_id"].tolist()
+    with TestClient(create_app(service)) as client:  # the assignments table holds raw ids, the engine pseudonyms
+        yield request.param, engine, service, client, engine.pseudonyms.many(shown["user_id"].tolist())
 
 
 def users_to_check(engine: Engine, capped: list[str]) -> list[str]:
     members = engine.model.members(engine.segments["camera-fans"])
     fans = [str(u) for u in engine.model.profiles.user_ids[members[:40]]]
     others = [str(u) for u in engine.model.profiles.user_ids[::37][:80]]
-    return list(dict.fromkeys(capped[:40] + fans + others + ["zhangsan"]))
+    return list(dict.fromkeys(capped[:40] + fans + others + [engine.pseudonyms.one("zhangsan")]))
 
 
 def test_batch_serve_and_explain_give_the_same_probabilities(world):
@@ -111,11 +111,12 @@ def test_explain_and_http_explain_match_the_batch_log(world):
     batch = engine.decisions("all")
     for user in users_to_check(engine, capped)[::9]:
         mine = batch.candidates[batch.candidates["user_id"] == user].set_index("position")
-        explained = engine.explain(user).as_dict()
+        raw = engine.shop.raw_ids[user]  # explain and the API take the raw id
+        explained = engine.explain(raw).as_dict()
         assert [c["position"] for c in explained["candidates"]] == mine.index.tolist()
         np.testing.assert_allclose([c["probability"] for c in explained["candidates"]], mine["probability"], atol=1e-9, rtol=0)
         assert explained["propensity"] == pytest.approx(float(mine.loc[mine["chosen"], "probability"].iloc[0]), abs=1e-9)
-        d = decide_rendered(client, service, {"user_id": user, "placement": "home_top", "size": "1200x400",
+        d = decide_rendered(client, service, {"user_id": raw, "placement": "home_top", "size": "1200x400",
                                               "explain": True}, {"authorization": f"Bearer {KEY}"})
         assert [c["position"] for c in d["candidates"]] == mine.index.tolist()
         np.testing.assert_allclose([c["probability"] for c in d["candidates"]], mine["probability"], atol=1e-9, rtol=0)
@@ -126,7 +127,8 @@ def test_explain_and_http_explain_match_the_batch_log(world):
 def test_the_service_logs_each_decision_with_its_candidates(world):
     policy, engine, service, client, capped = world
     user = capped[0]
-    r = client.post("/v1/decisions", json={"user_id": user, "placement": "home_top", "size": "1200x400"},
+    r = client.post("/v1/decisions", json={"user_id": engine.shop.raw_ids[user], "placement": "home_top",
+                                           "size": "1200x400"},
                     headers={"authorization": f"Bearer {KEY}"})
     decision_id = r.json()["decision_id"]
     service.flush_decisions()  # None when the service's own periodic flush got there first
@@ -150,7 +152,8 @@ def test_a_kept_served_decision_is_redone_when_the_cap_uses_its_banner_up(world)
     assert state.decide(user, "1200x400") is first  # nothing moved: the kept decision
     variant = state.variants[(*first.banner, "1200x400")]
     r = client.post("/v1/events", headers={"authorization": f"Bearer {KEY}"}, json={"events": [
-        {"type": "impression", "user_id": user, "variant_id": variant, "placement": "home_top", "event_id": "kept-1"}]})
+        {"type": "impression", "user_id": engine.shop.raw_ids[user], "variant_id": variant, "placement": "home_top",
+         "event_id": "kept-1"}]})
     assert r.status_code == 202 and r.json()["accepted"] == 1, r.text
     second = state.decide(user, "1200x400")
     assert second.banner != first.banner and second.propensity > 0

@@ -12,12 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from tree_guard import example_project
 
 from bannergen.config import load_project
 from bannergen.manifest import read_manifest
 from bannergen.pipeline import Engine
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 SEGMENT = "camera-fans"
 LIMIT = 40
 
@@ -202,6 +203,6 @@ def test_explain_shows_a_cross_sell_or_carousel_banner_as_it_was_chosen(tmp_path
     decisions = eng.decisions("all").chosen
     for template, reason in (("cross-sell", "买了 "), ("carousel", "因为你比较了")):
         d = decisions[(decisions["template"] == template) & (decisions["policy"] == "softmax")].iloc[0]
-        ex = eng.explain(d["user_id"])
+        ex = eng.explain(eng.shop.raw_ids[d["user_id"]])  # decisions hold pseudonyms; explain takes the raw id
         assert ex.chosen is not None and (ex.chosen.item_id, ex.chosen.template_id) == (d["item_id"], template)
         assert ex.explanation == d["explanation"] and ex.explanation.startswith(reason)

@@ -226,9 +226,10 @@ def _explain_segment(name: str) -> None:
 
 def _register_groups() -> None:
     """Command groups live in their own modules; each adds itself to the app."""
-    from bannergen.cli import feedback, scoring, serve, templates
+    from bannergen.cli import feedback, privacy, scoring, serve, templates
 
     feedback.register(app)
+    privacy.register(app)
     scoring.register(app)
     serve.register(app)
     templates.register(app)

@@ -43,6 +43,19 @@ def serve(
 
     eng = engine()
     check_exposure(host, api_keys(eng.project.serve.api_key), open_)
+    if open_ and not eng.project.privacy.secret:  # a developer's loopback server: a known secret, said aloud
+        import dataclasses
+        import os
+
+        from bannergen.config import SECRET_ENV
+        from bannergen.pipeline import Engine
+        from bannergen.privacy.pseudonyms import LOOPBACK_SECRET
+
+        os.environ[SECRET_ENV] = LOOPBACK_SECRET  # --workers processes read the project again
+        eng = Engine(dataclasses.replace(eng.project, privacy=dataclasses.replace(eng.project.privacy,
+                                                                                  secret=LOOPBACK_SECRET)))
+        typer.echo(f"no project secret: user ids are hashed with a development secret (--open on loopback only); "
+                   f"set {SECRET_ENV} before serving real users", err=True)
     settings = eng.project.serve
     options: dict[str, Any] = dict(host=host, port=port, log_level=log_level, access_log=access_log, loop="uvloop",
                    http=configure(settings.header_timeout_s, settings.body_timeout_s),

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REQUIRED = ("user_id", "event", "ts")
-OPTIONAL = ("item_id", "query")
+OPTIONAL = ("item_id", "query", "consent")
 COLUMNS = ("user_id", "item_id", "event", "ts", "query")
 TS_EXPECTED = "ISO 8601 such as 2026-11-28T23:59:59Z, or epoch seconds"
 
@@ -30,8 +30,10 @@ def load_events(path: Path, known_items: pd.Index | None = None) -> LoadResult:
     """Load and validate behaviour events (.csv, .csv.gz or .parquet).
 
     Returns a LoadResult whose frame has the columns user_id, item_id, event, query (str) and
-    ts (datetime64[ns, UTC]), in file order. Rows naming an item that is not in
-    ``known_items`` (when given, normally the catalog's item_id column) are rejected.
+    ts (datetime64[ns, UTC]), in file order, plus consent ("out", "in" or "") when the file has
+    that column (bannergen.privacy.guard applies and drops it). User ids are as the file has them.
+    Rows naming an item that is not in ``known_items`` (when given, normally the catalog's item_id
+    column) are rejected.
     An events file with a header and no rows is valid (a new shop).
     """
     return check_events(read_table(Path(path), REQUIRED, OPTIONAL), known_items)
@@ -64,6 +66,14 @@ def check_events(raw: RawTable, known_items: pd.Index | None = None) -> LoadResu
         unknown = (item != "").to_numpy() & ~item.isin(known_items).to_numpy()
         checks.add("item_id", unknown, item, "not in the catalog", "an item_id listed in the catalog")
     checks.add("query", is_search & (query == "").to_numpy(), query, "empty", "the search text of a search event")
+    consent = None
+    if "consent" in f.columns:  # an opt-out or opt-in on this row (bannergen.privacy.guard)
+        from bannergen.privacy.guard import CONSENT_VALUES
+
+        said = as_text(f["consent"])
+        consent = said.str.lower().map(CONSENT_VALUES)
+        checks.add("consent", consent.isna().to_numpy(), said, "not a consent value", "out or in (no, yes, false, "
+                   "true, 0, 1), or empty")
 
     keep = checks.ok()
     frame = pd.DataFrame({
@@ -71,9 +81,11 @@ def check_events(raw: RawTable, known_items: pd.Index | None = None) -> LoadResu
         # types.py: query is "" for non-search events, whatever the file carried there.
         "query": query.where(is_search, ""),
     })
+    if consent is not None:
+        frame["consent"] = consent.fillna("")
     if not keep.all():
         frame = frame[keep].reset_index(drop=True)
-    for column in ("user_id", "item_id", "event", "query"):
+    for column in ("user_id", "item_id", "event", "query", *(("consent",) if consent is not None else ())):
         frame[column] = frame[column].astype("str")
     rejects = checks.rejects()
     log.info("%s: %d events, %d rows rejected", raw.display, len(frame), len(rejects))

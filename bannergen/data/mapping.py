@@ -22,6 +22,7 @@ column; unusable rows (no item, bad time) are rejects like any other loader's.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,8 @@ class MappedShop:
     rows_read: data rows read
     cancelled: cancelled orders skipped (distinct basket ids)
     returns:   lines with quantity <= 0 skipped
+    raw_ids:   the raw user id of each pseudonym of ``events`` (load_shop: in memory only, for the
+               assignments tables the CMS reads); None before the privacy guard ran
     """
 
     catalog: pd.DataFrame
@@ -63,6 +66,7 @@ class MappedShop:
     rows_read: int
     cancelled: int = 0
     returns: int = 0
+    raw_ids: pd.Series | None = None
 
 
 def load_mapped(path: Path, mapping: dict[str, str]) -> MappedShop:
@@ -174,7 +178,18 @@ def load_shop(project: Project, rejects_path: Path | None = None) -> MappedShop:
     """The project's shop: through ``[mapping]`` when ``mapping.table`` is set, else the native
     catalog and events files (validated by load_catalog / load_events). Every rejected row is
     written to ``rejects_path`` (when given) before the reject-rate limit is checked, so a run that
-    fails closed still says which rows were wrong."""
+    fails closed still says which rows were wrong. The events come out with pseudonyms for user ids,
+    without forgotten users and opted-out behaviour (bannergen.privacy.guard)."""
+    from bannergen.privacy.guard import PrivacyGuard
+
+    shop = _load_shop(project, rejects_path)
+    kept = PrivacyGuard.of(project).protect(shop.events)
+    if kept.skipped:
+        log.info("%d event rows of forgotten or opted-out users skipped", kept.skipped)
+    return dataclasses.replace(shop, events=kept.frame, raw_ids=kept.raw_ids)
+
+
+def _load_shop(project: Project, rejects_path: Path | None) -> MappedShop:
     import pandas as pd
 
     from bannergen.data.catalog import load_catalog

@@ -27,6 +27,9 @@ INSERT_COLUMNS = ("event_id", "ts", "user_id", "variant_id", "event", "value", "
 # What a process that follows the store reads of rows other processes committed.
 CHANGE_COLUMNS = ("seq", "ts", "user_id", "variant_id", "event", "placement")
 MONEY_DECIMALS = 6
+# Forgetting users (``{users}``: a placeholder list on SQLite, ``= ANY(%s)`` on PostgreSQL); the
+# rollup's totals stay, so reports keep them.
+FORGET_FEEDBACK = "DELETE FROM events WHERE user_id {users}"
 
 
 def unknown_flags(ids: np.ndarray, known: frozenset[str] | None, blank_is_known: bool = False) -> list:

@@ -17,32 +17,20 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.queries import FeedbackQueries, stored_columns
+from bannergen.feedback.queries import FORGET_FEEDBACK, FeedbackQueries, stored_columns
 from bannergen.feedback.schema import IngestCounts, Listener
+from bannergen.sqlite_erase import transaction as transaction  # re-exported: the stores' one transaction helper
 
 log = logging.getLogger(__name__)
 
 
-@contextmanager
-def transaction(db: sqlite3.Connection, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
-    """One explicit transaction on a connection opened with isolation_level=None: committed when
-    the block ends, rolled back when it raises (the error goes on to the caller)."""
-    db.execute(begin)
-    try:
-        yield db
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -167,6 +155,15 @@ class SQLiteStore(FeedbackQueries):
         self._notify(new)
         return IngestCounts(accepted=accepted, duplicate=n - accepted, unknown_variant=unknown_count,
                             unknown_decision=unknown_decisions)
+
+    def forget(self, pseudonyms: list[str]) -> int:
+        """Delete these users' events (the rollup keeps its totals), scrubbed from the file."""
+        from bannergen.sqlite_erase import erase_users
+
+        try:
+            return erase_users(self._db, [FORGET_FEEDBACK], pseudonyms)[0]
+        except sqlite3.Error as exc:
+            raise self._env_error(exc, "delete from") from exc
 
     def _rebuild_rollup(self) -> None:
         """Recount the rollup from the events (a store written before the rollup existed)."""

@@ -32,6 +32,8 @@ class FeedbackStore(Protocol):
     subscribe(listener)    real-time hook: listener(delta) after each commit
     last_seq(), changes_since(seq)  the commit sequence, for a process that follows the others' commits
     own_commits            sequence ranges (after, upto] this object committed
+    forget(pseudonyms)     delete these users' events so the bytes are gone from the files too; the
+                           per-variant rollup keeps its totals (reports do not move); -> rows deleted
     """
 
     own_commits: list[tuple[int, int]]
@@ -58,6 +60,8 @@ class FeedbackStore(Protocol):
     def last_seq(self) -> int: ...
 
     def changes_since(self, seq: int, limit: int = 50_000) -> pd.DataFrame: ...
+
+    def forget(self, pseudonyms: list[str]) -> int: ...
 
     def __enter__(self) -> Self: ...
 

@@ -21,12 +21,17 @@ from bannergen.scorers.settings import DEFAULT_BLEND, BlendSettings, load_scorin
 
 
 def project_fingerprint(project: Project) -> str:
+    """What a saved model was fitted from: the data and scoring files, and which users a load
+    keeps (the secret's fingerprint, the forgotten list and the consent records), so a model fitted
+    with a forgotten user's events is never reused."""
+    from bannergen.privacy.fingerprint import privacy_fingerprint
     from bannergen.scorers.store import fingerprint
 
     mapping: Path | None = getattr(project, "mapping_table", None)
     files = [mapping] if mapping else [project.catalog, project.events]
     scoring = [project.scoring / n for n in ("weights.toml", "blend.toml")]
-    return fingerprint(files, scoring, {"mapping": list(getattr(project, "mapping", ())), "as_of": project.as_of})
+    return fingerprint(files, scoring, {"mapping": list(getattr(project, "mapping", ())), "as_of": project.as_of,
+                                        "privacy": privacy_fingerprint(project)})
 
 
 @dataclass
@@ -111,6 +116,7 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     """Top ``k`` items for ``user_id`` through the saved blend (fitted here when absent or stale):
     items the user bought are left out; an unknown user gets the cold-start scorer."""
     from bannergen.data.mapping import load_shop
+    from bannergen.privacy.pseudonyms import project_pseudonymizer
     from bannergen.scorers.store import StaleModelError, load_blend
 
     shop = load_shop(project)
@@ -124,7 +130,7 @@ def recommend(project: Project, user_id: str, k: int = 5) -> tuple[list[Recommen
     except StaleModelError as error:
         note = f"fitted now ({error.message.split(': ', 1)[-1]})"
         blend = Blend.from_settings(blend_settings, settings.weights if content else None).fit(data)
-    row = data.user_ids.get_indexer([user_id])[0]
+    row = data.user_ids.get_indexer([project_pseudonymizer(project).one(user_id)])[0]  # raw id in, hashed once
     catalog = shop.catalog
     if row < 0:
         if blend.cold_start not in blend.scorers:

@@ -2,6 +2,8 @@
 
     POST /v1/decisions   which banner a user sees now (key)          -> DecisionResponse
     POST /v1/events      behaviour and feedback events (key)         -> 202 EventsAccepted
+    POST /v1/forget      remove every record of some users (key)     -> Forgotten
+    POST /v1/consent     a user opts out, or in again (key)          -> ConsentRecorded
     GET  /v1/manifest    the manifests under the out folder
     GET  /assets/{id}.{webp,jpg,png,html}, /assets/img/{digest}.webp  immutable, ETag, 304
     GET  /healthz        ok or degraded, with the checks
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,7 @@ from bannergen.service.core import Service
 from bannergen.service.hot_routes import HotRoutes
 from bannergen.service.keys import require_key as check_key
 from bannergen.service.limits import ServiceMiddleware
+from bannergen.service.privacy import ConsentRecorded, ConsentRequest, ForgetRequest, Forgotten
 from bannergen.service.problems import Problem, problem_response, validation_problem
 from bannergen.service.schemas import DecisionRequest, DecisionResponse, EventBatch, EventsAccepted, Health
 from bannergen.service.schemas import Problem as ProblemModel
@@ -61,6 +65,9 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
             while True:
                 await asyncio.sleep(0.5)
                 service.flush_decisions()
+                if service.privacy.compaction_due():  # [privacy] retention_days, once a day
+                    service.privacy.last_compaction = time.time()
+                    service.writer.submit(service.privacy.compact)
 
         task = asyncio.create_task(flush_forever())
         try:
@@ -112,6 +119,16 @@ def create_app(service: Service, *, close_on_shutdown: bool = True) -> FastAPI:
               responses=PROBLEMS, summary="Behaviour and feedback events; 202 once committed")
     async def events(batch: EventBatch):
         return _json(await service.accept_events(batch), status=202, headers=PRIVATE)
+
+    @app.post("/v1/forget", response_model=Forgotten, dependencies=[Depends(require_key)], responses=PROBLEMS,
+              summary="Remove every record of some users (ids in the body)")
+    async def forget(body: ForgetRequest):
+        return _json(await service.privacy.forget(body), headers=PRIVATE)
+
+    @app.post("/v1/consent", response_model=ConsentRecorded, dependencies=[Depends(require_key)],
+              responses=PROBLEMS, summary="A user opts out of personalization, or in again")
+    async def consent(body: ConsentRequest):
+        return _json(await service.privacy.set_consent(body), headers=PRIVATE)
 
     @app.get("/v1/manifest", summary="The manifests under the out folder, by segment")
     async def manifest():

@@ -32,6 +32,7 @@ from bannergen.service.assets import AssetFiles
 from bannergen.service.follow import StoreFollower, StoreHealth, follow_forever
 from bannergen.service.keys import Signer, api_keys, signing_key
 from bannergen.service.metrics import Metrics
+from bannergen.service.privacy import ServicePrivacy
 from bannergen.service.problems import Problem
 from bannergen.service.realtime import UserRescorer
 from bannergen.service.render_pool import RenderPool
@@ -106,6 +107,7 @@ class Service:
         self.last_fault: tuple[float, str] | None = None
         self.store_health = StoreHealth()
         self._stop_following = threading.Event()
+        self.privacy = ServicePrivacy(self)  # user ids are hashed on entry; forget, consent, retention
         self.writer.submit(self._load).result()
         # Other processes serving the same store: their commits reach this one within a poll.
         threading.Thread(target=follow_forever, args=(self._stop_following, self.writer, self.follower,
@@ -196,7 +198,7 @@ class Service:
         if request.size not in self.state.sizes:
             raise Problem(422, f"body.size: no template renders {request.size}; sizes: {', '.join(self.state.sizes)}",
                           [{"field": "body.size", "message": f"expected one of {self.state.sizes}"}])
-        choice = self.decide_now(request.user_id, request.size)
+        choice = self.decide_now(self.privacy.pseudonym(request.user_id), request.size)
         fallback = None
         if choice is None:
             raise Problem(503, "no banner can be shown: no item is allowed by the rules")
@@ -335,6 +337,9 @@ class Service:
             where = f"body.events.{n}"
             ts = parse_ts(e.ts, f"{where}.ts")
             if e.type in BEHAVIOUR:
+                user = self.privacy.pseudonym(e.user_id)
+                if user in self.privacy.opted_out:  # opted out: their behaviour is not stored
+                    continue
                 if e.type == "search":
                     if not (e.query or "").strip():
                         raise Problem(422, f"{where}.query: a search needs its query text",
@@ -346,9 +351,9 @@ class Service:
                         raise Problem(422, f"{where}.item_id: not in the catalog; got {item[:40]!r}",
                                       [{"field": f"{where}.item_id", "message": "not in the catalog"}])
                 event_id = e.event_id or "h:" + hashlib.sha256(
-                    "\x1f".join((e.user_id, e.type, item, e.query or "", str(ts))).encode()).hexdigest()[:32]
+                    "\x1f".join((user, e.type, item, e.query or "", str(ts))).encode()).hexdigest()[:32]
                 query = (e.query or "").strip() if e.type == "search" else ""
-                behaviour.append(BehaviourEvent(event_id, ts, e.user_id, e.type, item, query))
+                behaviour.append(BehaviourEvent(event_id, ts, user, e.type, item, query))
             else:
                 if not e.variant_id and not e.decision_id:
                     raise Problem(422, f"{where}.variant_id: a {e.type} needs variant_id or decision_id",

@@ -57,6 +57,15 @@ class UserRescorer:
             touched.add(e.user_id)
         return touched
 
+    def drop_users(self, user_ids: set[str]) -> None:
+        """Forget these users' base and live events (a forget or an opt-out)."""
+        for user in user_ids:
+            self.live.pop(user, None)
+        keep = ~np.isin(self._sorted_users, list(user_ids))
+        if not keep.all():
+            self.base = self.base[keep].reset_index(drop=True)
+            self._sorted_users = self._sorted_users[keep]
+
     def events_of(self, user_ids: list[str]) -> pd.DataFrame:
         """Base plus live events of ``user_ids`` (events frame schema)."""
         lo = np.searchsorted(self._sorted_users, user_ids, side="left")

@@ -70,6 +70,39 @@ DECISION_LOG_SQL = (
     "JOIN decisions d USING (decision_id) ORDER BY d.ts, c.decision_id, c.position")
 
 
+# Forgetting users and dropping old rows: the same statements on both backends ({users} is a list of
+# placeholders on SQLite, ``= ANY(%s)`` on PostgreSQL). Candidates go first: they are found through
+# their decision's user and time.
+FORGET_DECISIONS = (
+    "DELETE FROM decision_candidates WHERE decision_id IN (SELECT decision_id FROM decisions WHERE user_id {users})",
+    "DELETE FROM decisions WHERE user_id {users}",
+)
+FORGET_BEHAVIOUR = "DELETE FROM behaviour WHERE user_id {users}"
+COMPACT_DECISIONS = (
+    "DELETE FROM decision_candidates WHERE decision_id IN (SELECT decision_id FROM decisions WHERE ts < ?)",
+    "DELETE FROM decisions WHERE ts < ?",
+)
+COMPACT_BEHAVIOUR = "DELETE FROM behaviour WHERE ts < ?"
+
+
+@dataclass(frozen=True)
+class Erased:
+    """Rows a forget or a compaction removed, by table."""
+
+    behaviour: int = 0
+    decisions: int = 0
+    candidates: int = 0
+    feedback: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.behaviour + self.decisions + self.candidates + self.feedback
+
+    def __add__(self, other: Erased) -> Erased:
+        return Erased(self.behaviour + other.behaviour, self.decisions + other.decisions,
+                      self.candidates + other.candidates, self.feedback + other.feedback)
+
+
 @runtime_checkable
 class BehaviourStore(Protocol):
     """Behaviour events and the decision log of the HTTP service.
@@ -83,6 +116,9 @@ class BehaviourStore(Protocol):
                          (CANDIDATE_LOG_COLUMNS); raises EnvironmentFailure when it cannot
     decision(id)         (user_id, placement, variant_id, policy, propensity) of a logged decision
     decision_log()       every logged candidate (bannergen.ope.decision_log.DECISION_LOG_COLUMNS)
+    forget(pseudonyms)   delete every behaviour event and logged decision of these users, so the bytes
+                         are gone from the files too (SQLite: secure_delete and a checkpoint); -> Erased
+    compact(before_us)   delete behaviour events and logged decisions older than ``before_us``; -> Erased
     """
 
     own_commits: list[tuple[int, int]]
@@ -100,5 +136,9 @@ class BehaviourStore(Protocol):
     def decision(self, decision_id: str) -> tuple | None: ...
 
     def decision_log(self) -> pd.DataFrame: ...
+
+    def forget(self, pseudonyms: list[str]) -> Erased: ...
+
+    def compact(self, before_us: int) -> Erased: ...
 
     def close(self) -> None: ...

@@ -25,9 +25,19 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.queries import FeedbackQueries, stored_columns
+from bannergen.feedback.queries import FORGET_FEEDBACK, FeedbackQueries, stored_columns
 from bannergen.feedback.schema import IngestCounts, Listener
-from bannergen.store.base import BEHAVIOUR_COLUMNS, DECISION_LOG_SQL, DECISION_TABLES, BehaviourEvent
+from bannergen.store.base import (
+    BEHAVIOUR_COLUMNS,
+    COMPACT_BEHAVIOUR,
+    COMPACT_DECISIONS,
+    DECISION_LOG_SQL,
+    DECISION_TABLES,
+    FORGET_BEHAVIOUR,
+    FORGET_DECISIONS,
+    BehaviourEvent,
+    Erased,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -213,6 +223,11 @@ class PostgresFeedbackStore(FeedbackQueries):
         return IngestCounts(accepted=accepted, duplicate=n - accepted,
                             unknown_variant=sum(int(r[7]) for r in new), unknown_decision=sum(int(r[8]) for r in new))
 
+    def forget(self, pseudonyms: list[str]) -> int:
+        """Delete these users' events (the rollup keeps its totals)."""
+        with self.db.transaction("delete from") as conn:
+            return conn.execute(FORGET_FEEDBACK.format(users="= ANY(%s)"), (list(pseudonyms),)).rowcount
+
     def close(self) -> None:
         if self._owns_db:
             self.db.close()
@@ -288,6 +303,21 @@ class PostgresBehaviourStore:
         rows = self.db.query("SELECT user_id, placement, variant_id, policy, propensity FROM decisions "
                              "WHERE decision_id = ?", (decision_id,))
         return rows[0] if rows else None
+
+    def forget(self, pseudonyms: list[str]) -> Erased:
+        """Delete these users' behaviour events and logged decisions (one transaction)."""
+        users = (list(pseudonyms),)
+        with self.db.transaction("delete from") as conn:
+            candidates, decisions, behaviour = (conn.execute(sql.format(users="= ANY(%s)"), users).rowcount
+                                                for sql in (*FORGET_DECISIONS, FORGET_BEHAVIOUR))
+        return Erased(behaviour=behaviour, decisions=decisions, candidates=candidates)
+
+    def compact(self, before_us: int) -> Erased:
+        """Delete behaviour events and logged decisions older than ``before_us`` (one transaction)."""
+        with self.db.transaction("delete from") as conn:
+            candidates, decisions, behaviour = (conn.execute(sql.replace("?", "%s"), (before_us,)).rowcount
+                                                for sql in (*COMPACT_DECISIONS, COMPACT_BEHAVIOUR))
+        return Erased(behaviour=behaviour, decisions=decisions, candidates=candidates)
 
     def close(self) -> None:
         if self._owns_db:

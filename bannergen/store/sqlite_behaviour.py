@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
 from bannergen.feedback.sqlite import transaction
-from bannergen.store.base import BEHAVIOUR_COLUMNS, DECISION_LOG_SQL, DECISION_TABLES, BehaviourEvent
+from bannergen.store.base import (
+    BEHAVIOUR_COLUMNS,
+    COMPACT_BEHAVIOUR,
+    COMPACT_DECISIONS,
+    DECISION_LOG_SQL,
+    DECISION_TABLES,
+    FORGET_BEHAVIOUR,
+    FORGET_DECISIONS,
+    BehaviourEvent,
+    Erased,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +122,26 @@ class SQLiteBehaviourStore:
         return self._db.execute(
             "SELECT user_id, placement, variant_id, policy, propensity FROM decisions WHERE decision_id = ?",
             (decision_id,)).fetchone()
+
+    def forget(self, pseudonyms: list[str]) -> Erased:
+        """Delete these users' behaviour events and logged decisions, scrubbed from the file."""
+        from bannergen.sqlite_erase import erase_users
+
+        return self._erase(erase_users, [*FORGET_DECISIONS, FORGET_BEHAVIOUR], pseudonyms)
+
+    def compact(self, before_us: int) -> Erased:
+        """Delete behaviour events and logged decisions older than ``before_us``."""
+        from bannergen.sqlite_erase import erase_older
+
+        return self._erase(erase_older, [*COMPACT_DECISIONS, COMPACT_BEHAVIOUR], before_us)
+
+    def _erase(self, erase: Callable[..., list[int]], statements: list[str], argument: object) -> Erased:
+        """Run ``erase`` (bannergen.sqlite_erase) over the candidates, decisions and behaviour statements."""
+        try:
+            candidates, decisions, behaviour = erase(self._db, statements, argument)
+        except sqlite3.Error as exc:
+            raise EnvironmentFailure(f"cannot delete from behaviour store {self.path}: {exc}") from exc
+        return Erased(behaviour=behaviour, decisions=decisions, candidates=candidates)
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,56 @@
+"""`bannergen forget` (every record of some users) and `bannergen compact` (the retention).
+
+``register(app)`` adds the commands. The work is bannergen.privacy's; this module parses and prints.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from bannergen.cli.common import FormatOption, OutputFormat, echo_structured, project, working
+
+
+def register(app: typer.Typer) -> None:
+    app.command("forget")(forget)
+    app.command("compact")(compact)
+
+
+def forget(
+    user_ids: Annotated[list[str], typer.Argument(help="raw user ids, as in the events file or the API")],
+    fmt: FormatOption = OutputFormat.table,
+) -> None:
+    """Remove every record of these users: store rows (behaviour, feedback, decision log), their rows in every
+    assignments and candidates table under the out folder (manifests rewritten to match), consent records and the
+    fitted model. Their pseudonyms go into the forgotten list, so their rows in the shop's files are skipped from
+    now on. An unknown id is not an error (0 records). A server that is running learns of it through
+    POST /v1/forget instead.
+
+    Example: bannergen forget zhangsan u000042
+    """
+    from bannergen.privacy.forget import forget_users
+
+    with working(f"forgetting {len(user_ids)} user(s)"):
+        report = forget_users(project(), user_ids)
+    if fmt is not OutputFormat.table:
+        echo_structured(fmt, report.as_dict())
+        return
+    typer.echo(report.line())
+
+
+def compact(fmt: FormatOption = OutputFormat.table) -> None:
+    """Drop behaviour events and logged decisions older than [privacy] retention_days (serve does it daily).
+
+    Example: bannergen compact
+    """
+    from bannergen.privacy.retention import compact_project
+
+    with working("dropping rows past the retention"):
+        done = compact_project(project())
+    if fmt is not OutputFormat.table:
+        e = done.erased
+        echo_structured(fmt, {"retention_days": done.retention_days, "before_us": done.before_us,
+                              "behaviour": e.behaviour, "decisions": e.decisions, "decision_candidates": e.candidates})
+        return
+    typer.echo(done.line())
