@@ -9,14 +9,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bannergen.scorers.settings import CAMPAIGN_RULES
+from bannergen.templating.filters import format_cny
 from bannergen.types import BannerContext
 
+__all__ = ["banner_context", "format_cny", "template_context"]
 
-def format_cny(value: float) -> str:
-    """¥4,999 for whole yuan, ¥4,999.50 otherwise."""
-    if math.isclose(value, round(value), abs_tol=0.005):
-        return f"¥{round(value):,}"
-    return f"¥{value:,.2f}"
+# Without the model's claim columns (a raw catalog in lint or preview) the default threshold holds.
+_SALE_MIN_PCT = float(CAMPAIGN_RULES["claims.sale_min_discount_pct"])
+
+
 
 
 def banner_context(row: pd.Series | dict, catalog_dir: Path, cta: str = "立即抢购") -> BannerContext:
@@ -27,6 +29,7 @@ def banner_context(row: pd.Series | dict, catalog_dir: Path, cta: str = "立即�
     discounted = math.isfinite(listed) and listed > price
     pct = int(math.floor((1 - price / listed) * 100 + 1e-9)) if discounted else 0
     image = str(row.get("image") or "")
+    is_sale = row.get("is_sale")
     return BannerContext(
         item_id=str(row["item_id"]),
         title=str(row["title"]),
@@ -37,6 +40,10 @@ def banner_context(row: pd.Series | dict, catalog_dir: Path, cta: str = "立即�
         list_price=format_cny(listed) if discounted else "",
         discount_pct=pct,
         discount_text=f"省{format_cny(listed - price)}" if discounted else "",
+        list_price_value=listed if discounted else 0.0,
+        saving_value=round(listed - price, 2) if discounted else 0.0,
+        is_new=bool(row.get("is_new", False)),
+        is_sale=bool(is_sale) if is_sale is not None else pct >= _SALE_MIN_PCT,
         image=(catalog_dir / image).resolve() if image else None,
         cta=cta,
         url=str(row.get("url") or ""),

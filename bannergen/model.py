@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bannergen.claims import mark_claims
 from bannergen.features import ItemFeatures, build_item_features
 from bannergen.profile import Profiles, build_profiles, resolve_as_of
 from bannergen.scorers.base import Interactions, build_interactions
@@ -143,6 +144,7 @@ def build_model(catalog: pd.DataFrame, events: pd.DataFrame, settings: ScoringSe
             # by several models (partitions on one worker) keeps its own
             blend = Blend({**blend.scorers, "content": scorer}, blend.weights, blend.cold_start)
     campaign_rules = compile_campaign_rules(settings.campaign_rules, catalog)
+    catalog = mark_claims(catalog, settings.campaign_rules, profiles.as_of)  # what banners may say: 新品, 优惠
     carousel = CarouselIndex.build(catalog, templates, features.codes["category"], campaign_rules.allowed,
                                    profiles.popularity, choice.bonus)
     return Model(

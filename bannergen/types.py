@@ -13,6 +13,9 @@ Catalog frame (one row per item, index is a RangeIndex):
     image       str     path relative to the catalog's folder, "" when absent
     stock       int64   >= 0
     url         str     http(s) URL or ""
+    launched    datetime64[ns, UTC]  when the item went on sale (optional column), NaT when unknown
+    is_new      bool    (added by the model) launched within [claims] new_days of the reference time
+    is_sale     bool    (added by the model) a discount of at least [claims] sale_min_discount_pct
 
 Events frame (one row per behaviour event):
     user_id     str
@@ -60,8 +63,15 @@ class BannerContext:
         price          formatted price with currency, e.g. "¥4,999"
         price_value    the price as a number (CNY)
         list_price     formatted list price, e.g. "¥5,999", or "" when not discounted
+        list_price_value  the list price as a number (CNY), 0.0 when not discounted
         discount_pct   whole percent off list price (0 when not discounted), e.g. 17
         discount_text  e.g. "省¥1,000" or "" when not discounted
+        saving_value   list price minus price as a number (CNY), e.g. 1000.0; 0.0 when not discounted
+        is_new         the catalog marks the item new (its ``launched`` date is within
+                       scoring/campaign_rules.toml [claims] new_days): only then may a banner
+                       say 新品 or 首发
+        is_sale        the discount is at least [claims] sale_min_discount_pct (default 10%):
+                       only then may a banner shout 优惠
         image          absolute path of the product image, or None (templates draw a placeholder)
         cta            call-to-action text, e.g. "立即抢购"
         url            the product page, http(s) or ""
@@ -87,6 +97,10 @@ class BannerContext:
     discount_pct: int = 0
     discount_text: str = ""
     image: Path | None = None
+    list_price_value: float = 0.0
+    saving_value: float = 0.0
+    is_new: bool = False
+    is_sale: bool = False
     cta: str = "立即抢购"
     url: str = ""
     antecedent: str = ""
@@ -112,8 +126,12 @@ class BannerContext:
             "price": self.price,
             "price_value": self.price_value,
             "list_price": self.list_price,
+            "list_price_value": self.list_price_value,
             "discount_pct": self.discount_pct,
             "discount_text": self.discount_text,
+            "saving_value": self.saving_value,
+            "is_new": self.is_new,
+            "is_sale": self.is_sale,
             "has_discount": bool(self.list_price),
             "cta": self.cta,
             "url": self.url,

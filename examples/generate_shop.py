@@ -166,7 +166,23 @@ DEMO_EVENTS: tuple[tuple[str, str, int | None, str], ...] = (
     ("2026-11-28T23:27:00", "view", 2, ""),
 )
 
-CATALOG_COLUMNS = ("item_id", "title", "brand", "category", "price", "list_price", "stock", "image", "url")
+CATALOG_COLUMNS = ("item_id", "title", "brand", "category", "price", "list_price", "stock", "image", "url",
+                   "launched")
+# Launch dates, for the templates' 新品 claims: the demo camera (its title says 新品上市) went on
+# sale four weeks before END; of the other gadgets every seventh has a date spread over the last
+# 180 days (so about half of those are new for a 90-day [claims] new_days), the rest have none.
+DEMO_LAUNCHED = "2026-10-31"
+GADGETS = ("相机", "手机", "笔记本电脑", "平板电脑", "耳机", "智能手表")
+
+
+def launched(item_id: str, category: str) -> str:
+    """The launch date of an item ("" for most): a fixed rule of the id, so adding the column
+    draws nothing from the generator's random stream and every other value stays as it was."""
+    number = int(item_id)
+    if category not in GADGETS or number % 7:
+        return ""
+    day = END.astype("datetime64[D]") - np.timedelta64(number * 37 % 180, "D")
+    return str(day)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,6 +229,9 @@ def make_catalog(rng: np.random.Generator, n_items: int, shared_images: bool) ->
     for row in rows:
         row["image"] = f"images/{shape_of[row['category']]}.jpg" if shared_images else f"images/{row['item_id']}.jpg"
         row["url"] = SHOP_URL + row["item_id"]
+        row["launched"] = launched(row["item_id"], row["category"])
+    if len(rows) > 2:
+        rows[2]["launched"] = DEMO_LAUNCHED
     return rows
 
 

@@ -38,7 +38,8 @@ def product_image(path: Path) -> Path:
 def camera_context(image: Path | None, **changes: object) -> BannerContext:
     base = dict(item_id="A100", title="佳能 EOS R50 微单相机 4K 高清 Vlog 套机（18-45mm）", brand="佳能",
                 category="相机", price="¥4,999", price_value=4999.0, list_price="¥5,999", discount_pct=17,
-                discount_text="省¥1,000", image=image, url="https://shop.example.com/p/A100")
+                discount_text="省¥1,000", image=image, url="https://shop.example.com/p/A100",
+                list_price_value=5999.0, saving_value=1000.0)
     base.update(changes)
     return BannerContext(**base)  # type: ignore[arg-type]
 
@@ -62,6 +63,10 @@ def golden_context(template_id: str, image: Path, other: Path) -> BannerContext:
     """The fixed sample each template's golden images show: the camera, with a lens (antecedent)
     for cross-sell and three items for the carousel."""
     ctx = camera_context(image)
+    if template_id == "category-launch":  # the catalog marks it new, so the banner may say 新品 and 首发
+        return camera_context(image, is_new=True)
+    if template_id == "price-drop":  # 17% off is above the 10% from which 优惠 may be said
+        return camera_context(image, is_sale=True)
     if template_id == "cross-sell":
         return camera_context(image, antecedent="索尼 SEL50F18F 定焦镜头", antecedent_id="B200", antecedent_image=other)
     if template_id == "carousel":

@@ -24,7 +24,7 @@ def test_the_documented_example_loads_and_renders_its_headline(tmp_path):
     (folder / "layout.toml").write_text(layout, encoding="utf-8")
     shutil.copy(TEMPLATES / "category-launch" / "banner.html.j2", folder)
     template = load_templates(tmp_path, assets_dir=ASSETS)["category-launch"]
-    ctx = BannerContext(item_id="1", title="t", brand="b", category="相机", price="¥1", price_value=1.0)
+    ctx = BannerContext(item_id="1", title="t", brand="b", category="相机", price="¥1", price_value=1.0, is_new=True)
     assert template.headline(ctx) == "相机新品上市"
     assert [e.name for e in template.layout((1200, 400)).elements][-1] == "cta"
 
@@ -33,3 +33,12 @@ def test_every_banner_context_name_is_documented():
     doc = (ROOT / "docs" / "templates.md").read_text(encoding="utf-8")
     names = BannerContext(item_id="", title="", brand="", category="", price="", price_value=0.0).as_template_vars()
     assert [n for n in names if f"| `{n}` |" not in doc] == []
+
+
+def test_the_allowed_filters_are_the_documented_ones():
+    """docs/templates.md lists, on its "Allowed filters:" line, exactly the filters the sandbox has."""
+    from bannergen.templating.filters import ALLOWED_FILTERS
+
+    doc = (ROOT / "docs" / "templates.md").read_text(encoding="utf-8")
+    line = next(line for line in doc.splitlines() if line.startswith("Allowed filters:"))
+    assert sorted(re.findall(r"`([a-z_]+)`", line)) == sorted(ALLOWED_FILTERS)

@@ -42,8 +42,11 @@ def test_shipped_templates_load_sorted_with_their_rules():
 def test_headlines_render_in_the_sandbox():
     templates = load_shipped()
     ctx = camera_context(None)
-    assert templates["category-launch"].headline(ctx) == "相机新品上市"
-    assert templates["price-drop"].headline(camera_context(None, category="手机")) == "手机优惠活动"
+    # 新品 only for an item the catalog marks new; 优惠 only from the campaign rules' sale discount
+    assert templates["category-launch"].headline(camera_context(None, is_new=True)) == "相机新品上市"
+    assert templates["category-launch"].headline(ctx) == "相机精选推荐"
+    assert templates["price-drop"].headline(camera_context(None, category="手机", is_sale=True)) == "手机优惠活动"
+    assert templates["price-drop"].headline(camera_context(None, category="手机", discount_pct=9)) == "手机好价推荐"
     assert templates["product-spotlight"].headline(ctx) == "佳能 精选好物"
 
 

@@ -1,7 +1,7 @@
 """The product catalog: load a file, check every row, return the catalog frame.
 
 Catalog frame schema: see bannergen/types.py. Required columns are item_id, title, brand,
-category, price, image and stock; list_price and url are optional.
+category, price, image and stock; list_price, url and launched are optional.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from bannergen.data.columns import as_number, as_text
+from bannergen.data.columns import as_number, as_text, as_utc_time
 from bannergen.data.readers import read_table
 from bannergen.data.rejects import LoadResult, RowChecks
 from bannergen.errors import DataError
@@ -17,8 +17,8 @@ from bannergen.errors import DataError
 log = logging.getLogger(__name__)
 
 REQUIRED = ("item_id", "title", "brand", "category", "price", "image", "stock")
-OPTIONAL = ("list_price", "url")
-COLUMNS = ("item_id", "title", "brand", "category", "price", "list_price", "image", "stock", "url")
+OPTIONAL = ("list_price", "url", "launched")
+COLUMNS = ("item_id", "title", "brand", "category", "price", "list_price", "image", "stock", "url", "launched")
 
 # An absolute path (POSIX, UNC or drive letter) or any ".." segment could reach outside the
 # catalog folder, which would let a catalog make the renderer read arbitrary files.
@@ -32,8 +32,9 @@ def load_catalog(path: Path) -> LoadResult:
     Returns a LoadResult whose frame has one row per valid item (RangeIndex) and the columns
     item_id, title, brand, category (str), price (float64 CNY > 0), list_price (float64, NaN
     when not discounted), image (str, relative to the catalog's folder, "" when absent),
-    stock (int64 >= 0) and url (str). Raises DataError when the file cannot be used at all,
-    including a catalog with no rows.
+    stock (int64 >= 0) and url (str), and launched (datetime64[ns, UTC], NaT when empty) when
+    the file has that column (what bannergen.claims reads for 新品). Raises DataError when the
+    file cannot be used at all, including a catalog with no rows.
     """
     import numpy as np
     import pandas as pd
@@ -67,6 +68,10 @@ def load_catalog(path: Path) -> LoadResult:
                "a path inside the catalog's folder such as images/000101.jpg")
     checks.add("url", (url != "") & ~url.str.match(_URL, case=False), url, "not an http(s) URL",
                "empty or a URL such as https://shop.example.com/item/000101")
+    # a date outside 1970..2199 is as unusable as no date
+    launched, _ = as_utc_time(f["launched"] if "launched" in f.columns else empty)
+    checks.add("launched", (text["launched"] != "") & launched.isna(), text["launched"], "not a date",
+               "empty or a date such as 2026-11-01")
     # Duplicates are judged among otherwise valid rows, so a broken first copy does not take a
     # good later one down with it; the first valid occurrence wins.
     ids = text["item_id"].where(checks.ok())
@@ -85,6 +90,8 @@ def load_catalog(path: Path) -> LoadResult:
         "stock": stock.fillna(0), "url": url,
     })[keep].reset_index(drop=True)
     frame = frame.astype({"price": "float64", "list_price": "float64", "stock": "int64"})
+    if "launched" in f.columns:
+        frame["launched"] = launched[keep].reset_index(drop=True)
     for column in ("item_id", "title", "brand", "category", "image", "url"):
         frame[column] = frame[column].astype("str")
     rejects = checks.rejects()

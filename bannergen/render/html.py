@@ -45,7 +45,7 @@ def view_model(composition: Composition, chains: dict[str, Chain]) -> tuple[dict
         boxes[element.name] = {
             "kind": element.kind, "x": x, "y": y, "w": w, "h": h, "radius": element.radius,
             "fill": css_colour(element.fill), "outline": css_colour(element.outline),
-            "outline_width": element.outline_width, "fit": element.fit,
+            "outline_width": element.outline_width, "outline_style": element.outline_style, "fit": element.fit,
             "baked": element.name in composition.baked,  # already in the background sidecar
         }
         fit = composition.fitted.get(element.name)

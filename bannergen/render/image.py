@@ -114,7 +114,8 @@ class Compositor:
             image.paste(img, (x, y), img)
         else:
             layers.draw_shape(
-                image, element.kind, element.box, element.fill, element.radius, element.outline, element.outline_width
+                image, element.kind, element.box, element.fill, element.radius, element.outline, element.outline_width,
+                element.outline_style,
             )
 
     def compose(self, template: Template, size: tuple[int, int], variables: dict[str, Any],

@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageOps, UnidentifiedImageError
 
 from bannergen.errors import TemplateError
 from bannergen.templating.checks import RGBA
@@ -55,6 +55,25 @@ def shape_mask(kind: str, w: int, h: int, radius: int, outline_width: int = 0, r
     return big.reduce(s)
 
 
+@lru_cache(maxsize=256)
+def dash_mask(kind: str, w: int, h: int, outline_width: int, style: str) -> Image.Image:
+    """"L" mask, 255 where a ``dashed`` or ``dotted`` outline of a w x h shape is drawn: dashes
+    of 3 widths with gaps of 2 widths, or dots of 1 width with gaps of 1 width, laid along the
+    perimeter (arc length along a rect's edges; the angle scaled by the mean radius on an ellipse)."""
+    on, off = (3, 2) if style == "dashed" else (1, 1)
+    width = max(1, outline_width)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float64) + 0.5
+    if kind == "ellipse":
+        angle = np.arctan2((ys - h / 2) / (h / 2), (xs - w / 2) / (w / 2)) + np.pi
+        along = angle * (w + h) / 4
+    else:
+        # the distance of each pixel to the four edges decides which edge it belongs to
+        near = np.argmin(np.stack([ys, w - xs, h - ys, xs]), axis=0)
+        along = np.choose(near, [xs, w + ys, w + h + (w - xs), 2 * w + h + (h - ys)])
+    drawn = np.mod(along, (on + off) * width) < on * width
+    return Image.fromarray(np.where(drawn, 255, 0).astype(np.uint8), "L")
+
+
 def paint(image: Image.Image, box: tuple[int, int, int, int], colour: RGBA, mask: Image.Image) -> None:
     """Fill ``colour`` through ``mask`` (scaled by the colour's alpha) at ``box``."""
     if colour[3] == 0:
@@ -67,12 +86,15 @@ def paint(image: Image.Image, box: tuple[int, int, int, int], colour: RGBA, mask
 
 
 def draw_shape(image: Image.Image, kind: str, box: tuple[int, int, int, int], fill: RGBA | None,
-               radius: int, outline: RGBA | None, outline_width: int) -> None:
+               radius: int, outline: RGBA | None, outline_width: int, outline_style: str = "solid") -> None:
     _, _, w, h = box
     if fill is not None:
         paint(image, box, fill, shape_mask(kind, w, h, radius))
     if outline is not None and outline_width > 0:
-        paint(image, box, outline, shape_mask(kind, w, h, radius, outline_width, ring=True))
+        ring = shape_mask(kind, w, h, radius, outline_width, ring=True)
+        if outline_style != "solid":
+            ring = ImageChops.multiply(ring, dash_mask(kind, w, h, outline_width, outline_style))
+        paint(image, box, outline, ring)
 
 
 def _fit_image(img: Image.Image, w: int, h: int, fit: str) -> Image.Image:

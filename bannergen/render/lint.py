@@ -12,6 +12,8 @@ Kinds (per template, item, size and text element unless said):
   contrast        text colour vs the pixels under it below WCAG AA: 4.5:1, or 3:1 for large
                   text (>= 24 px, or >= 18.67 px bold)
   upscaled        a product image smaller than its box (per image element)
+  small_text      text drawn below the minimum size at 1x (default 12 px; a 2x banner's text
+                  counts at half its pixels), too small to read on a phone
 
 Text is fitted with the renderer's own code (the same fonts, caches and decisions), and the
 background under each text is the renderer's cached layer, so nothing is encoded and the whole
@@ -46,7 +48,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-KINDS = ("min_size", "ellipsis", "no_fit", "missing_glyph", "contrast", "upscaled")
+KINDS = ("min_size", "ellipsis", "no_fit", "missing_glyph", "contrast", "upscaled", "small_text")
+MIN_TEXT_PX = 12  # the smallest text at 1x that stays legible on a phone
 AA_NORMAL, AA_LARGE = 4.5, 3.0
 
 
@@ -105,8 +108,9 @@ def _image_size(path: str) -> tuple[int, int] | None:
 class Linter:
     """Lints (template, context, size) triples; holds the per-template layer caches."""
 
-    def __init__(self, assets_dir: Path) -> None:
+    def __init__(self, assets_dir: Path, min_text_px: float = MIN_TEXT_PX) -> None:
         self.compositor = Compositor(Path(assets_dir))
+        self.min_text_px = min_text_px
         self._under: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
         self._ratios: dict[tuple, float] = {}
 
@@ -125,7 +129,8 @@ class Linter:
                 image = image.copy()
                 for i in shown:
                     e = layout.elements[i]
-                    layers.draw_shape(image, e.kind, e.box, e.fill, e.radius, e.outline, e.outline_width)
+                    layers.draw_shape(image, e.kind, e.box, e.fill, e.radius, e.outline, e.outline_width,
+                                      e.outline_style)
             rgb = np.asarray(image.convert("RGB"))
             cached = self._under[key] = (rgb, luminance(rgb))
         return cached
@@ -173,6 +178,9 @@ class Linter:
                     issue(e, "ellipsis", f"cut at {fitted.size}px: {' '.join(fitted.lines)!r}")
                 elif fitted.lines and fitted.size == style.min_size and style.min_size < style.max_size:
                     issue(e, "min_size", f"fits only at min_size {style.min_size}px")
+                at_1x = fitted.size / template.scale_of(size)[1]
+                if fitted.lines and at_1x < self.min_text_px:
+                    issue(e, "small_text", f"{at_1x:g}px at 1x, below the minimum of {self.min_text_px:g}px")
                 if fitted.lines:
                     ratio, need = self._contrast(template, size, i, tuple(shown), e, fitted, chain)
                     if ratio < need:
@@ -229,14 +237,16 @@ class Linter:
 
 
 def lint_catalog(templates: dict[str, Template], assets_dir: Path, catalog: pd.DataFrame, catalog_dir: Path, *,
-                 sample: int | None = None, sizes: tuple[str, ...] = (), seed: int = 0) -> Report:
+                 sample: int | None = None, sizes: tuple[str, ...] = (), seed: int = 0,
+                 min_text_px: float = MIN_TEXT_PX) -> Report:
     """Lint every template against every item it suits (``catalog_mask``), or a seeded random
-    ``sample`` of them, at every size (or only the ``sizes`` labels given, e.g. "300x250@2x")."""
+    ``sample`` of them, at every size (or only the ``sizes`` labels given, e.g. "300x250@2x");
+    text below ``min_text_px`` at 1x is ``small_text``."""
     from bannergen.render.samples import contexts_for
 
     start = time.perf_counter()
     report = Report()
-    linter = Linter(assets_dir)
+    linter = Linter(assets_dir, min_text_px)
     for template in templates.values():
         rows = None
         if sample is not None:

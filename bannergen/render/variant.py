@@ -78,7 +78,7 @@ def context_payload(context: BannerContext, digests: Digests) -> dict[str, Any]:
     return payload
 
 
-_OPTIONAL = ("antecedent_id", "antecedent_image", "items")
+_OPTIONAL = ("antecedent_id", "antecedent_image", "items", "list_price_value", "saving_value", "is_new", "is_sale")
 
 
 def variant_id(payload: dict[str, Any]) -> str:

@@ -69,9 +69,9 @@ WEIGHTS = SettingsFile("scoring/weights.toml", "how behaviour becomes interest: 
 ))
 
 CAMPAIGN_RULES = SettingsFile("scoring/campaign_rules.toml", "campaign rules applied to every user's item scores "
-                              "after the interest model: filters, cross-sell, carousels, boosts, pins (deprecated: "
-                              "scoring/rules.toml, the file's old name, is read for one release when this file is "
-                              "absent)", (
+                              "after the interest model: filters, cross-sell, carousels, claims, boosts, pins "
+                              "(deprecated: scoring/rules.toml, the file's old name, is read for one release when "
+                              "this file is absent)", (
     Row("filters.exclude_out_of_stock", "bool", True, "never show an item with stock = 0"),
     Row("filters.suppress_purchased_days", "number", 30.0, "do not advertise what the user bought in this many "
         "days", at_least(0)),
@@ -84,6 +84,10 @@ CAMPAIGN_RULES = SettingsFile("scoring/campaign_rules.toml", "campaign rules app
         "within_days is comparing and gets a carousel; 0: never", at_least(0), field="carousel_min_compared"),
     Row("carousel.within_days", "number", 3.0, "the window of min_compared, in days", above(0),
         field="carousel_within_days"),
+    Row("claims.new_days", "number", 90.0, "an item is new (a banner may say 新品 or 首发) for this many days after "
+        "its catalog `launched` date; an item without one is never new", at_least(0), field="new_days"),
+    Row("claims.sale_min_discount_pct", "number", 10.0, "a banner may shout 优惠 only for a discount of at least "
+        "this many percent", within(0, 100), field="sale_min_discount_pct"),
     Row("boost.name", "text", "", "the boost's name in explanations; empty: \"boost N\""),
     Row("boost.brand", "names", (), "brands whose items it boosts", field="brands"),
     Row("boost.category", "names", (), "categories whose items it boosts", field="categories"),
@@ -162,6 +166,10 @@ class CampaignRules:
     # items) where a carousel template outranks the item's own template. 0: never.
     carousel_min_compared: int = CAMPAIGN_RULES["carousel.min_compared"]
     carousel_within_days: float = CAMPAIGN_RULES["carousel.within_days"]
+    # What a banner may claim: 新品/首发 only within new_days of the catalog's `launched` date,
+    # 优惠 only from sale_min_discount_pct percent off (bannergen.claims marks the catalog).
+    new_days: float = CAMPAIGN_RULES["claims.new_days"]
+    sale_min_discount_pct: float = CAMPAIGN_RULES["claims.sale_min_discount_pct"]
     source: str = field(default="scoring/campaign_rules.toml", compare=False)  # the file read, for messages
 
 
@@ -213,7 +221,8 @@ def load_campaign_rules(path: Path) -> CampaignRules:
             raise ConfigError(f"{at}: matches nothing", hint="give brand, category or item_ids")
         boosts.append(boost)
     pins = tuple(CAMPAIGN_RULES.record(Pin, item, "pin") for _, item, _ in _array(raw, "pin", where))
-    return CAMPAIGN_RULES.record(CampaignRules, values, "filters", "cross_sell", "carousel", boosts=tuple(boosts),
+    return CAMPAIGN_RULES.record(CampaignRules, values, "filters", "cross_sell", "carousel", "claims",
+                                 boosts=tuple(boosts),
                                  pins=pins, source=where)
 
 

@@ -39,6 +39,7 @@ ELEMENT_KINDS = ("text", "image", "rect", "ellipse")
 ALIGNS = ("left", "center", "right")
 VALIGNS = ("top", "middle", "bottom")
 FITS = ("contain", "cover")
+OUTLINE_STYLES = ("solid", "dashed", "dotted")
 PRODUCT = "product"  # the image source meaning "the item's own image"
 # Image sources that come from the banner context rather than assets/: the item (or the first of
 # ``items``), the second and third of ``items`` (the carousel), and the cross-sell antecedent.
@@ -49,8 +50,8 @@ _KEYS = {
     "text": _COMMON_KEYS + ("text", "font", "max_size", "min_size", "step", "colour", "align", "valign",
                             "max_lines", "line_spacing", "strike"),
     "image": _COMMON_KEYS + ("source", "fit", "radius"),
-    "rect": _COMMON_KEYS + ("fill", "radius", "outline", "outline_width"),
-    "ellipse": _COMMON_KEYS + ("fill", "outline", "outline_width"),
+    "rect": _COMMON_KEYS + ("fill", "radius", "outline", "outline_width", "outline_style"),
+    "ellipse": _COMMON_KEYS + ("fill", "outline", "outline_width", "outline_style"),
 }
 _BACKGROUND_KEYS = ("kind", "colour", "from", "to", "direction", "image")
 
@@ -92,6 +93,7 @@ class Element:
     fill: RGBA | None = None
     outline: RGBA | None = None
     outline_width: int = 0
+    outline_style: str = "solid"  # solid | dashed | dotted
 
     @property
     def is_static(self) -> bool:
@@ -224,8 +226,12 @@ def _element(
         if fit not in FITS:
             raise TemplateError(f"{where}: fit must be one of {list(FITS)}; got {fit!r}")
         return Element(**common, source=source, fit=fit, radius=typed(raw, "radius", int, where, 0))
+    outline_style = typed(raw, "outline_style", str, where, "solid")
+    if outline_style not in OUTLINE_STYLES:
+        raise TemplateError(f"{where}: outline_style must be one of {list(OUTLINE_STYLES)}; got {outline_style!r}")
     return Element(
         **common,
+        outline_style=outline_style,
         fill=parse_colour(typed(raw, "fill", str, where, "#00000000"), colours, f"{where}.fill"),
         radius=typed(raw, "radius", int, where, 0) if kind == "rect" else 0,
         outline=parse_colour(outline, colours, f"{where}.outline") if outline is not None else None,

@@ -50,8 +50,8 @@ _FONT_KEYS = ("regular", "bold", "fallbacks")
 
 __all__ = ["HTML_NAMES", "SLOT_NAMES", "TEXT_NAMES", "load_template", "load_templates", "load_usable_templates"]
 
-# Dry-run contexts: one discounted, one not, one cross-sell carousel of three, so both branches of
-# every `when` are evaluated.
+# Dry-run contexts: one discounted, new and on sale, one not, one cross-sell carousel of three, so
+# both branches of every `when` and claim are evaluated.
 _THIRD = BannerContext(item_id="sample-3", title="示例配件 Accessory", brand="示例品牌", category="相机",
                        price="¥199", price_value=199.0)
 SAMPLE_CONTEXTS = (
@@ -66,6 +66,10 @@ SAMPLE_CONTEXTS = (
         discount_pct=17,
         discount_text="省¥1,000",
         url="https://shop.example.com/p/1",
+        list_price_value=5999.0,
+        saving_value=1000.0,
+        is_new=True,
+        is_sale=True,
     ),
     BannerContext(
         item_id="sample-2", title="示例商品", brand="示例品牌", category="手机", price="¥1,999", price_value=1999.0
