@@ -9,10 +9,10 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from privacy_project import make_project
 
 from bannergen.config import load_project
 from bannergen.pipeline import Engine
-from privacy_project import make_project
 
 # What a page loads by itself: src=, url(...), @import, <link href=>. A link the shopper may click (<a href>) is
 # not loaded and goes to the shop.
