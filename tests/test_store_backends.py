@@ -183,3 +183,23 @@ def test_ingest_report_and_evaluate_answer_the_same_on_both_stores(tmp_path, pos
     assert body["unmatched"] == 0 and body["n"] == 1600  # every impression joined to a served decision
     assert postgres == sqlite
 
+
+
+def test_reports_with_a_holdout_match_row_for_row(tmp_path, postgres_url):
+    """Per-row posterior draws (P(beat control)) need the rows in one order on both stores."""
+    import sys
+
+    from bannergen.feedback import ingest_file
+    from bannergen.reporting import build_report, to_json
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from feedback_bench import make_csv
+
+    make_csv(tmp_path / "events.csv", 20_000, seed=3)
+    reports = []
+    for location in (tmp_path / "store.sqlite", postgres_url):
+        with open_feedback_store(location) as store:
+            ingest_file(tmp_path / "events.csv", store)
+            reports.append([to_json(build_report(store, by)) for by in ("variant", "placement")])
+    assert "p_beat_control" in reports[0][0]
+    assert reports[0] == reports[1]

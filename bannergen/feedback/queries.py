@@ -144,7 +144,9 @@ class FeedbackQueries:
         counts["invalid_clicks"] = counts["invalid_clicks"].fillna(0).astype(np.int64)
         counts["impressions"] = counts["raw_impressions"]
         counts["clicks"] = counts["raw_clicks"] - counts["invalid_clicks"]
-        return counts.drop(columns="invalid_clicks")
+        # One order whatever the database's GROUP BY returns: what is computed per row downstream
+        # (posterior draws for P(beat control)) then matches between stores.
+        return counts.drop(columns="invalid_clicks").sort_values([*keys, "holdout"], ignore_index=True)
 
     def _invalid_click_counts(self, keys: list[str]) -> pd.DataFrame:
         extra = [k for k in keys if k not in ("user_id", "variant_id")]
