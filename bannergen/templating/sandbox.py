@@ -190,18 +190,28 @@ def render_bounded(template: jinja2.Template, variables: dict[str, Any], limit: 
     (for a file template: banner.html.j2 and the files it includes)."""
     try:
         with limits.evaluating(where):
-            parts: list[str] = []
-            total = 0
-            for chunk in template.generate(variables):
-                total += len(chunk)
-                if total > limit:
-                    raise limits.LimitExceeded(f"output is longer than the limit of {limit:,} characters")
-                parts.append(chunk)
-            return "".join(parts)
+            try:
+                return _bounded_output(template, variables, limit)
+            except Exception:  # noqa: BLE001 - Jinja rewrites the traceback to template lines and re-raises
+                template.environment.handle_exception()
+                raise
     except Exception as exc:  # noqa: BLE001 - whatever a render raises (1/0, RecursionError) is the template's
         line = runtime_line(exc, template.filename)
         at = f"line {line}: " if line is not None else ""
         raise TemplateError(f"{where}: {at}{describe(exc)}") from exc
+
+
+def _bounded_output(template: jinja2.Template, variables: dict[str, Any], limit: int) -> str:
+    """The template's output, stopped as soon as it grows past ``limit`` characters (the render
+    function itself, not Template.generate: one generator layer less per chunk)."""
+    parts: list[str] = []
+    total = 0
+    for chunk in template.root_render_func(template.new_context(variables)):
+        total += len(chunk)
+        if total > limit:
+            raise limits.LimitExceeded(f"output is longer than the limit of {limit:,} characters")
+        parts.append(chunk)
+    return "".join(parts)
 
 
 def runtime_line(exc: BaseException, filename: str | None) -> int | None:
