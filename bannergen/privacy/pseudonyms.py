@@ -78,5 +78,5 @@ def project_pseudonymizer(project: Project) -> Pseudonymizer:
         raise EnvironmentFailure(
             "no project secret: user ids are stored only as keyed hashes, and the key is missing",
             hint=f"set {SECRET_ENV} (e.g. `export {SECRET_ENV}=$(openssl rand -hex 32)`) or [privacy] secret in "
-                 "bannergen.toml, and keep it: a new secret needs `bannergen privacy rekey`")
+                 "bannergen.toml, and keep it: pseudonyms made under one secret are not found under another")
     return Pseudonymizer.from_secret(secret)
