@@ -21,8 +21,14 @@ if TYPE_CHECKING:
 
 
 def _contexts(catalog: pd.DataFrame, catalog_dir: Path, cta: str) -> list[BannerContext]:
-    from bannergen.contexts import banner_context
+    import pandas as pd
 
+    from bannergen.claims import mark_claims
+    from bannergen.contexts import banner_context
+    from bannergen.scorers.settings import CampaignRules
+
+    if "is_new" not in catalog:  # a catalog as loaded: claims as a render today would make them
+        catalog = mark_claims(catalog, CampaignRules(), pd.Timestamp.now(tz="UTC"))
     return [banner_context(row, catalog_dir, cta) for row in catalog.to_dict("records")]
 
 
