@@ -55,9 +55,10 @@ class StoreFollower:
     """Applies other processes' commits to this process's FeedbackView and users (writer thread only).
 
     ``start()`` reads where the feedback is now: call it before loading the view, so nothing
-    committed meanwhile is missed (a row committed during the load itself may count twice, once:
-    a start-up cost of one event at most per concurrent writer). ``replay()`` returns every stored
-    behaviour event and follows on from the last one exactly."""
+    committed meanwhile is missed. A row committed while the view loads is in the loaded counts
+    and after the start, so it counts twice in this process (a few events under live traffic; an
+    ingest running during a worker's start-up, all it commits meanwhile). ``replay()`` returns
+    every stored behaviour event and follows on from the last one exactly."""
 
     def __init__(self, feedback: FeedbackStore, behaviour: BehaviourStore,
                  on_behaviour: Callable[[list[BehaviourEvent]], object]) -> None:
