@@ -71,6 +71,15 @@ def test_hostile_template_is_a_finding_in_bounded_time(project, file, old, new, 
     assert any(f.startswith(prefix) and expected in f for f in findings), findings
 
 
+def test_a_scaled_canvas_is_bounded_too(project):
+    path = project / "product-spotlight" / "template.toml"
+    edit_file(path, 'sizes = ["1200x400",', 'sizes = ["4000x400", "1200x400",')
+    edit_file(path, "scales = [1, 2]", "scales = [1, 3]")
+    findings = [str(f) for f in validate_templates(project, ASSETS)["product-spotlight"]]
+    assert any(f.startswith(f"{path}:{line_with(path, 'scales =')}: scales: 4000x400 at 3x would be 12000 pixels "
+                            "a side, above 8192") for f in findings), findings
+
+
 def test_a_slow_template_stops_at_the_deadline(project, tmp_path):
     """Few iterations, each slow enough that the whole would run for minutes: the 2 s deadline ends it."""
     path = project / "product-spotlight" / "banner.html.j2"

@@ -27,6 +27,7 @@ MAX_TEXT_CHARS = 4_000  # one layout text, headline or condition result drawn by
 MAX_VALUE_CHARS = MAX_HTML_CHARS  # any string or list a template builds while rendering
 MAX_LOOP_ITERATIONS = 200_000  # every {% for %} iteration of one banner together
 MAX_CANVAS_SIDE = 4096  # pixels, a side of a 1x size in template.toml
+MAX_SCALED_SIDE = 8192  # pixels, a side at 2x or 3x (a 3x of 4096x4096 would need 600 MB per banner)
 MAX_INCLUDE_DEPTH = 4  # {% include %} / {% import %} chains in banner.html.j2 (checked statically)
 MAX_INCLUDES = 64  # templates loaded while rendering one banner (a file that includes itself stops here)
 MAX_NUMBER_ARGUMENT = 10_000  # widths and counts passed to filters and methods (center(10**9))

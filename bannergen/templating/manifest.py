@@ -29,7 +29,7 @@ from bannergen.templating.campaign import parse_campaign
 from bannergen.templating.checks import check_keys, parse_colour, parse_size, require, resolve_asset, typed
 from bannergen.templating.htmlcheck import HTML_FILE, hint_for, html_problems
 from bannergen.templating.layout import load_layouts
-from bannergen.templating.limits import MAX_CANVAS_SIDE
+from bannergen.templating.limits import MAX_CANVAS_SIDE, MAX_SCALED_SIDE
 from bannergen.templating.names import HTML_NAMES, SLOT_NAMES, TEXT_NAMES
 from bannergen.templating.sandbox import TextExpression, describe, make_environment, name_hint
 from bannergen.templating.template import FontSet, Template
@@ -243,6 +243,13 @@ def _scales(raw: dict[str, Any], sizes: tuple[Size, ...], where: str) -> list[in
     ):
         raise TemplateError(f"{where}: scales must list pixel densities from 1, 2, 3 and include 1; got {scales!r}")
     scales = sorted(set(scales))
+    too_big = [(s, k) for k in scales for s in sizes if max(s) * k > MAX_SCALED_SIDE]
+    if too_big:
+        (size, k), = too_big[:1]
+        raise TemplateError(
+            f"{where}: scales: {size} at {k}x would be {max(size) * k} pixels a side, above {MAX_SCALED_SIDE}",
+            hint="drop that scale, or list a smaller 1x size",
+        )
     all_sizes = {(w * k, h * k) for k in scales for w, h in sizes}
     if len(all_sizes) != len(sizes) * len(scales):
         raise TemplateError(
