@@ -80,10 +80,10 @@ def run_key(project: Project, segment: str, limit: int | None, caps_active: bool
     # Feedback moves Thompson posteriors and frequency caps; caps also reset every UTC day. The
     # store only grows (events are idempotent by id), so its event count says whether it changed;
     # file times would not do: merely reading a WAL database touches its files.
-    if Path(project.feedback_store).exists():
-        from bannergen.feedback import open_store
+    if project.store_url or Path(project.feedback_store).exists():
+        from bannergen.store import open_feedback_store
 
-        store = open_store(project.feedback_store)
+        store = open_feedback_store(project.feedback_location)
         try:
             h.update(f"feedback:{store.count()}".encode())
         finally:

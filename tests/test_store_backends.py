@@ -203,3 +203,16 @@ def test_reports_with_a_holdout_match_row_for_row(tmp_path, postgres_url):
             reports.append([to_json(build_report(store, by)) for by in ("variant", "placement")])
     assert "p_beat_control" in reports[0][0]
     assert reports[0] == reports[1]
+
+
+def test_the_render_run_key_moves_with_feedback_in_the_database(tmp_path, postgres_url):
+    """A render is redone when feedback arrived (Thompson, caps), on PostgreSQL as on SQLite."""
+    from bannergen.runkey import run_key
+
+    (tmp_path / "bannergen.toml").write_text(f'[store]\nurl = "{postgres_url}"\n[privacy]\nsecret = "{"k" * 32}"\n',
+                                             encoding="utf-8")
+    project = load_project(tmp_path)
+    before = run_key(project, "all", None, False)
+    with open_feedback_store(postgres_url) as store:
+        store.add(feedback(["a"], ["impression"], ["v1"]))
+    assert run_key(project, "all", None, False) != before
