@@ -7,8 +7,8 @@ Serve: the ``decisions`` and ``decision_candidates`` tables of the behaviour sto
 read here with plain sqlite3 in read-only mode (it may not exist yet), or the PostgreSQL database
 of ``[store] url``.
 
-    >>> log = load_decision_log(project.out, project.serve.behaviour_store)  # doctest: +SKIP
-    >>> banners = banner_index(project.out, project.serve.behaviour_store)  # doctest: +SKIP
+    >>> log = load_decision_log(project.out, project.behaviour_location)  # doctest: +SKIP
+    >>> banners = banner_index(project.out, project.behaviour_location)  # doctest: +SKIP
 """
 
 from __future__ import annotations

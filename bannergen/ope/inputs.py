@@ -1,7 +1,7 @@
 """What evaluation reads from a project: the logged feedback joined to the decision logs, the
 items' category and price band, and the settings of the reference policies.
 
-    >>> logged, banners = logged_from_store(store, project.out, project.serve.behaviour_store)  # doctest: +SKIP
+    >>> logged, banners = logged_from_store(store, project.out, project.behaviour_location)  # doctest: +SKIP
     >>> items = item_table(project.catalog, project.scoring)  # doctest: +SKIP
     >>> policy = project_policy(project.scoring, "softmax")  # doctest: +SKIP
 """
