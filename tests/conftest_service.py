@@ -21,3 +21,8 @@ def decide_rendered(client, service, body: dict, headers: dict, timeout_s: float
         while len(service.render_pool) and time.time() < deadline:
             time.sleep(0.05)
         assert time.time() < deadline, "the render pool did not draw the missing variant"
+
+
+def raw_user_id(service, pseudonym: str) -> str:
+    """The shop's own id of a user the service keeps under a pseudonym: what a CMS sends."""
+    return str(service.engine.shop.raw_ids[pseudonym])

@@ -15,7 +15,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
-from conftest_service import decide_rendered  # noqa: E402
+from conftest_service import decide_rendered, raw_user_id  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from bannergen.config import load_project  # noqa: E402
@@ -220,13 +220,14 @@ def test_behaviour_is_durable_idempotent_and_replayed(env, tmp_path):
     assert (r["accepted"], r["users_updated"]) == (3, 1)
     assert client.post("/v1/events", json={"events": events}, headers=AUTH).json()["duplicate"] == 3
     d = decide(client, user=user)
-    assert d["fallback"] != "unknown-user" and service.state.decide(user, "1200x400").policy == "softmax"
+    kept = service.privacy.pseudonym(user)  # user ids are kept as pseudonyms
+    assert d["fallback"] != "unknown-user" and service.state.decide(kept, "1200x400").policy == "softmax"
     service.flush_decisions()  # None when the service's own periodic flush got there first
     service.writer.submit(lambda: None).result()  # everything queued before it is written
     restarted = Service(project, keys=(KEY,))
     try:
-        assert user in restarted.state.users
-        assert restarted.state.decide(user, "1200x400") == service.state.decide(user, "1200x400")
+        assert kept in restarted.state.users
+        assert restarted.state.decide(kept, "1200x400") == service.state.decide(kept, "1200x400")
         assert restarted.behaviour.decision(d["decision_id"])[2] == d["variant_id"]
     finally:
         restarted.close()
@@ -250,6 +251,7 @@ def test_phone_lover_who_views_five_cameras_gets_a_camera_banner(env):
             user = uid
             break
     assert user is not None and model.summary.top_category[model.profiles.row(user)] == "手机"
+    user = raw_user_id(service, user)
     body = {"user_id": user, "placement": "home_top", "size": "1200x400"}
     assert catalog["category"].to_numpy()[catalog["item_id"] == decide_rendered(client, service, body, AUTH)["item_id"]][0] == "手机"
     cameras = catalog[catalog["category"] == "相机"]
@@ -297,9 +299,10 @@ def test_a_missing_variant_is_answered_at_once_with_a_rendered_candidate(env):
         return service.state.variants[(int(item), int(template), int(antecedent), size)]
 
     user = next(u for u, c in service.state.users.items()
-                if c.fixed[0] == "" and not service.assets.has(vid(c.items[0, 0], c.templates[0, 0], c.antecedents[0, 0]))
+                if u in service.engine.shop.raw_ids.index and c.fixed[0] == "" and not service.assets.has(vid(c.items[0, 0], c.templates[0, 0], c.antecedents[0, 0]))
                 and (c.items[0, 1:-1] >= 0).any() and service.state.decide(u, size).position == 0)
     cands = service.state.users[user]
+    user = raw_user_id(service, user)
     chosen = vid(cands.items[0, 0], cands.templates[0, 0], cands.antecedents[0, 0])
     others = [vid(i, t, a) for i, t, a in zip(cands.items[0, 1:-1], cands.templates[0, 1:-1], cands.antecedents[0, 1:-1])
               if i >= 0]
@@ -371,7 +374,7 @@ def test_no_key_no_start_unless_open_on_loopback(host, keys, allow_open, ok):
 
 def test_rescoring_an_unchanged_user_reproduces_the_precomputed_candidates(env):
     _, service, _ = env
-    for user in ("zhangsan", "u000012", "u000500"):
+    for user in map(service.privacy.pseudonym, ("zhangsan", "u000012", "u000500")):
         fresh = service.rescorer.rescore([user])[user] if user not in service.rescorer.live else None
         if fresh is None:
             continue
@@ -393,7 +396,9 @@ def test_special_banners_are_the_same_from_the_service_as_from_batch(env, templa
     assert len(special) > 0
     planned, _ = plan_variants(special, engine.model.catalog, project.catalog.parent, engine.templates, engine.renderer,
                                ("1200x400",), engine.model.carousel.companions)
-    for user, variant_id, explanation in zip(planned["user_id"], planned["variant_id"], planned["explanation"]):
+    planned = planned[planned["size"] == "1200x400"]  # the 1x the decisions ask for, not its 2x
+    for user, variant_id, explanation in zip(planned["user_id"].map(lambda u: raw_user_id(service, u)),
+                                             planned["variant_id"], planned["explanation"]):
         d = decide_rendered(client, service, {"user_id": user, "placement": "home_top", "size": "1200x400"}, AUTH)
         assert (d["template"], d["variant_id"], d["explanation"]) == (template, variant_id, explanation)
         assert d["explanation"].startswith(reason)
