@@ -17,6 +17,7 @@ from bannergen.errors import InputError
 from bannergen.feedback import IngestResult, ingest_file
 from bannergen.ope import banner_index, known_decision_ids
 from bannergen.ope.inputs import item_table
+from bannergen.privacy.pseudonyms import project_pseudonymizer
 from bannergen.reporting import build_report, to_csv, to_json, to_table, write_html
 from bannergen.store import is_database_url, open_feedback_store
 
@@ -27,8 +28,9 @@ def ingest_into(project: Project | None, file: Path, store: Path | str, rejects:
                 timeout: float = 5.0) -> IngestResult:
     """Add the feedback events of ``file`` to ``store`` (a SQLite file or a PostgreSQL URL); rows
     whose variant id is in no manifest and no serve log, or whose decision id is in no decision
-    log, are kept and counted (not checked outside a project). Rejects go beside the store (for a
-    database: beside the project's feedback.store path) unless ``rejects`` says where."""
+    log, are kept and counted (not checked outside a project). User ids are stored as pseudonyms
+    (the project's secret, or BANNERGEN_SECRET outside a project). Rejects go beside the store (for
+    a database: beside the project's feedback.store path) unless ``rejects`` says where."""
     known = decisions = None
     if project is not None:
         # Known variants: every manifest's, and every banner serve rendered on demand.
@@ -38,9 +40,10 @@ def ingest_into(project: Project | None, file: Path, store: Path | str, rejects:
     if rejects is None:
         beside = Path(store) if not is_database_url(store) else project.feedback_store if project else Path("feedback")
         rejects = beside.with_name(f"{beside.stem}-rejects.txt")
+    pseudonyms = project_pseudonymizer(project)  # user ids are stored as keyed hashes
     with open_feedback_store(store, timeout=timeout) as db:
         return ingest_file(file, db, known_variants=known, known_decisions=decisions, rejects_path=rejects,
-                           display=str(file))
+                           display=str(file), pseudonymize=pseudonyms.series)
 
 
 def report(project: Project | None, store: Path | str, by: str, fmt: str, out: Path | None = None) -> str | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bannergen.cache import atomic_write
 from bannergen.feedback.readers import BATCH_ROWS, BLOCK_BYTES, iter_chunks
@@ -19,6 +21,9 @@ from bannergen.feedback.schema import IngestCounts
 from bannergen.feedback.store import FeedbackStore
 from bannergen.feedback.validate import validate_chunk
 from bannergen.types import Reject
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 KEEP_REJECTS = 20  # kept in memory for the summary; all of them go to the rejects file
@@ -40,7 +45,8 @@ class IngestResult:
 def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str] | None = None,
                 known_decisions: frozenset[str] | None = None, rejects_path: Path | None = None,
                 display: str | None = None, now: float | None = None, block_bytes: int = BLOCK_BYTES,
-                batch_rows: int = BATCH_ROWS) -> IngestResult:
+                batch_rows: int = BATCH_ROWS,
+                pseudonymize: Callable[[pd.Series], pd.Series] | None = None) -> IngestResult:
     """Add every valid row of ``path`` (CSV, gzip CSV, JSONL, Parquet) to ``store``.
 
     ``known_variants`` / ``known_decisions`` (None: not checked) flag accepted rows whose variant or
@@ -48,7 +54,8 @@ def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str]
     rows read. Rejects go, one
     ``file:line:field: problem; got X; expected Y`` per line, to ``rejects_path`` (written
     atomically; an empty file when there are none). Raises DataError for an unreadable file and
-    EnvironmentFailure when the store cannot be written (locked, read-only).
+    EnvironmentFailure when the store cannot be written (locked, read-only). ``pseudonymize`` maps
+    the user id column before anything is stored (bannergen.privacy.pseudonyms).
     """
     totals = IngestCounts()
     first: list[Reject] = []
@@ -57,7 +64,10 @@ def ingest_file(path: Path, store: FeedbackStore, known_variants: frozenset[str]
     with tempfile.SpooledTemporaryFile(max_size=8 << 20, mode="w+b") as spool:
         for chunk in iter_chunks(path, display, block_bytes=block_bytes, batch_rows=batch_rows):
             checked = validate_chunk(chunk, now)
-            counts = store.add(checked.frame.drop(columns="line"), known_variants, known_decisions)
+            frame = checked.frame.drop(columns="line")
+            if pseudonymize is not None:
+                frame = frame.assign(user_id=pseudonymize(frame["user_id"]))
+            counts = store.add(frame, known_variants, known_decisions)
             totals = totals + counts + IngestCounts(rejected=len(checked.rejects))
             if rejects_path is not None:
                 spool.write("".join(f"{r}\n" for r in checked.rejects).encode("utf-8"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -71,9 +72,10 @@ class Pseudonymizer:
         return hmac.new(self.key, b"bannergen key fingerprint", hashlib.sha256).hexdigest()[:16]
 
 
-def project_pseudonymizer(project: Project) -> Pseudonymizer:
-    """The project's pseudonymizer; exit 3 (EnvironmentFailure) with a hint when no secret is set."""
-    secret = project.privacy.secret
+def project_pseudonymizer(project: Project | None) -> Pseudonymizer:
+    """The project's pseudonymizer (outside a project: BANNERGEN_SECRET's); exit 3
+    (EnvironmentFailure) with a hint when no secret is set."""
+    secret = project.privacy.secret if project is not None else os.environ.get(SECRET_ENV, "")
     if not secret:
         raise EnvironmentFailure(
             "no project secret: user ids are stored only as keyed hashes, and the key is missing",
