@@ -134,6 +134,7 @@ def test_pair_rules_equal_mlxtend(shared_data):
         assert key[(a, c)] == pytest.approx(conf)
 
 
+@pytest.mark.slow
 def test_online_retail_cli_and_explosion_guard(shared_data, tmp_path):
     path = shared_data / "online-retail/online_retail.csv.gz"
     r = run("association-rules", "mine", "--baskets", str(path), "--basket-col", "InvoiceNo", "--item-col", "StockCode",

@@ -55,6 +55,7 @@ def test_explain_zhangsan(project):
     assert "reason: 因为你浏览了 佳能 相机" in result.output
 
 
+@pytest.mark.slow
 def test_render_prints_a_summary_and_json(project):
     result = run(project, "render", "--segment", "camera-fans", "--limit", "5")
     assert result.exit_code == 0, result.output
@@ -81,6 +82,7 @@ def test_user_mistakes_are_one_line(project, args, code, message):
     assert len(result.output.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_too_many_bad_rows_fail_closed_and_keep_the_previous_output(project):
     ok = run(project, "render", "--segment", "camera-fans", "--limit", "3")
     assert ok.exit_code == 0, ok.output
@@ -99,6 +101,7 @@ def test_too_many_bad_rows_fail_closed_and_keep_the_previous_output(project):
     )
 
 
+@pytest.mark.slow
 def test_a_few_bad_rows_are_skipped_and_reported(project):
     lines = (project / "shop/catalog.csv").read_text(encoding="utf-8").splitlines()
     lines[5] = lines[5].replace(",images/", ",../../etc/", 1)
@@ -121,6 +124,7 @@ def test_a_missing_column_exits_2(project):
     assert "item_id" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_an_unwritable_output_folder_exits_3(project):
     blocker = project / "blocked"
     blocker.write_text("a file where a folder should be", encoding="utf-8")

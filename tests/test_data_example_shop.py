@@ -86,6 +86,7 @@ def test_the_articles_worked_case(shop: tuple[pd.DataFrame, pd.DataFrame]) -> No
     assert (mine["ts"] >= events["ts"].max() - pd.Timedelta(hours=1)).all()
 
 
+@pytest.mark.slow
 def test_committed_shop_is_the_generators_output(tmp_path: Path) -> None:
     # catalog.csv must match byte for byte. Parquet and JPEG bytes also carry the pyarrow and
     # libjpeg versions, so those are compared by content and by name.

@@ -80,6 +80,7 @@ def users_to_check(engine: Engine, capped: list[str]) -> list[str]:
     return list(dict.fromkeys(capped[:40] + fans + others + [engine.pseudonyms.one("zhangsan")]))
 
 
+@pytest.mark.slow
 def test_batch_serve_and_explain_give_the_same_probabilities(world):
     policy, engine, service, client, capped = world
     users = users_to_check(engine, capped)
@@ -106,6 +107,7 @@ def test_batch_serve_and_explain_give_the_same_probabilities(world):
         assert (log.groupby("decision_id")["probability"].apply(lambda p: ((p > 0) & (p < 1)).sum()) > 1).any()
 
 
+@pytest.mark.slow
 def test_explain_and_http_explain_match_the_batch_log(world):
     policy, engine, service, client, capped = world
     batch = engine.decisions("all")
@@ -124,6 +126,7 @@ def test_explain_and_http_explain_match_the_batch_log(world):
         assert d["policy"] == explained["policy"] and d["item_id"] == explained["chosen"]["item_id"]
 
 
+@pytest.mark.slow
 def test_the_service_logs_each_decision_with_its_candidates(world):
     policy, engine, service, client, capped = world
     user = capped[0]
@@ -140,6 +143,7 @@ def test_the_service_logs_each_decision_with_its_candidates(world):
     assert float(mine.loc[mine["chosen"], "probability"].iloc[0]) == pytest.approx(r.json()["propensity"], abs=1e-6)
 
 
+@pytest.mark.slow
 def test_a_kept_served_decision_is_redone_when_the_cap_uses_its_banner_up(world):
     """Serve keeps a decision until something it read changes: an impression that uses up the
     chosen banner's cap (1 a day here) makes the next decision rotate to another banner."""

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from tree_guard import example_project
 
 from bannergen.evaluation import bootstrap_ratio, evaluate, rank_metrics, top_k
 from bannergen.scorers.settings import BlendSettings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 CLI = [
     sys.executable,
     "-c",
@@ -90,6 +90,7 @@ def test_protocol_new_items_finds_the_partner_item():
     assert "history" in {x["scorer"] for x in repeat.results}
 
 
+@pytest.mark.slow
 def test_example_shop_json_contract(tmp_path):
     r = subprocess.run([*CLI, "--project", str(ROOT), "evaluate", "--k", "10", "--format", "json"],
                        capture_output=True, text=True, cwd=ROOT)

@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from bannergen.config import load_project
 from bannergen.pipeline import Engine
@@ -44,6 +45,7 @@ def feedback(rows: list[tuple[str, str, str]], start: int = 0) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_holdout_users_get_the_default_banner(tmp_path):
     engine = project(tmp_path)
     decisions = engine.decisions("all").chosen
@@ -57,6 +59,7 @@ def test_holdout_users_get_the_default_banner(tmp_path):
     assert set(again.loc[again["policy"] == "holdout", "user_id"]) == set(held["user_id"])
 
 
+@pytest.mark.slow
 def test_thompson_learns_from_a_click_without_a_refit(tmp_path):
     engine = project(tmp_path, "thompson", "[thompson]\nprior_strength = 20\nexploration_floor = 0.0\n[holdout]\nshare = 0.0\n")
     summary = engine.render("camera-fans", limit=60)
@@ -78,6 +81,7 @@ def test_thompson_learns_from_a_click_without_a_refit(tmp_path):
     assert share_after < share_before / 2
 
 
+@pytest.mark.slow
 def test_the_frequency_cap_rotates_to_the_next_banner(tmp_path):
     engine = project(tmp_path, "greedy", "[frequency_cap]\nper_user_per_day = 2\n[holdout]\nshare = 0.0\n")
     summary = engine.render("all", limit=None)
@@ -91,6 +95,7 @@ def test_the_frequency_cap_rotates_to_the_next_banner(tmp_path):
     assert (second["item_id"], second["template"]) != (first["item_id"], first["template"])
 
 
+@pytest.mark.slow
 def test_render_records_policy_and_propensity(tmp_path):
     engine = project(tmp_path)
     summary = engine.render("camera-fans", limit=30)

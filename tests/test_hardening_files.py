@@ -13,8 +13,9 @@ import pytest
 
 from bannergen.cache import AssetStore, atomic_write
 from bannergen.data.rejects import write_rejects
-from bannergen.manifest import write_manifest, write_table
+from bannergen.manifest import write_manifest
 from bannergen.publish import publish
+from bannergen.table_files import write_table_files
 from bannergen.types import Reject
 
 VARIANT = "0123456789abcdef01234567"
@@ -40,7 +41,7 @@ WRITERS: list[tuple[str, Callable[[Path], list[Path]]]] = [
     ("atomic_write streamed", lambda d: (atomic_write(d / "b.bin", lambda h: h.write(b"x")), [d / "b.bin"])[1]),
     ("asset store", lambda d: (AssetStore(d).put(VARIANT, {"png": b"x"}), [d / f"assets/{VARIANT}.png"])[1]),
     ("manifest", lambda d: [write_manifest(d, {"variants": {}})]),
-    ("assignment tables", lambda d: [d / rel for rel in write_table(d, "assignments", _table()).values()]),
+    ("assignment tables", lambda d: [d / rel for rel in write_table_files(d, "assignments", _table()).values()]),
     ("rejects report", lambda d: (write_rejects(d / "rejects.txt", [Reject("c.csv", 2, "price", "bad", "'x'", "a number")]),
                                   [d / "rejects.txt"])[1]),
     ("published files", _published),

@@ -135,6 +135,7 @@ def test_a_price_change_rerenders_only_that_items_variants(first_run, tmp_path):
     assert others <= set(manifest["variants"])
 
 
+@pytest.mark.slow
 def test_two_processes_give_byte_identical_files(tmp_path):
     outs = []
     for name in ("a", "b"):

@@ -7,13 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from tree_guard import example_project
 
 from bannergen.config import load_project
 from bannergen.errors import InputError
 from bannergen.pipeline import Engine
 from bannergen.publish import IMMUTABLE, publish
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 
 
 @pytest.fixture(scope="module")

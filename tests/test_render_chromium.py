@@ -43,7 +43,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 ORIGIN = "http://banner.test"
 MIN_SSIM = 0.90
 
-pytestmark = pytest.mark.chromium
+pytestmark = [pytest.mark.chromium, pytest.mark.slow]  # a real browser per template and size
 
 
 def _playwright():

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from conftest_render import ASSETS, ROOT, camera_context, copy_template, load_shipped
 from PIL import Image
 
@@ -62,6 +63,7 @@ def test_each_kind_is_reported(tmp_path):
     assert seen == ["fine", "min_size", "ellipsis"]
 
 
+@pytest.mark.slow
 def test_the_example_shop_lints_every_template_item_and_size_within_a_minute():
     from bannergen.data import load_catalog
 

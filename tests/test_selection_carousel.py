@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
+from tree_guard import example_project
 
 from bannergen.config import load_project
 from bannergen.errors import ConfigError
@@ -19,7 +20,7 @@ from bannergen.scorers.settings import load_campaign_rules
 from bannergen.selection.carousel import companions_of, product_keys
 from bannergen.variants import plan_variants
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 
 
 def engine(tmp: Path, **overrides: str) -> Engine:

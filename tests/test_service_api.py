@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from tree_guard import example_project
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
@@ -24,7 +25,7 @@ from bannergen.pipeline import Engine  # noqa: E402
 from bannergen.service import Service, create_app  # noqa: E402
 from bannergen.service.keys import Signer, check_exposure  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 KEY = "test-key-1"
 AUTH = {"authorization": f"Bearer {KEY}"}
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

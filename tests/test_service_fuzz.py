@@ -4,9 +4,9 @@ and every error is problem+json."""
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import pytest
+from tree_guard import example_project
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from bannergen.config import load_project  # noqa: E402
 from bannergen.service import Service, create_app  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 KEY = "fuzz-key"
 
 

@@ -54,6 +54,7 @@ def run_cli(project: Path, *args: str, env: dict | None = None, **kwargs):
                             text=True, **kwargs)
 
 
+@pytest.mark.slow
 def test_serve_refuses_to_start_without_a_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "BANNERGEN_API_KEY"}
     proc = subprocess.run([sys.executable, "-c", CLI, "--project", str(project_copy(tmp_path)), "serve", "--port", "0"],
@@ -65,6 +66,7 @@ def test_serve_refuses_to_start_without_a_key(tmp_path):
     assert proc.returncode == 2 and "loopback" in proc.stderr
 
 
+@pytest.mark.slow
 def test_real_server_on_loopback(tmp_path):
     project = project_copy(tmp_path)
     port = free_port()
@@ -154,6 +156,7 @@ async def slow_clients(port: int, silent: int, trickle: int, short_body: int, gi
     return await asyncio.gather(*(one(k) for k in kinds))
 
 
+@pytest.mark.slow
 def test_slow_clients_are_cut_off(tmp_path):
     """200 connections that send too slowly (nothing, a header byte every 0.25 s, or half a body)
     are all closed by the real server within its deadlines (1 s here), with 408, while it keeps

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from pathlib import Path
 
 import pytest
+from tree_guard import example_project
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
@@ -19,7 +19,7 @@ from bannergen.service import Service, create_app  # noqa: E402
 from bannergen.service.hot_routes import HotRoutes  # noqa: E402
 from bannergen.service.limits import ServiceMiddleware  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 KEY = "speed-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
 JSON = {**AUTH, "content-type": "application/json"}

@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from tree_guard import example_project
 
 from bannergen.config import SETTINGS, ServeSettings, load_project
 from bannergen.errors import ConfigError, InputError
@@ -37,7 +38,7 @@ from bannergen.selection.settings import (
 from bannergen.settings_doc import settings_files
 from bannergen.types import EVENT_TYPES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = example_project()  # the example project; what tests write stays out of the working tree
 
 LOADERS = {
     "bannergen.toml": lambda path: load_project(path.parent),

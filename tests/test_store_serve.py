@@ -152,6 +152,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", ["sqlite", "postgres"], indirect=True)
 def test_workers_share_one_state_through_the_store(server: Server) -> None:
     shown = server.settled()
@@ -195,6 +196,7 @@ def test_workers_share_one_state_through_the_store(server: Server) -> None:
     assert not any(_alive(pid) for pid in workers)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("server", ["postgres"], indirect=True)
 def test_the_database_going_away_under_traffic(server: Server, postgres_cluster) -> None:
     _, before = server.probe()
