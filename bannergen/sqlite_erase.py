@@ -54,6 +54,18 @@ def erase_older(db: sqlite3.Connection, statements: Sequence[str], before_us: in
     return counts
 
 
+def rename_users(db: sqlite3.Connection, statements: Sequence[str], pairs: Sequence[tuple[str, str]]) -> int:
+    """Run each UPDATE statement for every (new, old) pair in one transaction, then scrub (the old
+    values leave the files too); returns the rows changed."""
+    db.execute("PRAGMA secure_delete = ON")
+    changed = 0
+    with transaction(db) as tx:
+        for sql in statements:
+            changed += tx.executemany(sql, pairs).rowcount
+    scrub(db)
+    return changed
+
+
 def scrub(db: sqlite3.Connection) -> None:
     """Move the WAL into the database and truncate it (waits for readers up to the busy timeout)."""
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()

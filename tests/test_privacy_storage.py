@@ -123,3 +123,29 @@ def test_no_secret_is_an_environment_failure(tmp_path, monkeypatch):
         project_pseudonymizer(load_project(project))
     assert os.environ.get("BANNERGEN_SECRET") is None
     assert Path(project / "bannergen.toml").read_text(encoding="utf-8").count("secret") == 0
+
+
+def test_rekey_moves_every_pseudonym_to_the_new_secret(tmp_path):
+    project = make_project(tmp_path)
+    engine = Engine(load_project(project))
+    engine.render(SEGMENT, limit=10)
+    old = engine.pseudonyms
+    engine.record_feedback(pd.DataFrame({"event_id": ["i1"], "user_id": ["zhangsan"], "variant_id": ["v"],
+                                         "event": ["impression"], "ts": [pd.Timestamp.now(tz="UTC").isoformat()]}))
+    engine.store.close()
+    assert cli(project, "forget", "u000007").returncode == 0
+    new_env = {**os.environ, "BANNERGEN_SECRET": "rotated", "OLD": os.environ["BANNERGEN_SECRET"]}
+    done = cli(project, "privacy", "rekey", "--old-secret-env", "OLD", env=new_env)
+    assert done.returncode == 0, done.stderr
+    assert "re-keyed 3,001 user ids: 1 store rows" in done.stdout
+    new = Pseudonymizer.from_secret("rotated")
+    with sqlite3.connect(project / ".bannergen/feedback.sqlite") as db:
+        assert [r[0] for r in db.execute("SELECT user_id FROM events")] == [new.one("zhangsan")]
+    assert (project / ".bannergen/forgotten.txt").read_text(encoding="utf-8").split() == [new.one("u000007")]
+    out = project / "out" / SEGMENT
+    candidates = pd.concat(pd.read_parquet(p) for p in (out / "candidates").glob("*.parquet"))
+    raw = pd.concat(pd.read_parquet(p) for p in (out / "assignments").glob("*.parquet"))["user_id"].unique().tolist()
+    assert set(candidates["user_id"]) == set(new.many(raw))  # every decision log row under the new secret
+    assert not candidates["user_id"].isin(old.many(raw)).any()
+    again = cli(project, "explain", "u000007", env=new_env)
+    assert "cold-start user" in again.stdout  # still forgotten under the new secret

@@ -182,14 +182,15 @@ def load_shop(project: Project, rejects_path: Path | None = None) -> MappedShop:
     without forgotten users and opted-out behaviour (bannergen.privacy.guard)."""
     from bannergen.privacy.guard import PrivacyGuard
 
-    shop = _load_shop(project, rejects_path)
+    shop = load_raw_shop(project, rejects_path)
     kept = PrivacyGuard.of(project).protect(shop.events)
     if kept.skipped:
         log.info("%d event rows of forgotten or opted-out users skipped", kept.skipped)
     return dataclasses.replace(shop, events=kept.frame, raw_ids=kept.raw_ids)
 
 
-def _load_shop(project: Project, rejects_path: Path | None) -> MappedShop:
+def load_raw_shop(project: Project, rejects_path: Path | None) -> MappedShop:
+    """The shop as its files say, raw user ids and all (what ``load_shop`` protects; a re-key reads it)."""
     import pandas as pd
 
     from bannergen.data.catalog import load_catalog

@@ -30,6 +30,7 @@ MONEY_DECIMALS = 6
 # Forgetting users (``{users}``: a placeholder list on SQLite, ``= ANY(%s)`` on PostgreSQL); the
 # rollup's totals stay, so reports keep them.
 FORGET_FEEDBACK = "DELETE FROM events WHERE user_id {users}"
+REKEY_FEEDBACK = "UPDATE events SET user_id = ? WHERE user_id = ?"  # (new pseudonym, old) after a secret rotation
 
 
 def unknown_flags(ids: np.ndarray, known: frozenset[str] | None, blank_is_known: bool = False) -> list:

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.queries import FORGET_FEEDBACK, FeedbackQueries, stored_columns
+from bannergen.feedback.queries import FORGET_FEEDBACK, REKEY_FEEDBACK, FeedbackQueries, stored_columns
 from bannergen.feedback.schema import IngestCounts, Listener
 from bannergen.sqlite_erase import transaction as transaction  # re-exported: the stores' one transaction helper
 
@@ -164,6 +164,15 @@ class SQLiteStore(FeedbackQueries):
             return erase_users(self._db, [FORGET_FEEDBACK], pseudonyms)[0]
         except sqlite3.Error as exc:
             raise self._env_error(exc, "delete from") from exc
+
+    def rekey(self, pairs: list[tuple[str, str]]) -> int:
+        """(new, old) pseudonym pairs: every event of old becomes new's."""
+        from bannergen.sqlite_erase import rename_users
+
+        try:
+            return rename_users(self._db, [REKEY_FEEDBACK], pairs)
+        except sqlite3.Error as exc:
+            raise self._env_error(exc, "write to") from exc
 
     def _rebuild_rollup(self) -> None:
         """Recount the rollup from the events (a store written before the rollup existed)."""

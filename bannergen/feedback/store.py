@@ -34,6 +34,7 @@ class FeedbackStore(Protocol):
     own_commits            sequence ranges (after, upto] this object committed
     forget(pseudonyms)     delete these users' events so the bytes are gone from the files too; the
                            per-variant rollup keeps its totals (reports do not move); -> rows deleted
+    rekey(pairs)           (new, old) pseudonym pairs after a secret rotation; -> rows changed
     """
 
     own_commits: list[tuple[int, int]]
@@ -62,6 +63,8 @@ class FeedbackStore(Protocol):
     def changes_since(self, seq: int, limit: int = 50_000) -> pd.DataFrame: ...
 
     def forget(self, pseudonyms: list[str]) -> int: ...
+
+    def rekey(self, pairs: list[tuple[str, str]]) -> int: ...
 
     def __enter__(self) -> Self: ...
 

@@ -91,13 +91,13 @@ def forget_pseudonyms(project: Project, pseudonyms: Pseudonymizer, user_ids: lis
                 fb.close()
     consent = ConsentRecords(project.privacy.consent).drop(frozenset(hashed))
     tables = remove_users(project.out, frozenset(raw) | frozenset(hashed))
-    models = _remove_models(project.models)
+    models = remove_models(project.models)
     report = ForgetReport(len(raw), erased, tables, consent, models)
     log.info("%s", report.line())
     return report
 
 
-def _remove_models(folder: Path) -> int:
+def remove_models(folder: Path) -> int:
     """Remove the fitted model: its item side was learned with the forgotten users' events (its
     fingerprint covers the forgotten list, so it would not be used again either)."""
     removed = 0

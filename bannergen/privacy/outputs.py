@@ -11,6 +11,7 @@ assignments) are aggregates and stay as they were.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +28,7 @@ TABLE_FOLDERS = ("assignments", "candidates")
 @dataclass(frozen=True)
 class TablesRewritten:
     tables: int = 0  # tables (a CSV and its Parquet twin count once) rewritten
-    rows: int = 0    # rows removed
+    rows: int = 0    # rows removed (a forget) or renamed (a re-key)
 
 
 def _segment_folders(out_root: Path) -> list[Path]:
@@ -38,17 +39,41 @@ def _segment_folders(out_root: Path) -> list[Path]:
     return sorted(found)
 
 
-def _without(table: pd.DataFrame, ids: frozenset[str]) -> pd.DataFrame | None:
-    """``table`` without the rows of ``ids``; None when it has none of them."""
+Change = Callable[[pd.DataFrame], "tuple[pd.DataFrame, int] | None"]
+
+
+def _without(table: pd.DataFrame, ids: frozenset[str]) -> tuple[pd.DataFrame, int] | None:
+    """``table`` without the rows of ``ids`` and how many went; None when it has none of them."""
     if "user_id" not in table.columns:
         return None
     drop = table["user_id"].astype(str).isin(ids).to_numpy()
-    return table[~drop].reset_index(drop=True) if drop.any() else None
+    return (table[~drop].reset_index(drop=True), int(drop.sum())) if drop.any() else None
 
 
 def remove_users(out_root: Path, ids: frozenset[str]) -> TablesRewritten:
     """Rewrite every table under ``out_root`` holding a user id in ``ids`` (raw ids and their
     pseudonyms: assignments hold either, the decision log pseudonyms) without those rows."""
+    return rewrite_tables(out_root, lambda table: _without(table, ids))
+
+
+def rename_users(out_root: Path, new_ids: pd.Series) -> TablesRewritten:
+    """Rewrite every table under ``out_root`` holding a user id in ``new_ids``'s index with the id
+    it maps to (a re-key: old pseudonym -> new); ``rows`` counts the rows renamed."""
+
+    def renamed(table: pd.DataFrame) -> tuple[pd.DataFrame, int] | None:
+        if "user_id" not in table.columns:
+            return None
+        new = table["user_id"].astype(str).map(new_ids)
+        hits = int(new.notna().sum())
+        return (table.assign(user_id=new.fillna(table["user_id"]).astype(str)), hits) if hits else None
+
+    return rewrite_tables(out_root, renamed)
+
+
+def rewrite_tables(out_root: Path, change: Change) -> TablesRewritten:
+    """Rewrite every assignments and candidates table under ``out_root`` that ``change`` changes
+    (it returns the new table and the rows it touched, or None for a table it leaves alone),
+    repointing its manifest before the old files go."""
     tables = rows = 0
     for seg in _segment_folders(out_root):
         manifest_path = seg / "manifest.json"
@@ -58,16 +83,17 @@ def remove_users(out_root: Path, ids: frozenset[str]) -> TablesRewritten:
         for folder in TABLE_FOLDERS:
             for parquet in sorted((seg / folder).glob("*.parquet")):
                 frame = pd.read_parquet(parquet)
-                kept = _without(frame, ids)
-                if kept is None:
+                result = change(frame)
+                if result is None:
                     continue
-                new = write_table_files(seg, folder, kept)
+                changed, touched = result
+                new = write_table_files(seg, folder, changed)
                 old_csv = parquet.with_suffix(".csv")
                 renamed.setdefault(folder, {}).update({
                     f"{folder}/{parquet.name}": new["parquet"], f"{folder}/{old_csv.name}": new["csv"]})
                 stale += [p for p in (parquet, old_csv) if str(p.relative_to(seg)) not in new.values()]
                 tables += 1
-                rows += len(frame) - len(kept)
+                rows += touched
         if manifest is not None and renamed:
             for folder, moves in renamed.items():
                 paths = manifest.get(folder) or {}

@@ -83,6 +83,9 @@ COMPACT_DECISIONS = (
     "DELETE FROM decisions WHERE ts < ?",
 )
 COMPACT_BEHAVIOUR = "DELETE FROM behaviour WHERE ts < ?"
+# A re-key: (new pseudonym, old pseudonym) pairs.
+REKEY_BEHAVIOUR = ("UPDATE behaviour SET user_id = ? WHERE user_id = ?",
+                   "UPDATE decisions SET user_id = ? WHERE user_id = ?")
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class BehaviourStore(Protocol):
     forget(pseudonyms)   delete every behaviour event and logged decision of these users, so the bytes
                          are gone from the files too (SQLite: secure_delete and a checkpoint); -> Erased
     compact(before_us)   delete behaviour events and logged decisions older than ``before_us``; -> Erased
+    rekey(pairs)         (new, old) pseudonym pairs: every row of old becomes new's; -> rows changed
     """
 
     own_commits: list[tuple[int, int]]
@@ -140,5 +144,7 @@ class BehaviourStore(Protocol):
     def forget(self, pseudonyms: list[str]) -> Erased: ...
 
     def compact(self, before_us: int) -> Erased: ...
+
+    def rekey(self, pairs: list[tuple[str, str]]) -> int: ...
 
     def close(self) -> None: ...

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from bannergen.errors import EnvironmentFailure
-from bannergen.feedback.queries import FORGET_FEEDBACK, FeedbackQueries, stored_columns
+from bannergen.feedback.queries import FORGET_FEEDBACK, REKEY_FEEDBACK, FeedbackQueries, stored_columns
 from bannergen.feedback.schema import IngestCounts, Listener
 from bannergen.store.base import (
     BEHAVIOUR_COLUMNS,
@@ -35,6 +35,7 @@ from bannergen.store.base import (
     DECISION_TABLES,
     FORGET_BEHAVIOUR,
     FORGET_DECISIONS,
+    REKEY_BEHAVIOUR,
     BehaviourEvent,
     Erased,
 )
@@ -189,6 +190,16 @@ def database_rows(url: str, sql: str) -> list[tuple]:
                                  hint="check [store] url / BANNERGEN_STORE_URL and that PostgreSQL runs") from exc
 
 
+def rename_rows(db: PostgresDatabase, statements: Sequence[str], pairs: list[tuple[str, str]]) -> int:
+    """Run each UPDATE (``?`` placeholders) for every (new, old) pair in one transaction; rows changed."""
+    changed = 0
+    with db.transaction("write to") as conn, conn.cursor() as cur:
+        for sql in statements:
+            cur.executemany(sql.replace("?", "%s"), pairs)
+            changed += max(cur.rowcount, 0)
+    return changed
+
+
 class PostgresFeedbackStore(FeedbackQueries):
     """FeedbackStore on PostgreSQL (the reads are bannergen.feedback.queries, shared with SQLite)."""
 
@@ -227,6 +238,10 @@ class PostgresFeedbackStore(FeedbackQueries):
         """Delete these users' events (the rollup keeps its totals)."""
         with self.db.transaction("delete from") as conn:
             return conn.execute(FORGET_FEEDBACK.format(users="= ANY(%s)"), (list(pseudonyms),)).rowcount
+
+    def rekey(self, pairs: list[tuple[str, str]]) -> int:
+        """(new, old) pseudonym pairs: every event of old becomes new's (one transaction)."""
+        return rename_rows(self.db, [REKEY_FEEDBACK], pairs)
 
     def close(self) -> None:
         if self._owns_db:
@@ -311,6 +326,10 @@ class PostgresBehaviourStore:
             candidates, decisions, behaviour = (conn.execute(sql.format(users="= ANY(%s)"), users).rowcount
                                                 for sql in (*FORGET_DECISIONS, FORGET_BEHAVIOUR))
         return Erased(behaviour=behaviour, decisions=decisions, candidates=candidates)
+
+    def rekey(self, pairs: list[tuple[str, str]]) -> int:
+        """(new, old) pseudonym pairs: every behaviour event and decision of old becomes new's."""
+        return rename_rows(self.db, REKEY_BEHAVIOUR, pairs)
 
     def compact(self, before_us: int) -> Erased:
         """Delete behaviour events and logged decisions older than ``before_us`` (one transaction)."""

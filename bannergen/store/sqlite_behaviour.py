@@ -24,6 +24,7 @@ from bannergen.store.base import (
     DECISION_TABLES,
     FORGET_BEHAVIOUR,
     FORGET_DECISIONS,
+    REKEY_BEHAVIOUR,
     BehaviourEvent,
     Erased,
 )
@@ -134,6 +135,15 @@ class SQLiteBehaviourStore:
         from bannergen.sqlite_erase import erase_older
 
         return self._erase(erase_older, [*COMPACT_DECISIONS, COMPACT_BEHAVIOUR], before_us)
+
+    def rekey(self, pairs: list[tuple[str, str]]) -> int:
+        """(new, old) pseudonym pairs: every behaviour event and decision of old becomes new's."""
+        from bannergen.sqlite_erase import rename_users
+
+        try:
+            return rename_users(self._db, REKEY_BEHAVIOUR, pairs)
+        except sqlite3.Error as exc:
+            raise EnvironmentFailure(f"cannot write behaviour store {self.path}: {exc}") from exc
 
     def _erase(self, erase: Callable[..., list[int]], statements: list[str], argument: object) -> Erased:
         """Run ``erase`` (bannergen.sqlite_erase) over the candidates, decisions and behaviour statements."""
