@@ -114,6 +114,10 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bannergen-scale"))
     ap.add_argument("--keep-shop", action="store_true", help="reuse a shop already generated in --workdir")
     ap.add_argument("--executor", choices=["local", "dask"], default="local")
+    ap.add_argument("--users-per-partition", type=int, default=0,
+                    help="with --executor dask: partitions of this many users (0: [dask] partitions' default)")
+    ap.add_argument("--formats", default="webp,png,html", help="formats rendered, comma-separated")
+    ap.add_argument("--sizes", default="1200x400,750x300,300x250", help="sizes rendered, comma-separated")
     args = ap.parse_args()
 
     shop = args.workdir / "shop"
@@ -138,7 +142,7 @@ def main() -> None:
         f'[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
         f'[paths]\ntemplates = "{ROOT / "templates"}"\nassets = "{ROOT / "assets"}"\nscoring = "{ROOT / "scoring"}"\n'
         f'out = "out"\nrejects = "out/rejects.txt"\nmodels = "models"\n'
-        f'[render]\nsizes = ["1200x400", "750x300", "300x250"]\n'
+        f'[render]\nsizes = {args.sizes.split(",")!r}\nformats = {args.formats.split(",")!r}\n'
         f'[feedback]\nstore = "feedback.sqlite"\n',
         encoding="utf-8",
     )
@@ -150,7 +154,9 @@ def main() -> None:
             split_events(shop / "events.parquet", dataset)
         with (args.workdir / "bannergen.toml").open("a", encoding="utf-8") as toml:
             toml.write('[dask]\nevents = "shop/events-dataset"\n')
-        report_dask(args, [*cmd, "--executor", "dask"])
+        per = args.users_per_partition
+        partitions = ["--partitions", str(-(-args.users // per))] if per else []
+        report_dask(args, [*cmd, "--executor", "dask", *partitions])
         return
     first, first_wall, first_peak = run_measured(cmd)
     again, again_wall, again_peak = run_measured(cmd)

@@ -78,8 +78,9 @@ def render(
 
         with contextlib.suppress(ImportError):
             import distributed  # noqa: F401 (it sets its loggers' levels when imported)
-        # the scheduler of a local cluster runs in this process: its lifecycle news is not ours to print
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+        # the scheduler of a local cluster runs in this process: its lifecycle news (workers started,
+        # slow ones killed when it stops) is not ours to print
+        logging.getLogger("distributed").setLevel(logging.ERROR)
     with Progress(
         TextColumn("rendering"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         disable=quiet or not sys.stderr.isatty(), transient=True,

@@ -44,8 +44,10 @@ def dask_client(scheduler: str = "", workers: int = 0) -> Iterator[Any]:
     # One thread per worker process: the numpy and Pillow work of a partition already uses its core,
     # and renderers are not shared between threads.
     n = workers or os.cpu_count() or 1
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    # ":0": its HTTP routes on a free port (a second cluster on the machine must not collide on 8787)
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=40) as cluster, client_class(cluster, set_as_default=False) as client:
+        client.wait_for_workers(n)  # data shared with every worker must reach all of them
         yield client
 
 

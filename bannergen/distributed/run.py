@@ -112,11 +112,20 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
                         any(s.has_purchases for s in staged))
         client.replicate([blend])
         shared = client.scatter(replace(inputs, shop=shop), broadcast=True)
-    with timed("select"):
+    from distributed import as_completed  # an optional dependency: imported once a cluster is up
+
+    renders = _UniqueRenders(client, shared, inputs, progress)
+    with timed("select"):  # renders start as partitions come in: the select stage holds some of them
         decided = client.map(decide_partition, [shared] * count, [blend] * count, range(count), pure=False)
-        outcomes: list[PartitionOutcome] = client.gather(decided)
+        outcomes: list[PartitionOutcome] = []
+        for future in as_completed(decided, loop=client.loop):
+            outcome: PartitionOutcome = future.result()
+            future.release()
+            renders.add(outcome.specs)
+            outcomes.append(replace(outcome, specs={}))  # the driver keeps each variant's spec once
+        outcomes.sort(key=lambda o: o.partition)
     with timed("render"):
-        specs, rendered, cached, warnings = _render_unique(client, shared, outcomes, inputs, progress)
+        specs, rendered, cached, warnings = renders.finish()
     with timed("write"):
         assignment_paths = _merge_tables(inputs.out, "assignments", [o.assignments_file for o in outcomes],
                                          ASSIGNMENT_ORDER)
@@ -148,34 +157,47 @@ def _check_rejects(project: Project, catalog: LoadResult, pieces: list[Piece], s
     return len(catalog.rejects) + len(events.rejects)
 
 
-def _render_unique(client: Any, shared: Any, outcomes: list[PartitionOutcome], inputs: RunInputs,
-                   progress: Callable[[int, int], None] | None) -> tuple[dict[str, RenderSpec], int, int, list[str]]:
-    """Render every variant some partition needs and the store lacks, once: variant ids are known
-    before rendering, so the driver drops repeats across partitions."""
-    specs: dict[str, RenderSpec] = {}
-    for outcome in outcomes:
-        for variant_id, spec in outcome.specs.items():
-            specs.setdefault(variant_id, spec)
-    store = AssetStore(inputs.out)
-    todo = [(vid, spec) for vid, spec in sorted(specs.items()) if not store.has(vid, inputs.options.formats)]
-    batches = [todo[i: i + RENDER_BATCH] for i in range(0, len(todo), RENDER_BATCH)]
-    warnings: list[str] = []
-    done = 0
-    if progress:
-        progress(0, len(todo))
-    from distributed import as_completed
+class _UniqueRenders:
+    """Each variant some partition needs and the store lacks is rendered once, on the workers:
+    variant ids are known before rendering, so the driver drops repeats across partitions and
+    submits the rest as each partition comes in."""
 
-    futures = client.map(render_batch, [shared] * len(batches), batches, pure=False)
-    sizes = {f.key: len(b) for f, b in zip(futures, batches)}
-    for future in as_completed(futures, loop=client.loop):
-        warnings.extend(future.result())
-        done += sizes[future.key]
-        if progress:
-            progress(done, len(todo))
-    _remove_partial_files(store.root)
-    for w in warnings:
-        log.info("%s", w)
-    return specs, len(todo), len(specs) - len(todo), sorted(warnings)
+    def __init__(self, client: Any, shared: Any, inputs: RunInputs,
+                 progress: Callable[[int, int], None] | None) -> None:
+        self.client, self.shared, self.progress = client, shared, progress
+        self.store, self.formats = AssetStore(inputs.out), inputs.options.formats
+        self.specs: dict[str, RenderSpec] = {}
+        self.futures: list[Any] = []
+        self.sizes: dict[str, int] = {}
+        self.todo = 0
+
+    def add(self, specs: dict[str, RenderSpec]) -> None:
+        new = sorted((vid, spec) for vid, spec in specs.items() if vid not in self.specs)
+        self.specs.update(new)
+        todo = [(vid, spec) for vid, spec in new if not self.store.has(vid, self.formats)]
+        batches = [todo[i: i + RENDER_BATCH] for i in range(0, len(todo), RENDER_BATCH)]
+        futures = self.client.map(render_batch, [self.shared] * len(batches), batches, pure=False)
+        self.sizes.update({f.key: len(b) for f, b in zip(futures, batches)})
+        self.futures += futures
+        self.todo += len(todo)
+
+    def finish(self) -> tuple[dict[str, RenderSpec], int, int, list[str]]:
+        """Wait for every render: (specs by variant id, rendered, cached, warnings)."""
+        from distributed import as_completed
+
+        warnings: list[str] = []
+        done = 0
+        if self.progress:
+            self.progress(0, self.todo)
+        for future in as_completed(self.futures, loop=self.client.loop):
+            warnings.extend(future.result())
+            done += self.sizes[future.key]
+            if self.progress:
+                self.progress(done, self.todo)
+        _remove_partial_files(self.store.root)
+        for w in warnings:
+            log.info("%s", w)
+        return self.specs, self.todo, len(self.specs) - self.todo, sorted(warnings)
 
 
 def _remove_partial_files(folder: Path) -> None:
