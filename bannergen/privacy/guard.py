@@ -63,15 +63,18 @@ class PrivacyGuard:
         hashed = np.asarray(self.pseudonyms.many(uniques.astype(str)), dtype=object)
         frame = events.assign(user_id=pd.Series(hashed[codes] if len(codes) else hashed[:0], index=events.index,
                                                 dtype="str"))
-        keep = ~frame["user_id"].isin(self.forgotten).to_numpy()
+        # Judged per distinct user (a few thousand hashes), then spread to the rows by their codes.
+        kept_users = ~np.isin(hashed, np.asarray(sorted(self.forgotten), dtype=object))
+        keep = kept_users[codes] if len(codes) else np.ones(0, dtype=bool)
         keep &= self._consented(frame)
         if CONSENT_COLUMN in frame.columns:
             frame = frame.drop(columns=[CONSENT_COLUMN])
         skipped = int((~keep).sum())
         if skipped:
             frame = frame[keep].reset_index(drop=True)
-        raw_ids = pd.Series(np.asarray(uniques, dtype=object), index=pd.Index(hashed, dtype="str"), dtype="str")
-        raw_ids = raw_ids[raw_ids.index.isin(frame["user_id"])]
+        present = np.unique(codes[keep])
+        raw_ids = pd.Series(np.asarray(uniques, dtype=object)[present], index=pd.Index(hashed[present], dtype="str"),
+                            dtype="str")
         return ProtectedEvents(frame, raw_ids, skipped)
 
     def _consented(self, frame: pd.DataFrame) -> np.ndarray:

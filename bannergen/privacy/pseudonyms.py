@@ -50,10 +50,11 @@ class Pseudonymizer:
 
     def one(self, user_id: str) -> str:
         """The pseudonym of one user id."""
-        return PREFIX + hmac.new(self.key, user_id.encode("utf-8"), hashlib.sha256).hexdigest()[:DIGITS]
+        return PREFIX + hmac.digest(self.key, user_id.encode("utf-8"), "sha256").hex()[:DIGITS]
 
     def many(self, user_ids: Iterable[str]) -> list[str]:
-        return [self.one(u) for u in user_ids]
+        key, digest = self.key, hmac.digest  # one-shot HMAC in C: about 1 us an id
+        return [PREFIX + digest(key, u.encode("utf-8"), "sha256").hex()[:DIGITS] for u in user_ids]
 
     def series(self, user_ids: pd.Series) -> pd.Series:
         """Pseudonyms of a column of ids, same index: each distinct id is hashed once and mapped back
