@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bannergen.cli.common import engine, shown
+from bannergen.cli.common import engine, shown, working
 
 
 def register(app: typer.Typer) -> None:
@@ -108,5 +108,6 @@ def publish(
     """
     from bannergen.publish import publish as run
 
-    summary = run(engine().project.out, to, segment or None, with_assignments)
+    with working(f"publishing to {to}"):
+        summary = run(engine().project.out, to, segment or None, with_assignments)
     typer.echo(summary.line().replace(to, shown(Path(to)) if "://" not in to else to))
