@@ -185,17 +185,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int, proc: subprocess.Popen, timeout_s: float = 300) -> None:
+def wait_ready(port: int, proc: subprocess.Popen, health: str | None, timeout_s: float = 300) -> None:
+    """Until the port accepts and, with ``health``, that path answers 200: with --workers N the
+    supervisor listens before its workers have built their state."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                if health is None:
+                    return
+                sock.sendall(f"GET {health} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n".encode())
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
         except OSError:
-            time.sleep(0.05)
-    raise SystemExit("the server did not start listening")
+            pass
+        time.sleep(0.05)
+    raise SystemExit("the server did not become ready")
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -252,7 +259,7 @@ class Server:
             args = [sys.executable, __file__, "--floor", str(self.port)]
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        wait_listening(self.port, self.proc)
+        wait_ready(self.port, self.proc, "/healthz" if kind == "bannergen" else None)
         self.ready_s = time.perf_counter() - self.started
 
     def stop(self) -> None:
