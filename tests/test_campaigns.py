@@ -280,3 +280,34 @@ def test_forecast_command_prints_segments_and_displaced_templates(shop, monkeypa
         assert "they would no longer get:" in res.output
     finally:
         shutil.rmtree(manifest.parent)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # starlette's test client on httpx
+def test_serve_over_http_agrees_with_batch_for_a_segment_template(restricted):
+    """The same candidates and probabilities from POST /v1/decisions ("explain": true) as in the
+    batch decision log, for members (who may get xin-ke) and others (who may not)."""
+    pytest.importorskip("fastapi")
+    from conftest_service import decide_rendered
+    from starlette.testclient import TestClient
+
+    from bannergen.service import Service, create_app
+
+    model = restricted.model
+    batch = restricted.decisions("all").candidates
+    members = model.members(restricted.segments["new-customers"])
+    rows = [int(members[0]), int(members[1]), 0, 1]
+    service = Service(restricted.project, keys=("campaign-key",))
+    served = []
+    with TestClient(create_app(service)) as client:
+        for row in rows:
+            user = str(model.profiles.user_ids[row])
+            mine = batch[batch["user_id"] == user].set_index("position")
+            answer = decide_rendered(client, service, {"user_id": restricted.shop.raw_ids[user],
+                                                       "placement": "home_top", "size": "300x250", "explain": True},
+                                     {"authorization": "Bearer campaign-key"})
+            assert [c["template"] for c in answer["candidates"]] == mine["template"].tolist(), user
+            np.testing.assert_allclose([c["probability"] for c in answer["candidates"]], mine["probability"],
+                                       atol=1e-9)
+            assert (answer["template"] == NEW) <= (row in members)
+            served.append(answer["template"])
+    assert NEW in served[:2] and NEW not in served[2:], served
