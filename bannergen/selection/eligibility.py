@@ -104,6 +104,8 @@ def restricted_model(model: Model, allowed: np.ndarray) -> Model:
                                    model.campaign_rules.allowed, model.profiles.popularity, choice.bonus,
                                    usable=allowed)
     restricted = replace(model, template_choice=choice, carousel=carousel, template_allowed=allowed)
+    for dead in [k for k, (ref, _) in _RESTRICTED.items() if ref() is None]:  # models gone (serve's per-event ones)
+        _RESTRICTED.pop(dead, None)
     if len(_RESTRICTED) > 64:
         _RESTRICTED.clear()
     _RESTRICTED[key] = (weakref.ref(model), restricted)
