@@ -76,4 +76,5 @@ def working_tree_unchanged() -> Iterator[None]:
     # Files changed since the run started (one written by someone running bannergen by hand in
     # the same tree meanwhile would be listed too: its name tells).
     touched = sorted(p for p, mtime in after.items() if before.get(p) != mtime and mtime >= started)
-    assert not touched, f"tests wrote into the working tree {ROOT}: {touched[:20]}"
+    assert not touched, (f"files under {ROOT}'s output folders changed during the run (by a test, or by bannergen run "
+                         f"by hand in that tree meanwhile): {touched[:20]}")
