@@ -239,6 +239,7 @@ def test_the_table_says_what_each_estimate_means_and_when_to_trust_it(project: P
     assert res.exit_code == 0, res.output
     lines = res.stdout.strip().splitlines()
     for name in ("ipw", "snipw", "dr"):
-        line = next(x for x in lines if x.split()[0] == name)
-        assert line.split("]  ", 1)[1].strip()  # a sentence after the interval
-    assert lines[-1].strip().startswith("trust them when ess")
+        assert any(x.split()[0] == name and x.rstrip().endswith("]") for x in lines)  # the estimate
+        meaning = next(x for x in lines if x.startswith(f"{name}:"))
+        assert len(meaning.split()) > 8 and len(meaning) <= 120  # a sentence that fits a terminal
+    assert lines[-1].startswith("trust them when ess") and len(lines[-1]) <= 120

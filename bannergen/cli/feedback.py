@@ -36,16 +36,13 @@ class By(str, Enum):
     placement = "placement"
 
 
-# What each estimate means and when to trust it, one line each (printed beside the numbers).
+# What each estimate means and when to trust it, one line each (printed under the numbers).
 ESTIMATORS = {
-    "ipw": "estimated CTR of the policy: logged clicks reweighted by target/logged probability; unbiased "
-           "if the logged propensities are right, noisy when few logged decisions match the policy",
-    "snipw": "the same, normalised by the total weight: slightly biased, much steadier; read it first",
-    "dr": "a click model's prediction corrected by IPW on its errors: right if either the propensities "
-          "or the model are; the steadiest when ess is small",
+    "ipw": "clicks reweighted by target / logged probability: unbiased if propensities are right; noisy",
+    "snipw": "ipw over the mean weight: slightly biased, much steadier; read this one first",
+    "dr": "a click model corrected by ipw on its errors: right if propensities or model are",
 }
-TRUST = ("trust them when ess (how many logged decisions the estimate is worth) is in the hundreds and "
-         "unsupported is near 0%; the [low, high] ranges are 95% bootstrap intervals")
+TRUST = "trust them when ess is in the hundreds and unsupported near 0%; [low, high]: 95% bootstrap"
 
 
 def _store_path(store: Path | None) -> Path | str:
@@ -134,8 +131,10 @@ def feedback_app() -> typer.Typer:
                    f"no_propensity={result.no_propensity:,} unsupported={result.unsupported:.2%}")
         for name in ("ipw", "snipw", "dr"):
             e = getattr(result, name)
-            typer.echo(f"  {name:<6} {e.estimate:.4f}  [{e.ci_low:.4f}, {e.ci_high:.4f}]  {ESTIMATORS[name]}")
-        typer.echo(f"  {TRUST}")
+            typer.echo(f"  {name:<6} {e.estimate:.4f}  [{e.ci_low:.4f}, {e.ci_high:.4f}]")
+        for name, meaning in ESTIMATORS.items():
+            typer.echo(f"{name + ':':<7} {meaning}")
+        typer.echo(TRUST)
 
     return app
 
