@@ -49,7 +49,7 @@ from bannergen.variants import RendererOptions
 log = logging.getLogger(__name__)
 
 EVENTS_PER_PARTITION = 500_000  # with [dask] partitions = 0: about this many events per partition
-MERGE_BATCH_ROWS = 32_768  # rows read from each partition's table at a time while merging them
+MERGE_ROWS = 131_072  # rows of all partitions' tables held at a time while merging them
 RENDER_BATCH = 16  # variants per render task: small enough to spread over every worker to the end
 WARNINGS_FILE = "render-warnings.txt"
 
@@ -213,7 +213,8 @@ def _merge_tables(out: Path, folder: str, files: list[Path], keys: list[str]) ->
     every user's rows, and the bytes are those of the whole table sorted at once."""
     table = TableFiles(out, folder)
     try:
-        for frame in merge_sorted([_batches(path) for path in files], keys):
+        batch = max(1_024, MERGE_ROWS // max(1, len(files)))  # the same whatever the number of partitions
+        for frame in merge_sorted([_batches(path, batch) for path in files], keys):
             table.add(frame)
     except BaseException:
         table.abort()
@@ -221,11 +222,11 @@ def _merge_tables(out: Path, folder: str, files: list[Path], keys: list[str]) ->
     return table.close()
 
 
-def _batches(path: Path) -> Iterator[pd.DataFrame]:
+def _batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     import pyarrow.parquet as pq
 
     parquet = pq.ParquetFile(path)
-    for batch in parquet.iter_batches(batch_size=MERGE_BATCH_ROWS):
+    for batch in parquet.iter_batches(batch_size=rows):
         yield batch.to_pandas()
 
 
