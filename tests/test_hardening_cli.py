@@ -128,7 +128,8 @@ EVENT_KIND = [
 
 
 @pytest.mark.parametrize("case, name, text", EVENT_KIND, ids=[c[0] for c in EVENT_KIND])
-def test_files_accept_the_event_kind_as_type_too(tmp_path, case, name, text):
+def test_files_accept_the_event_kind_as_type_too(tmp_path, monkeypatch, case, name, text):
+    monkeypatch.chdir(tmp_path)  # outside any project: only --store counts
     path = tmp_path / name
     path.write_text(text.format(v="0123456789abcdef01234567"), encoding="utf-8")
     result = CliRunner().invoke(app, ["feedback", "ingest", str(path), "--store", str(tmp_path / "s.sqlite")])
