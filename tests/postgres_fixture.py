@@ -16,6 +16,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -104,9 +105,12 @@ def postgres_cluster() -> Iterator[Cluster]:
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data / "db"), "-U", ROLE, "-A", "trust",
                     "-E", "UTF8", "--locale", "C"], check=True, capture_output=True, timeout=120)
     cluster.start()
+    # A run ended by SIGTERM (a CI timeout) stops its cluster too: as Ctrl-C, pytest then tears down.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         yield cluster
     finally:
+        signal.signal(signal.SIGTERM, previous)
         with contextlib.suppress(subprocess.CalledProcessError):  # stopped already by a fault test
             cluster.stop("immediate")
         shutil.rmtree(data, ignore_errors=True)
