@@ -74,7 +74,8 @@ def test_comparing_users_get_a_carousel_with_a_reason(decided):
         ages = model.interactions.last_seen[int(d["row"])].tocoo()  # days before as_of, + 1
         recent = {j for j, age in zip(ages.col, ages.data) if 0 < age <= 1 + within and codes[j] == codes[d["item"]]}
         assert n == len(recent) >= model.settings.campaign_rules.carousel_min_compared
-    assert decisions.loc[decisions["user_id"] == "zhangsan", "template"].iat[0] == "category-launch"  # 2 phones, 1 camera
+    zhangsan = eng.pseudonyms.one("zhangsan")  # the decisions know users by their pseudonyms
+    assert decisions.loc[decisions["user_id"] == zhangsan, "template"].iat[0] == "category-launch"  # 2 phones, 1 camera
 
 
 def test_a_carousel_shows_three_distinct_in_stock_items_of_one_category(decided):
