@@ -21,7 +21,9 @@ KEY = "fuzz-key"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
-    project = load_project(ROOT)
+    # forget and consent posts (the fuzzer sends them) go to this test's own lists, not the shared project's
+    project = load_project(ROOT, {"privacy.forgotten": str(tmp / "forgotten.txt"),
+                                  "privacy.consent": str(tmp / "consent.tsv")})
     project = dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
                                   serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite"))
     service = Service(project, keys=(KEY,))

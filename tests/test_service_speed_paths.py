@@ -30,7 +30,9 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def clients(tmp_path_factory):
     """(the service's app, the same routes through FastAPI alone, the service)."""
     tmp = tmp_path_factory.mktemp("speed")
-    project = load_project(ROOT)
+    # forget and consent posts (the fuzzer sends them) go to this test's own lists, not the shared project's
+    project = load_project(ROOT, {"privacy.forgotten": str(tmp / "forgotten.txt"),
+                                  "privacy.consent": str(tmp / "consent.tsv")})
     project = dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
                                   serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite",
                                                             max_events=3))
