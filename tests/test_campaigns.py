@@ -311,3 +311,27 @@ def test_serve_over_http_agrees_with_batch_for_a_segment_template(restricted):
             assert (answer["template"] == NEW) <= (row in members)
             served.append(answer["template"])
     assert NEW in served[:2] and NEW not in served[2:], served
+
+
+def test_serve_stops_choosing_a_template_when_its_window_closes(tmp_path):
+    """Serve builds candidates at start-up; a window that closes while it runs is applied at
+    decision time, without a restart or an event."""
+    from bannergen.service import Service
+
+    project = make_project(tmp_path)
+    end = datetime.now(UTC) + timedelta(hours=1)
+    add_template(project, f"end = {end.isoformat(timespec='seconds')}\n", status="live")
+    engine = Engine(load_project(project))
+    users = chosen(engine, datetime.now(UTC))
+    getting = [engine.shop.raw_ids[u] for u in users.index[users == NEW][:20]]
+    assert getting
+    service = Service(engine.project, keys=("campaign-key",))
+    try:
+        state = service.state
+        before = [state.decide(service.privacy.pseudonym(u), "300x250") for u in getting]
+        assert sum(state.template_ids[c.template] == NEW for c in before) > len(getting) // 2
+        state.clock = lambda: end.timestamp() + 1  # an hour and a second later
+        after = [state.decide(service.privacy.pseudonym(u), "300x250") for u in getting]
+        assert all(c is not None and state.template_ids[c.template] != NEW for c in after)
+    finally:
+        service.close()

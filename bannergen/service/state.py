@@ -18,7 +18,10 @@ from __future__ import annotations
 import logging
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -111,6 +114,23 @@ class DecisionState:
         self._remember_uniforms(list(users))
         # (user, size) -> (the candidates, the stamp, the decision) of the last decision
         self._kept: dict[tuple[str, str], tuple[CandidateSet, tuple, Choice | None]] = {}
+        self.clock: Callable[[], float] = time.time  # seconds since the epoch; tests move it
+        self._campaigns = [t.campaign for t in model.templates]
+        self._open_second = -1
+        self._open: np.ndarray | None = None  # None: every template may be chosen now
+
+    def open_templates(self) -> np.ndarray | None:
+        """Per template index (+ one entry for index -1), whether its campaign may be chosen this
+        second: status live, inside its window; None when all may. Candidates are built when a
+        user's profile is, so a window that closes (or a template paused) while the server runs is
+        applied here, at decision time; one that opens reaches a user with their next rebuild."""
+        second = int(self.clock())
+        if second != self._open_second:
+            now = datetime.fromtimestamp(second, UTC)
+            is_open = [c.state(now) == "live" for c in self._campaigns]
+            self._open = None if all(is_open) else np.asarray(is_open + [True])
+            self._open_second = second
+        return self._open
 
     @classmethod
     def build(cls, engine: Engine) -> DecisionState:
@@ -201,7 +221,9 @@ class DecisionState:
             k = cands.k
             shown = view.shown_today(cands.user_ids, cands.item_ids[:, :k], cands.template_ids[:, :k])
             capped = tuple((shown[0] >= p.cap_per_day).tolist())
-        return view.version if p.name == "thompson" else 0, capped
+        is_open = self.open_templates()
+        return (view.version if p.name == "thompson" else 0, capped,
+                None if is_open is None else is_open.tobytes())
 
     def decide(self, user_id: str, size: str) -> Choice | None:
         """The banner for ``user_id`` at ``size`` now; None when nothing at all can be shown.
@@ -223,6 +245,9 @@ class DecisionState:
     def _decide(self, user_id: str, size: str, cands: CandidateSet, known: bool,
                 capped: tuple = ()) -> Choice | None:
         available = self.renders[size][cands.templates] if size in self.renders else None
+        is_open = self.open_templates()
+        if is_open is not None:  # a campaign closed since the candidates were built
+            available = is_open[cands.templates] if available is None else available & is_open[cands.templates]
         uniform = self.uniforms.get(user_id)
         made = decide_all(cands, self.decision_policy, self.engine.feedback, available,
                           None if uniform is None else np.asarray([uniform]))
