@@ -78,10 +78,11 @@ class PartitionOutcome:
 @lru_cache(maxsize=4)
 def _templates(folder: Path, run_key: str) -> dict:
     """The templates of ``folder`` as they were when the run with ``run_key`` started (a worker of a
-    long-running cluster serves many runs: an edited template makes a new key)."""
-    from bannergen.templating import load_templates
+    long-running cluster serves many runs: an edited template makes a new key). A broken template is
+    skipped, as on one machine; the driver has said so once already, so workers say it quietly."""
+    from bannergen.templating.manifest import load_usable_templates
 
-    return load_templates(folder)
+    return load_usable_templates(folder, quiet=True)
 
 
 _local = threading.local()
