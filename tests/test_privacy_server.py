@@ -31,12 +31,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def _serve(tmp_path_factory, *extra: str):
     project = make_project(tmp_path_factory.mktemp("served"))
     users = populate(project)
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), "serve", "--port", str(port),
+                             *extra],
                             env={**os.environ, "BANNERGEN_API_KEY": KEY}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -53,6 +53,11 @@ def server(tmp_path_factory):
     yield project, users, base
     proc.send_signal(signal.SIGINT)
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    yield from _serve(tmp_path_factory)
 
 
 def _decide(base: str, user: str) -> dict:
@@ -102,3 +107,27 @@ def test_an_opted_out_user_gets_the_default_and_is_not_stored(server):
     r = httpx.post(f"{base}/v1/events", json={"events": events}, headers=AUTH, timeout=10)
     assert r.json()["accepted"] == 1
     assert _decide(base, user)["fallback"] != "unknown-user"  # starts fresh from the new event
+
+
+@pytest.mark.slow
+def test_a_forget_taken_by_one_worker_reaches_every_worker(tmp_path_factory):
+    """Two worker processes: the one that takes POST /v1/forget clears its memory; the other sees
+    the forgotten list change and clears its own within a second."""
+    served = _serve(tmp_path_factory, "--workers", "2")
+    project, users, base = next(served)
+    try:
+        pids = set()
+        deadline = time.time() + 60
+        while len(pids) < 2 and time.time() < deadline:  # every request on a new connection
+            pids.add(httpx.get(f"{base}/healthz", timeout=5).json().get("worker"))
+        assert len(pids) == 2, pids
+        user = users[1]
+        before = [_decide(base, user)["fallback"] for _ in range(10)]
+        assert "unknown-user" not in before  # both workers know the user
+        r = httpx.post(f"{base}/v1/forget", json={"user_ids": [user]}, headers=AUTH, timeout=30)
+        assert r.status_code == 200, r.text
+        time.sleep(1.0)
+        after = [_decide(base, user) for _ in range(20)]
+        assert all(a["fallback"] == "unknown-user" for a in after), after
+    finally:
+        next(served, None)

@@ -111,7 +111,8 @@ class Service:
         self.writer.submit(self._load).result()
         # Other processes serving the same store: their commits reach this one within a poll.
         threading.Thread(target=follow_forever, args=(self._stop_following, self.writer, self.follower,
-                                                      self.store_health), name="bannergen-follow", daemon=True).start()
+                                                      self.store_health),
+                         kwargs={"also": self.privacy.follow_files}, name="bannergen-follow", daemon=True).start()
         render_workers_up.result()
 
     @classmethod

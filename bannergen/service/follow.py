@@ -138,11 +138,14 @@ class StoreHealth:
 
 
 def follow_forever(stop: threading.Event, writer: Executor, follower: StoreFollower, health: StoreHealth,
-                   interval_s: float = POLL_INTERVAL_S) -> None:
-    """Poll the store on the writer thread (which owns the connections) until ``stop`` is set."""
+                   interval_s: float = POLL_INTERVAL_S, also: Callable[[], None] | None = None) -> None:
+    """Poll the store on the writer thread (which owns the connections) until ``stop`` is set;
+    ``also`` runs there after each poll (the service's forgotten list and consent records)."""
     while not stop.wait(interval_s):
         try:
             writer.submit(follower.poll).result()
+            if also is not None:
+                writer.submit(also).result()
             health.answered()
         except EnvironmentFailure as exc:
             health.failed(exc)

@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from bannergen.privacy.forget import forget_pseudonyms
-from bannergen.privacy.lists import ConsentRecords
+from bannergen.privacy.lists import ConsentRecords, ForgottenList
 from bannergen.privacy.retention import compact_store
 
 if TYPE_CHECKING:
@@ -67,7 +69,28 @@ class ServicePrivacy:
         self.service = service
         self.consent = ConsentRecords(service.project.privacy.consent)
         self.opted_out: set[str] = set(self.consent.opted_out())  # pseudonyms
+        self.forgotten = ForgottenList(service.project.privacy.forgotten)
+        self._forgotten_seen = self.forgotten.read()
+        self._files_seen = self._files_stamp()
         self.last_compaction = 0.0
+
+    def _files_stamp(self) -> tuple:
+        return tuple(_stat(path) for path in (self.forgotten.path, self.consent.path))
+
+    def follow_files(self) -> None:
+        """Apply the forgets and consent changes another worker of this server took (writer thread).
+        The forgotten list and the consent records are files every worker on this machine reads: a
+        change of either drops the newly forgotten and opted-out users from this process's memory."""
+        stamp = self._files_stamp()
+        if stamp == self._files_seen:
+            return
+        self._files_seen = stamp
+        forgotten = self.forgotten.read()
+        opted_out = set(self.consent.opted_out())
+        gone = (forgotten - self._forgotten_seen) | (opted_out - self.opted_out)
+        self._forgotten_seen, self.opted_out = forgotten, opted_out - forgotten
+        if gone:
+            self._drop_from_memory(set(gone))
 
     def pseudonym(self, user_id: str) -> str:
         return self.service.engine.pseudonyms.one(user_id)
@@ -132,3 +155,12 @@ class ServicePrivacy:
         self.last_compaction = time.time()
         done = compact_store(self.service.behaviour, self.service.project.privacy.retention_days)
         log.info("retention: %s", done.line())
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a file is replaced (atomic writes make a new inode); None when missing."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
