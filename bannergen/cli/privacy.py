@@ -29,8 +29,8 @@ def forget(
     """Remove every record of these users: store rows (behaviour, feedback, decision log), their rows in every
     assignments and candidates table under the out folder (manifests rewritten to match), consent records and the
     fitted model. Their pseudonyms go into the forgotten list, so their rows in the shop's files are skipped from
-    now on. An unknown id is not an error (0 records). A server that is running learns of it through
-    POST /v1/forget instead.
+    now on. An unknown id is not an error (0 records). A server running on this project follows the
+    forgotten list and drops them from its memory within a second; POST /v1/forget does it all in one call.
 
     Example: bannergen forget zhangsan u000042
     """
