@@ -136,15 +136,21 @@ def render_variants(
         # scripts and notebooks without a main guard. The parent's pages are shared copy-on-write;
         # workers only touch their own Renderer, so little of it is ever copied.
         context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_pool_worker, initargs=(os.getpid(), options, store.out)
-        ) as pool:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_pool_worker, initargs=(os.getpid(), options, store.out))
+        try:
             for result in pool.map(_render_batch, _batches(todo, size)):
                 for _, warns in result:
                     warnings.extend(warns)
                 done += len(result)
                 if progress:
                     progress(done, len(todo))
+        except BaseException:
+            # Ctrl-C or a failure: drop the batches not started instead of rendering them all first
+            # (what leaving a `with` block would do); the banners already written are kept.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
     for w in warnings:
         log.info("%s", w)  # the caller reports them (the CLI's summary, OUT/render-warnings.txt)
     return RenderOutcome(unique=len(specs), rendered=len(todo), cached=cached, warnings=tuple(warnings))

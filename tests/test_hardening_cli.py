@@ -152,7 +152,8 @@ def test_ctrl_c_during_a_render_says_what_is_kept_and_exits_130(project, tmp_pat
         [sys.executable, "-m", "bannergen.cli.main", "--project", str(project), "render", "--segment", "all",
          "--out", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (out / "assets").is_dir() and proc.poll() is None and time.monotonic() < deadline:
+    # interrupt mid-render: once the first banners are on disk and most are still to come
+    while not any((out / "assets").glob("*.png")) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
