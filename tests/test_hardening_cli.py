@@ -145,12 +145,20 @@ def test_the_http_api_accepts_the_event_kind_as_event_too(key):
     assert EventBatch.model_validate_json(json.dumps(body)).events[0].type == "click"
 
 
+def _sigint_as_from_a_shell() -> None:
+    """In the child before exec: SIGINT delivered and not ignored (both are inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_render_says_what_is_kept_and_exits_130(project, tmp_path):
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bannergen.cli.main", "--project", str(project), "render", "--segment", "all",
-         "--out", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+         "--out", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # as from a shell: an ignored SIGINT is inherited, and a library earlier in the test run may ignore it
+        preexec_fn=_sigint_as_from_a_shell)
     deadline = time.monotonic() + 120
     # interrupt mid-render: once the first banners are on disk and most are still to come
     while not any((out / "assets").glob("*.png")) and proc.poll() is None and time.monotonic() < deadline:
