@@ -26,3 +26,17 @@ def decide_rendered(client, service, body: dict, headers: dict, timeout_s: float
 def raw_user_id(service, pseudonym: str) -> str:
     """The shop's own id of a user the service keeps under a pseudonym: what a CMS sends."""
     return str(service.engine.shop.raw_ids[pseudonym])
+
+
+def service_project(root, tmp, **serve):
+    """The project at ``root`` with everything a service writes in ``tmp``: render output, both
+    stores, and the forgotten list and consent records (forget and consent posts, which the fuzzer
+    sends too, must not reach a project other tests share). ``serve`` overrides [serve] fields."""
+    import dataclasses
+
+    from bannergen.config import load_project
+
+    project = load_project(root, {"privacy.forgotten": str(tmp / "forgotten.txt"),
+                                  "privacy.consent": str(tmp / "consent.tsv")})
+    return dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
+                               serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite", **serve))

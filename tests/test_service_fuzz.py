@@ -3,15 +3,13 @@ and every error is problem+json."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
+from conftest_service import service_project
 from tree_guard import example_project
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from bannergen.config import load_project  # noqa: E402
 from bannergen.service import Service, create_app  # noqa: E402
 
 ROOT = example_project()  # the example project; what tests write stays out of the working tree
@@ -21,11 +19,7 @@ KEY = "fuzz-key"
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
-    # forget and consent posts (the fuzzer sends them) go to this test's own lists, not the shared project's
-    project = load_project(ROOT, {"privacy.forgotten": str(tmp / "forgotten.txt"),
-                                  "privacy.consent": str(tmp / "consent.tsv")})
-    project = dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
-                                  serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite"))
+    project = service_project(ROOT, tmp)
     service = Service(project, keys=(KEY,))
     yield create_app(service, close_on_shutdown=False)
     service.close()

@@ -4,17 +4,16 @@ that describe them (the same status, problem+json and fields named) for a table 
 
 from __future__ import annotations
 
-import dataclasses
 import warnings
 
 import pytest
+from conftest_service import service_project
 from tree_guard import example_project
 
 pytest.importorskip("fastapi")
 warnings.filterwarnings("ignore", message=".*httpx.*", category=DeprecationWarning)
 from starlette.testclient import TestClient  # noqa: E402
 
-from bannergen.config import load_project  # noqa: E402
 from bannergen.service import Service, create_app  # noqa: E402
 from bannergen.service.hot_routes import HotRoutes  # noqa: E402
 from bannergen.service.limits import ServiceMiddleware  # noqa: E402
@@ -30,12 +29,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def clients(tmp_path_factory):
     """(the service's app, the same routes through FastAPI alone, the service)."""
     tmp = tmp_path_factory.mktemp("speed")
-    # forget and consent posts (the fuzzer sends them) go to this test's own lists, not the shared project's
-    project = load_project(ROOT, {"privacy.forgotten": str(tmp / "forgotten.txt"),
-                                  "privacy.consent": str(tmp / "consent.tsv")})
-    project = dataclasses.replace(project, out=tmp / "out", feedback_store=tmp / "fb.sqlite",
-                                  serve=dataclasses.replace(project.serve, behaviour_store=tmp / "b.sqlite",
-                                                            max_events=3))
+    project = service_project(ROOT, tmp, max_events=3)
     service = Service(project, keys=(KEY,))
     app = create_app(service, close_on_shutdown=False)
     assert isinstance(app, ServiceMiddleware) and isinstance(app.app, HotRoutes)
