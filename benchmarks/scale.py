@@ -29,9 +29,22 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_per_process(cmd: list[str]) -> tuple[dict, float, dict[int, tuple[str, float]]]:
-    """Run ``cmd``; return (its JSON output, wall seconds, pid -> (role, peak RSS in MB)) for it and
-    every process it starts (the Dask nannies and workers)."""
+def split_events(events: Path, folder: Path, rows: int = 250_000) -> None:
+    """The events file as a Parquet dataset: files of ``rows`` rows, named in order."""
+    import pyarrow.parquet as pq
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = pq.read_table(events)
+    for n, start in enumerate(range(0, table.num_rows, rows)):
+        pq.write_table(table.slice(start, rows), folder / f"part-{n:04d}.parquet")
+
+
+def run_sampled(cmd: list[str]) -> tuple[dict, float, float, dict[int, tuple[str, float]]]:
+    """Run ``cmd`` while sampling its process tree every 0.1 s; return (its JSON output, wall seconds,
+    the tree's peak PSS in MB, pid -> (role, peak RSS in MB)) for it and every process it starts
+    (render workers, Dask nannies and workers). PSS counts pages the forked render workers share
+    with the main process once, split between them; RSS per process is what each one holds."""
+    tree_peak = 0
     peaks: dict[int, tuple[str, float]] = {}
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
@@ -44,13 +57,17 @@ def run_per_process(cmd: list[str]) -> tuple[dict, float, dict[int, tuple[str, f
         return "worker" if "spawn_main" in line or "multiprocessing" in line else "other"
 
     def sample() -> None:
+        nonlocal tree_peak
         parent = psutil.Process(proc.pid)
         while not stop.is_set():
             try:
+                pss = 0
                 for p in [parent, *parent.children(recursive=True)]:
-                    mb = p.memory_info().rss / 2**20
-                    if mb > peaks.get(p.pid, ("", 0.0))[1]:
-                        peaks[p.pid] = (role(p), mb)
+                    memory = p.memory_full_info()
+                    pss += memory.pss
+                    if memory.rss / 2**20 > peaks.get(p.pid, ("", 0.0))[1]:
+                        peaks[p.pid] = (role(p), memory.rss / 2**20)
+                tree_peak = max(tree_peak, pss)
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -63,47 +80,7 @@ def run_per_process(cmd: list[str]) -> tuple[dict, float, dict[int, tuple[str, f
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()[-2000:]}")
-    return json.loads(out.strip().splitlines()[-1]), wall, peaks
-
-
-def split_events(events: Path, folder: Path, rows: int = 250_000) -> None:
-    """The events file as a Parquet dataset: files of ``rows`` rows, named in order."""
-    import pyarrow.parquet as pq
-
-    folder.mkdir(parents=True, exist_ok=True)
-    table = pq.read_table(events)
-    for n, start in enumerate(range(0, table.num_rows, rows)):
-        pq.write_table(table.slice(start, rows), folder / f"part-{n:04d}.parquet")
-
-
-def run_measured(cmd: list[str]) -> tuple[dict, float, float]:
-    """Run ``cmd``; return (its JSON output, wall seconds, peak PSS of its process tree in MB)."""
-    peak = 0
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
-    stop = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        parent = psutil.Process(proc.pid)
-        while not stop.is_set():
-            try:
-                procs = [parent, *parent.children(recursive=True)]
-                # PSS: pages shared by the forked render workers count once, split between them
-                peak = max(peak, sum(p.memory_full_info().pss for p in procs if p.is_running()))
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    out, err = proc.communicate()
-    stop.set()
-    sampler.join()
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.strip()[-2000:]}")
-    return json.loads(out.strip().splitlines()[-1]), wall, peak / 2**20
+    return json.loads(out.strip().splitlines()[-1]), wall, tree_peak / 2**20, peaks
 
 
 def main() -> None:
@@ -158,9 +135,9 @@ def main() -> None:
         partitions = ["--partitions", str(-(-args.users // per))] if per else []
         report_dask(args, [*cmd, "--executor", "dask", *partitions])
         return
-    first, first_wall, first_peak = run_measured(cmd)
-    again, again_wall, again_peak = run_measured(cmd)
-    forced, forced_wall, forced_peak = run_measured([*cmd, "--force"])
+    first, first_wall, first_peak, _ = run_sampled(cmd)
+    again, again_wall, again_peak, _ = run_sampled(cmd)
+    forced, forced_wall, forced_peak, _ = run_sampled([*cmd, "--force"])
 
     print(f"\nrender --segment all on {args.users:,} users / {args.items:,} items / {args.events:,} events")
     print("rerun: the same command again (same run key: nothing recomputed);")
@@ -180,7 +157,7 @@ def main() -> None:
 def report_dask(args: argparse.Namespace, cmd: list[str]) -> None:
     """The first run (the blend fitted once, on one worker) and a --force rerun (the fitted blend
     loaded, decisions recomputed, every variant cached: a daily run on unchanged models)."""
-    runs = {"first": run_per_process(cmd), "forced": run_per_process([*cmd, "--force"])}
+    runs = {"first": run_sampled(cmd), "forced": run_sampled([*cmd, "--force"])}
     print(f"\nrender --segment all --executor dask on {args.users:,} users / {args.items:,} items / "
           f"{args.events:,} events")
     print(f"{'stage':<10}{'first s':>10}{'forced s':>10}")
@@ -189,7 +166,7 @@ def report_dask(args: argparse.Namespace, cmd: list[str]) -> None:
     print(f"{'wall':<10}" + "".join(f"{r[1]:>10.2f}" for r in runs.values()))
     first = runs["first"][0]
     print(f"users {first['users']:,}, unique variants {first['unique_variants']:,}, rendered {first['rendered']:,}")
-    for name, (_, _, peaks) in runs.items():
+    for name, (_, _, _, peaks) in runs.items():
         shown = sorted(((role, mb) for role, mb in peaks.values() if mb >= 50), key=lambda r: (r[0], -r[1]))
         print(f"peak RSS per process, {name} run (MB): " + ", ".join(f"{role} {mb:,.0f}" for role, mb in shown))
 
