@@ -120,7 +120,8 @@ def main() -> None:
         f'[paths]\ntemplates = "{ROOT / "templates"}"\nassets = "{ROOT / "assets"}"\nscoring = "{ROOT / "scoring"}"\n'
         f'out = "out"\nrejects = "out/rejects.txt"\nmodels = "models"\n'
         f'[render]\nsizes = {args.sizes.split(",")!r}\nformats = {args.formats.split(",")!r}\n'
-        f'[feedback]\nstore = "feedback.sqlite"\n',
+        f'[feedback]\nstore = "feedback.sqlite"\n'
+        f'[privacy]\nsecret = "scale-benchmark-secret"\n',  # a generated shop: its pseudonyms protect nobody
         encoding="utf-8",
     )
     cmd = [sys.executable, "-m", "bannergen.cli.main", "--project", str(args.workdir),

@@ -334,7 +334,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="length of the main step")
     parser.add_argument("--first-rate", type=float, default=1000.0, help="rate of the first-minute step")
     parser.add_argument("--first-seconds", type=float, default=60.0, help="length of the first-minute step")
-    parser.add_argument("--sweep", type=float, nargs="*", default=[1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 10000, 12000],
+    parser.add_argument("--sweep", type=float, nargs="*",
+                        default=[1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000, 7000, 8000, 10000, 12000],
                         help="rates of the sweep, rising; it stops at the first that misses p99 <= 10 ms")
     parser.add_argument("--sweep-seconds", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=1, help="runs of the main and sweep steps; medians are shown")

@@ -26,7 +26,8 @@ def project(tmp_path: Path, policy: str = "softmax", policy_toml: str | None = N
     policy_file.write_text(text.replace('policy = "softmax"', f'policy = "{policy}"', 1), encoding="utf-8")
     (tmp_path / "bannergen.toml").write_text(
         '[data]\ncatalog = "shop/catalog.csv"\nevents = "shop/events.parquet"\n'
-        '[render]\nsizes = ["1200x400", "750x300", "300x250"]\n', encoding="utf-8"
+        # one size, one format: what these tests check is the choosing, not the drawing
+        '[render]\nsizes = ["300x250"]\nformats = ["png"]\n', encoding="utf-8"
     )
     return Engine(load_project(tmp_path))
 
@@ -84,14 +85,14 @@ def test_thompson_learns_from_a_click_without_a_refit(tmp_path):
 @pytest.mark.slow
 def test_the_frequency_cap_rotates_to_the_next_banner(tmp_path):
     engine = project(tmp_path, "greedy", "[frequency_cap]\nper_user_per_day = 2\n[holdout]\nshare = 0.0\n")
-    summary = engine.render("all", limit=None)
-    first = engine.decide_users(["zhangsan"]).iloc[0]
+    summary = engine.render("camera-fans")  # zhangsan's segment (his interest is half in cameras)
+    first = engine.decide_users(["zhangsan"], "camera-fans").iloc[0]
     assignments = pd.read_csv(summary.out / pd.read_json(summary.out / "manifest.json", typ="series")["assignments"]["csv"], dtype=str)
     shown = assignments[assignments["user_id"] == "zhangsan"]["variant_id"].iloc[0]
     engine.record_feedback(feedback([("zhangsan", shown, "impression")] * 1, start=0))
-    assert engine.decide_users(["zhangsan"]).iloc[0]["item_id"] == first["item_id"]  # 1 < cap
+    assert engine.decide_users(["zhangsan"], "camera-fans").iloc[0]["item_id"] == first["item_id"]  # 1 < cap
     engine.record_feedback(feedback([("zhangsan", shown, "impression")], start=1))
-    second = engine.decide_users(["zhangsan"]).iloc[0]
+    second = engine.decide_users(["zhangsan"], "camera-fans").iloc[0]
     assert (second["item_id"], second["template"]) != (first["item_id"], first["template"])
 
 

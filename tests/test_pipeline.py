@@ -20,7 +20,7 @@ from bannergen.pipeline import Engine
 
 ROOT = example_project()  # the example project; what tests write stays out of the working tree
 SEGMENT = "camera-fans"
-LIMIT = 40
+LIMIT = 20
 
 
 def engine(tmp: Path, **overrides: str) -> Engine:
@@ -142,7 +142,7 @@ def test_two_processes_give_byte_identical_files(tmp_path):
         out = tmp_path / name
         subprocess.run(
             [sys.executable, "-m", "bannergen.cli.main", "--project", str(ROOT), "render", "--segment", SEGMENT,
-             "--limit", "12", "--out", str(out), "--quiet"],
+             "--limit", "5", "--out", str(out), "--quiet"],
             check=True, capture_output=True,
         )
         outs.append(out)
