@@ -1,8 +1,65 @@
-"""A decision whose own banner is on disk: ask, let the render pool draw what was missing, ask again."""
+"""Helpers of the service tests: the real server on a loopback port (started as the installed
+command runs, stopped with Ctrl-C), a decision whose own banner is on disk, and an isolated project."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+# The bannergen command line, run as the installed entry point runs it.
+CLI = "import sys\nfrom bannergen.cli.main import main\nsys.argv[0] = 'bannergen'\nmain()\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_serve(project: Path, *args: str, env: dict | None = None, workers: int = 1,
+                timeout_s: float = 180) -> tuple[subprocess.Popen, str]:
+    """`bannergen serve` for ``project`` on a free loopback port; returns (process, base URL) once
+    /healthz has answered 200 from ``workers`` distinct worker processes."""
+    import httpx
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), "serve", "--port", str(port), *args],
+                            env=os.environ if env is None else env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + timeout_s
+    seen: set = set()
+    while len(seen) < workers:
+        if proc.poll() is not None:
+            raise AssertionError(f"the server exited ({proc.returncode}): {proc.communicate()[1][-3000:]}")
+        if time.time() > deadline:
+            stop_serve(proc)
+            raise AssertionError(f"the server did not come up in {timeout_s:g} s")
+        try:  # each request on a new connection, so a second worker can take it
+            r = httpx.get(f"{base}/healthz", timeout=2)
+            if r.status_code == 200:
+                seen.add(r.json().get("worker"))
+                continue
+        except (httpx.TransportError, ValueError):
+            pass
+        time.sleep(0.2)
+    return proc, base
+
+
+def stop_serve(proc: subprocess.Popen) -> tuple[str, str]:
+    """Ctrl-C, as in a terminal (killed after 30 s); returns the server's (stdout, stderr)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.communicate()
 
 
 def decide_rendered(client, service, body: dict, headers: dict, timeout_s: float = 60.0) -> dict:

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+from conftest_service import CLI
 
 from bannergen.config import load_project
 from bannergen.pipeline import Engine
@@ -19,7 +20,6 @@ from bannergen.store.base import BehaviourEvent
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT = "camera-fans"
 LIMIT = 40
-CLI = "import sys; from bannergen.cli.main import main; sys.argv[0] = 'bannergen'; main()"
 
 
 def make_project(tmp: Path) -> Path:

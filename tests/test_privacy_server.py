@@ -5,10 +5,6 @@ forgotten or opted-out user is the non-personalized default."""
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -16,7 +12,8 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
-from privacy_project import CLI, files_holding, make_project, populate  # noqa: E402
+from conftest_service import start_serve, stop_serve  # noqa: E402
+from privacy_project import files_holding, make_project, populate  # noqa: E402
 
 from bannergen.config import load_project  # noqa: E402
 from bannergen.privacy.pseudonyms import project_pseudonymizer  # noqa: E402
@@ -25,34 +22,12 @@ KEY = "privacy-key"
 AUTH = {"authorization": f"Bearer {KEY}"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(tmp_path_factory, *extra: str):
+def _serve(tmp_path_factory, *extra: str, workers: int = 1):
     project = make_project(tmp_path_factory.mktemp("served"))
     users = populate(project)
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), "serve", "--port", str(port),
-                             *extra],
-                            env={**os.environ, "BANNERGEN_API_KEY": KEY}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 180
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.2)
+    proc, base = start_serve(project, *extra, env={**os.environ, "BANNERGEN_API_KEY": KEY}, workers=workers)
     yield project, users, base
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
+    stop_serve(proc)
 
 
 @pytest.fixture(scope="module")
@@ -113,14 +88,9 @@ def test_an_opted_out_user_gets_the_default_and_is_not_stored(server):
 def test_a_forget_taken_by_one_worker_reaches_every_worker(tmp_path_factory):
     """Two worker processes: the one that takes POST /v1/forget clears its memory; the other sees
     the forgotten list change and clears its own within a second."""
-    served = _serve(tmp_path_factory, "--workers", "2")
+    served = _serve(tmp_path_factory, "--workers", "2", workers=2)
     project, users, base = next(served)
     try:
-        pids = set()
-        deadline = time.time() + 60
-        while len(pids) < 2 and time.time() < deadline:  # every request on a new connection
-            pids.add(httpx.get(f"{base}/healthz", timeout=5).json().get("worker"))
-        assert len(pids) == 2, pids
         user = users[1]
         before = [_decide(base, user)["fallback"] for _ in range(10)]
         assert "unknown-user" not in before  # both workers know the user

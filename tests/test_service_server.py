@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -15,21 +14,9 @@ import pytest
 pytest.importorskip("uvicorn")
 httpx = pytest.importorskip("httpx")
 
+from conftest_service import CLI, start_serve, stop_serve  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-
-# The bannergen command line, run as the installed entry point runs it.
-CLI = textwrap.dedent("""
-    import sys
-    from bannergen.cli.main import main
-    sys.argv[0] = "bannergen"
-    main()
-""")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def project_copy(tmp: Path) -> Path:
@@ -48,12 +35,6 @@ def project_copy(tmp: Path) -> Path:
     return tmp
 
 
-def run_cli(project: Path, *args: str, env: dict | None = None, **kwargs):
-    return subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), *args],
-                            env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, **kwargs)
-
-
 @pytest.mark.slow
 def test_serve_refuses_to_start_without_a_key(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "BANNERGEN_API_KEY"}
@@ -69,20 +50,8 @@ def test_serve_refuses_to_start_without_a_key(tmp_path):
 @pytest.mark.slow
 def test_real_server_on_loopback(tmp_path):
     project = project_copy(tmp_path)
-    port = free_port()
-    proc = run_cli(project, "serve", "--port", str(port), env={"BANNERGEN_API_KEY": "k1,k2"})
-    base = f"http://127.0.0.1:{port}"
+    proc, base = start_serve(project, env={**os.environ, "BANNERGEN_API_KEY": "k1,k2"}, timeout_s=60)
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.time() < deadline, "server did not start"
-            time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=10) as client:
             r = client.post("/v1/decisions", json={"user_id": "zhangsan", "placement": "home_top", "size": "1200x400"},
                             headers={"authorization": "Bearer k2"})
@@ -103,25 +72,9 @@ def test_real_server_on_loopback(tmp_path):
             assert "paths" in client.get("/openapi.json").json()
             assert "bannergen_http_requests_total" in client.get("/metrics").text
     finally:
-        proc.terminate()
-        out, err = proc.communicate(timeout=20)
+        out, err = stop_serve(proc)
     assert "bannergen serve: 3,001 users" in out, (out, err)
     assert (project / ".bannergen" / "behaviour.sqlite").is_file()
-
-
-def start_server(project: Path, key: str = "k1"):
-    port = free_port()
-    proc = run_cli(project, "serve", "--port", str(port), env={"BANNERGEN_API_KEY": key})
-    deadline = time.time() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return proc, port
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.time() < deadline, "server did not start"
-        time.sleep(0.2)
 
 
 async def slow_clients(port: int, silent: int, trickle: int, short_body: int, give_up_s: float) -> list[tuple]:
@@ -166,7 +119,8 @@ def test_slow_clients_are_cut_off(tmp_path):
     project = project_copy(tmp_path)
     with (project / "bannergen.toml").open("a", encoding="utf-8") as toml:
         toml.write("[serve]\nheader_timeout_s = 1.0\nbody_timeout_s = 1.0\n")
-    proc, port = start_server(project)
+    proc, base = start_serve(project, env={**os.environ, "BANNERGEN_API_KEY": "k1"})
+    port = int(base.rsplit(":", 1)[1])
     try:
         async def scenario():
             slow = asyncio.ensure_future(slow_clients(port, silent=70, trickle=70, short_body=60, give_up_s=15))
@@ -183,5 +137,4 @@ def test_slow_clients_are_cut_off(tmp_path):
             assert closed < 5, (kind, closed)
             assert status == "HTTP/1.1 408 Request Timeout", (kind, status)
     finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
+        stop_serve(proc)

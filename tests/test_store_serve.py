@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,19 +18,12 @@ import pytest
 
 httpx = pytest.importorskip("httpx")
 
+from conftest_service import start_serve, stop_serve  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
-CLI = "import sys\nfrom bannergen.cli.main import main\nsys.argv[0] = 'bannergen'\nmain()\n"
 USER = "zhangsan"  # in the rendered camera-fans segment: every candidate of theirs is on disk
 CAP = 3  # scoring/policy.toml: frequency_cap.per_user_per_day
 SETTLE_S = 1.0  # a commit to one worker reaches every worker within this
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -104,31 +96,12 @@ def server(request, tmp_path, rendered_out) -> Iterator[Server]:
     """``bannergen serve --workers 2`` over the rendered shop on the store named by the test's parameter."""
     url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
     project = _write_project(tmp_path, rendered_out, url)
-    port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("BANNERGEN_API_KEY", "BANNERGEN_STORE_URL")}
-    proc = subprocess.Popen([sys.executable, "-c", CLI, "--project", str(project), "serve", "--open", "--port",
-                             str(port), "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    srv = Server(proc, f"http://127.0.0.1:{port}", project)
+    proc, base = start_serve(project, "--open", "--workers", "2", env=env, workers=2, timeout_s=240)
     try:
-        deadline = time.time() + 240
-        pids: set[int] = set()
-        while len(pids) < 2:
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            assert time.time() < deadline, "two workers did not come up in 240 s"
-            try:
-                pids.add(httpx.get(f"{srv.base}/healthz", timeout=2).json()["worker"])
-            except (httpx.TransportError, ValueError):
-                time.sleep(0.5)
-        yield srv
+        yield Server(proc, base, project)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        print(proc.communicate()[1][-4000:])  # the server's log, shown when the test fails
+        print(stop_serve(proc)[1][-4000:])  # the server's log, shown when the test fails
 
 
 def impression(decision: dict, user: str = USER) -> dict:
