@@ -4,6 +4,7 @@ weights built in code, and the tiny shop the scorer tests share."""
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,14 @@ pytest_plugins = ["postgres_fixture", "tree_guard"]
 # Tests of a missing secret remove it.
 EXAMPLE_SECRET = "example-shop-demo-secret-not-for-real-customers"
 os.environ["BANNERGEN_SECRET"] = EXAMPLE_SECRET
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules with the most end-to-end (slow) tests first. Under pytest-xdist each module runs in
+    one process and modules are handed out in this order: a long module handed out last leaves the
+    other processes idle while it runs, one handed out first overlaps with everything else."""
+    slow = Counter(item.module.__name__ for item in items if item.get_closest_marker("slow") and item.module)
+    items.sort(key=lambda item: -slow[item.module.__name__] if item.module else 0)  # stable: a module keeps its order
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,7 @@ from bannergen.store.base import BehaviourEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 SEGMENT = "camera-fans"
-LIMIT = 40
+LIMIT = 20
 
 
 def make_project(tmp: Path) -> Path:

@@ -20,7 +20,7 @@ from bannergen.pipeline import Engine
 
 ROOT = example_project()  # the example project; what tests write stays out of the working tree
 SEGMENT = "camera-fans"
-LIMIT = 20
+LIMIT = 12
 
 
 def engine(tmp: Path, **overrides: str) -> Engine:
