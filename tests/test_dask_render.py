@@ -22,6 +22,9 @@ import pytest
 
 pytest.importorskip("distributed")
 
+# each test starts a Dask cluster
+pytestmark = pytest.mark.slow
+
 from bannergen.config import load_project  # noqa: E402
 from bannergen.pipeline import Engine  # noqa: E402
 
@@ -89,7 +92,6 @@ def _as_dataset(events: Path, folder: Path) -> str:
     return folder.resolve().as_uri()
 
 
-@pytest.mark.slow
 def test_dask_render_writes_the_local_executors_files(local_render: Path, project: Path, tmp_path: Path) -> None:
     engine = _engine(project, tmp_path)
     url = _as_dataset(engine.project.events, tmp_path / "events")  # six pieces, read by the workers
@@ -111,7 +113,6 @@ def _kill_a_worker_once_rendering(out: Path, done: threading.Event, killed: list
         time.sleep(0.05)
 
 
-@pytest.mark.slow
 def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, project: Path, tmp_path: Path) -> None:
     out, done, killed = tmp_path / "out" / "all", threading.Event(), []
     killer = threading.Thread(target=_kill_a_worker_once_rendering, args=(out, done, killed), daemon=True)

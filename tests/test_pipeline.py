@@ -19,6 +19,8 @@ from bannergen.manifest import read_manifest
 from bannergen.pipeline import Engine
 
 ROOT = example_project()  # the example project; what tests write stays out of the working tree
+# end to end: renders of the example shop, in this process and in subprocesses
+pytestmark = pytest.mark.slow
 SEGMENT = "camera-fans"
 LIMIT = 12
 
@@ -135,14 +137,13 @@ def test_a_price_change_rerenders_only_that_items_variants(first_run, tmp_path):
     assert others <= set(manifest["variants"])
 
 
-@pytest.mark.slow
 def test_two_processes_give_byte_identical_files(tmp_path):
     outs = []
     for name in ("a", "b"):
         out = tmp_path / name
         subprocess.run(
             [sys.executable, "-m", "bannergen.cli.main", "--project", str(ROOT), "render", "--segment", SEGMENT,
-             "--limit", "5", "--out", str(out), "--quiet"],
+             "--limit", "2", "--out", str(out), "--quiet"],
             check=True, capture_output=True,
         )
         outs.append(out)

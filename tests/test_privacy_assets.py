@@ -9,10 +9,14 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from privacy_project import make_project
 
 from bannergen.config import load_project
 from bannergen.pipeline import Engine
+
+# renders hundreds of users' banners and reads every byte
+pytestmark = pytest.mark.slow
 
 # What a page loads by itself: src=, url(...), @import, <link href=>. A link the shopper may click (<a href>) is
 # not loaded and goes to the shop.

@@ -47,6 +47,7 @@ def _store_rows(project: Path) -> dict[str, pd.DataFrame]:
     return rows
 
 
+@pytest.mark.slow  # a forced render of the project per example
 @settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_forgotten_users_leave_no_trace_and_others_are_unchanged(populated, tmp_path_factory, data):

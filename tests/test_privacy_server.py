@@ -12,6 +12,9 @@ import pytest
 httpx = pytest.importorskip("httpx")
 pytest.importorskip("uvicorn")
 
+# each test starts the real server over a rendered project
+pytestmark = pytest.mark.slow
+
 from conftest_service import start_serve, stop_serve  # noqa: E402
 from privacy_project import files_holding, make_project, populate  # noqa: E402
 
@@ -84,7 +87,6 @@ def test_an_opted_out_user_gets_the_default_and_is_not_stored(server):
     assert _decide(base, user)["fallback"] != "unknown-user"  # starts fresh from the new event
 
 
-@pytest.mark.slow
 def test_a_forget_taken_by_one_worker_reaches_every_worker(tmp_path_factory):
     """Two worker processes: the one that takes POST /v1/forget clears its memory; the other sees
     the forgotten list change and clears its own within a second."""

@@ -15,6 +15,8 @@ from bannergen.pipeline import Engine
 from bannergen.publish import IMMUTABLE, publish
 
 ROOT = example_project()  # the example project; what tests write stays out of the working tree
+# renders the example shop, then publishes it
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
