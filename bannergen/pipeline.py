@@ -209,7 +209,7 @@ class Engine:
 
     @cached_property
     def renderer(self):
-        return self.renderer_options().build()
+        return self.renderer_options().build(self.templates)  # the templates this engine decided with
 
     # -- public operations ------------------------------------------------------------------------
     def segment_sizes(self) -> pd.DataFrame:

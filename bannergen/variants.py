@@ -45,12 +45,16 @@ class RendererOptions:
     jpg_quality: int
     png_compress_level: int
 
-    def build(self):  # -> Renderer
+    def build(self, templates: dict | None = None):  # -> Renderer
+        """The Renderer of these options, over ``templates`` when the caller has them loaded (a
+        worker process loads its own)."""
         from bannergen.render.engine import Renderer
         from bannergen.templating.manifest import load_usable_templates
 
+        if templates is None:
+            templates = load_usable_templates(self.templates_dir, quiet=True)  # the parent already warned
         return Renderer(
-            load_usable_templates(self.templates_dir, quiet=True),  # the parent already warned
+            templates,
             self.assets_dir,
             formats=self.formats,
             webp_quality=self.webp_quality,
