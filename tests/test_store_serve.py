@@ -172,7 +172,7 @@ def test_workers_share_one_state_through_the_store(server: Server) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("server", ["postgres"], indirect=True)
 def test_the_database_going_away_under_traffic(server: Server, postgres_cluster) -> None:
-    _, before = server.probe()
+    before = server.settled()  # the user's own banner, rendered, from every worker (not a stand-in)
     assert before["degraded"] is False
     postgres_cluster.stop("immediate")
     try:
