@@ -30,9 +30,10 @@ os.environ["BANNERGEN_SECRET"] = EXAMPLE_SECRET
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Modules with the most end-to-end (slow) tests first. Under pytest-xdist each module runs in
-    one process and modules are handed out in this order: a long module handed out last leaves the
-    other processes idle while it runs, one handed out first overlaps with everything else."""
+    """Modules with the most end-to-end (slow) tests first, each module's tests kept together.
+    pytest-xdist hands the tests out in this order and an idle process steals from the end of a
+    busy one's queue: long tests at the start overlap with everything else, where long tests at
+    the end could leave one process working alone."""
     slow = Counter(item.module.__name__ for item in items if item.get_closest_marker("slow") and item.module)
     items.sort(key=lambda item: -slow[item.module.__name__] if item.module else 0)  # stable: a module keeps its order
 
