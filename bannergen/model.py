@@ -181,19 +181,20 @@ def load_or_fit_blend(interactions: Interactions, settings: ScoringSettings, mod
     assert settings.blend is not None
     blend = Blend.from_settings(settings.blend, settings.weights).fit(interactions)
     if models is not None and fingerprint is not None:
-        _save_fitted(blend, models, fingerprint)
+        save_fitted_blend(blend, models, fingerprint)
     return blend
 
 
-def _save_fitted(blend: Blend, models: Path, fingerprint: str) -> None:
+def save_fitted_blend(blend: Blend, models: Path, fingerprint: str, fitted_by: str = "render") -> None:
     """Keep a blend fitted during a run, so the next run on the same data and settings loads it
-    instead of refitting (EASE on 10,000 items is most of a large run's model time)."""
+    instead of refitting (EASE on 10,000 items is most of a large run's model time). ``fitted_by``
+    says how, in the model's meta.json."""
     import logging
 
     from bannergen.errors import BannergenError
     from bannergen.scorers.store import save_blend
 
     try:
-        save_blend(blend, models, fingerprint, meta={"fitted_by": "render"})
+        save_blend(blend, models, fingerprint, meta={"fitted_by": fitted_by})
     except (OSError, BannergenError) as error:  # a read-only project still renders
         logging.getLogger(__name__).warning("could not save the fitted model to %s: %s", models, error)

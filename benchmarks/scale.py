@@ -156,13 +156,13 @@ def main() -> None:
 
 
 def report_dask(args: argparse.Namespace, cmd: list[str]) -> None:
-    """The first run (the blend fitted once, on one worker) and a --force rerun (the fitted blend
+    """The first run (the blend fitted once from the partitions' sums) and a --force rerun (the fitted blend
     loaded, decisions recomputed, every variant cached: a daily run on unchanged models)."""
     runs = {"first": run_sampled(cmd), "forced": run_sampled([*cmd, "--force"])}
     print(f"\nrender --segment all --executor dask on {args.users:,} users / {args.items:,} items / "
           f"{args.events:,} events")
     print(f"{'stage':<10}{'first s':>10}{'forced s':>10}")
-    for stage in ("check", "load", "profile", "select", "render", "write"):
+    for stage in ("check", "load", "profile", "fit", "select", "render", "write"):
         print(f"{stage:<10}" + "".join(f"{r[0]['timings'].get(stage, 0):>10.2f}" for r in runs.values()))
     print(f"{'wall':<10}" + "".join(f"{r[1]:>10.2f}" for r in runs.values()))
     first = runs["first"][0]

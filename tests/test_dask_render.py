@@ -17,6 +17,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psutil
 import pytest
 
@@ -51,15 +53,18 @@ def _manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the example project (settings, templates, assets, rules, shop): the workers read it
-    as a shared folder, and nothing the tests write lands in the working tree."""
-    root = tmp_path_factory.mktemp("project")
+def _copy_project(root: Path) -> Path:
+    """A copy of the example project (settings, templates, assets, rules, shop) in ``root``: the
+    workers read it as a shared folder, and nothing the tests write lands in the working tree."""
     for name in ("templates", "assets", "scoring", "examples/shop"):
         shutil.copytree(REPO / name, root / name)
     shutil.copyfile(REPO / "bannergen.toml", root / "bannergen.toml")
     return root
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _copy_project(tmp_path_factory.mktemp("project"))
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +104,43 @@ def test_dask_render_writes_the_local_executors_files(local_render: Path, projec
     dask = engine.render("all", executor="dask")
     _assert_same_render(local_render, dask.out)
     assert dask.users == 3001 and dask.rendered == dask.unique_variants > 0
+
+
+def _dense(m: object) -> np.ndarray:
+    return m.toarray() if hasattr(m, "toarray") else np.asarray(m)
+
+
+def test_a_first_render_on_dask_fits_the_blend_from_partition_sums(local_render: Path, project: Path,
+                                                                   tmp_path: Path) -> None:
+    """No saved model: the partitions' sums fit the blend (no worker loads the whole shop). It is the
+    model the local executor fitted, up to the order floats were added in, so every decision is the
+    same and the scores agree to float32 precision."""
+    from bannergen.scorers.settings import load_scoring
+    from bannergen.scorers.store import load_blend, read_meta
+
+    fresh = _copy_project(tmp_path / "project")
+    engine = _engine(fresh, tmp_path)
+    assert read_meta(engine.project.models) is None
+    dask = engine.render("all", executor="dask")
+    meta = read_meta(engine.project.models)
+    assert meta is not None and meta["fitted_by"] == "render on dask, from the sums of 4 partitions"
+    local_models = load_project(project).models
+    assert meta["fingerprint"] == read_meta(local_models)["fingerprint"]  # the same data and settings
+    interest = load_scoring(fresh / "scoring").weights
+    ours, theirs = load_blend(engine.project.models, None, interest), load_blend(local_models, None, interest)
+    assert ours.scorers.keys() == theirs.scorers.keys()
+    for name, scorer in ours.scorers.items():
+        for key, value in scorer.state().items():
+            other = theirs.scorers[name].state()[key]
+            np.testing.assert_allclose(_dense(value), _dense(other), rtol=1e-5, atol=1e-6, err_msg=f"{name}.{key}")
+    local, ours_out = _manifest(local_render), _manifest(dask.out)
+    assert local["variants"] == ours_out["variants"] and local["stats"] == ours_out["stats"]
+    for table in ("assignments", "candidates"):
+        a = pd.read_parquet(local_render / local[table]["parquet"])
+        b = pd.read_parquet(dask.out / ours_out[table]["parquet"])
+        numbers = [c for c in ("score", "propensity", "probability") if c in a.columns]
+        pd.testing.assert_frame_equal(a.drop(columns=numbers), b.drop(columns=numbers))
+        np.testing.assert_allclose(a[numbers].to_numpy(float), b[numbers].to_numpy(float), rtol=1e-5, atol=1e-9)
 
 
 def _kill_a_worker_once_rendering(out: Path, done: threading.Event, killed: list[int]) -> None:

@@ -10,7 +10,9 @@ identical to mlxtend's numbers (a test checks this) and much faster; longer rule
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,7 @@ import scipy.sparse as sp
 from bannergen.association.baskets import BasketSet
 from bannergen.association.mining import mine_rules
 from bannergen.scorers.base import Interactions, Scorer, check_rows
+from bannergen.scorers.sums import Sums, column_sums, gram
 
 
 @dataclass(frozen=True)
@@ -33,16 +36,25 @@ class FiredRule:
 def pair_rules(matrix: sp.csr_matrix, min_support: float, min_confidence: float) -> pd.DataFrame:
     """Rules a -> b between single items: DataFrame (antecedent, consequent, support, confidence,
     lift) over column positions of the binary basket ``matrix`` (n_baskets, n_items)."""
-    n = matrix.shape[0]
+    return pair_rules_from_counts(matrix.shape[0], column_sums(matrix), gram(matrix), min_support, min_confidence)
+
+
+def pair_rules_from_counts(n_baskets: int, counts: np.ndarray, pairs: sp.spmatrix, min_support: float,
+                           min_confidence: float) -> pd.DataFrame:
+    """``pair_rules`` from the number of baskets, each item's basket count and each pair's
+    (``pairs`` = B'B): sums over baskets, so partitions of users can count theirs apart.
+    Rules are ordered by antecedent, then consequent."""
+    n = int(n_baskets)
     if n == 0:
         return pd.DataFrame(columns=["antecedent", "consequent", "support", "confidence", "lift"])
-    counts = np.asarray(matrix.sum(axis=0)).ravel()
+    counts = np.asarray(counts, dtype=np.float64)
     min_count = max(1.0, np.ceil(min_support * n - 1e-9))
     frequent = np.flatnonzero(counts >= min_count)
-    sub = matrix[:, frequent].astype(np.float32)
-    co = (sub.T @ sub).tocoo()
+    co = sp.csr_matrix(pairs)[frequent][:, frequent].tocoo()
     keep = (co.row != co.col) & (co.data >= min_count)
     a, b, c = frequent[co.row[keep]], frequent[co.col[keep]], co.data[keep].astype(np.float64)
+    order = np.lexsort((b, a))
+    a, b, c = a[order], b[order], c[order]
     conf = c / counts[a]
     ok = conf >= min_confidence
     a, b, c, conf = a[ok], b[ok], c[ok], conf[ok]
@@ -64,30 +76,47 @@ class AssociationRuleScorer(Scorer):
         self.metric = metric
         self.recent_days = recent_days
 
+    def additive(self) -> bool:
+        return self.max_len <= 2  # longer rules are mined by FP-growth over every basket at once
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        if "baskets/pairs" not in into:
+            into["baskets/n"] = np.asarray([data.baskets.shape[0]], dtype=np.float64)
+            into["baskets/items"] = column_sums(data.baskets)
+            into["baskets/pairs"] = gram(data.baskets)
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> AssociationRuleScorer:
+        r = pair_rules_from_counts(int(sums["baskets/n"][0]), sums["baskets/items"], sums["baskets/pairs"],
+                                   self.min_support, self.min_confidence)
+        return self._keep(r, self._single_antecedents(r, shop.n_items), r["consequent"].to_numpy(dtype=np.int64))
+
+    @staticmethod
+    def _single_antecedents(r: pd.DataFrame, n_items: int) -> sp.csr_matrix:
+        return sp.csr_matrix(
+            (np.ones(len(r), np.float32), (np.arange(len(r)), r["antecedent"].to_numpy(dtype=np.int64))),
+            shape=(len(r), n_items),
+        )
+
     def fit(self, data: Interactions) -> AssociationRuleScorer:
-        m = data.baskets
-        if self.max_len <= 2:
-            r = pair_rules(m, self.min_support, self.min_confidence)
-            ante = sp.csr_matrix(
-                (np.ones(len(r), np.float32), (np.arange(len(r)), r["antecedent"].to_numpy(dtype=np.int64))),
-                shape=(len(r), data.n_items),
-            )
-            cons = r["consequent"].to_numpy(dtype=np.int64)
-        else:
-            names = [str(k) for k in range(data.n_items)]
-            rules = mine_rules(BasketSet(m, names), self.min_support, self.min_confidence, max_len=self.max_len)
-            rules = rules[rules["consequents"].map(len) == 1].reset_index(drop=True)
-            rows = np.repeat(np.arange(len(rules)), rules["antecedents"].map(len).to_numpy())
-            cols = np.asarray([int(x) for t in rules["antecedents"] for x in t], dtype=np.int64)
-            ante = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(rules), data.n_items))
-            cons = np.asarray([int(t[0]) for t in rules["consequents"]], dtype=np.int64)
-            r = rules
-        self.antecedents_ = ante.tocsr()
-        self.antecedent_size_ = np.asarray(ante.sum(axis=1)).ravel().astype(np.float32)
-        self.consequents_ = cons
-        self.confidence_ = r["confidence"].to_numpy(dtype=np.float32)
-        self.lift_ = r["lift"].to_numpy(dtype=np.float32)
-        self.support_ = r["support"].to_numpy(dtype=np.float32)
+        if self.additive():
+            return super().fit(data)  # type: ignore[return-value]
+        names = [str(k) for k in range(data.n_items)]
+        rules = mine_rules(BasketSet(data.baskets, names), self.min_support, self.min_confidence,
+                           max_len=self.max_len)
+        rules = rules[rules["consequents"].map(len) == 1].reset_index(drop=True)
+        rows = np.repeat(np.arange(len(rules)), rules["antecedents"].map(len).to_numpy())
+        cols = np.asarray([int(x) for t in rules["antecedents"] for x in t], dtype=np.int64)
+        ante = sp.csr_matrix((np.ones(len(cols), np.float32), (rows, cols)), shape=(len(rules), data.n_items))
+        return self._keep(rules, ante, np.asarray([int(t[0]) for t in rules["consequents"]], dtype=np.int64))
+
+    def _keep(self, rules: pd.DataFrame, antecedents: sp.csr_matrix, consequents: np.ndarray) -> AssociationRuleScorer:
+        """The fitted rule table: one row of ``antecedents`` (items) per rule, its consequent and numbers."""
+        self.antecedents_ = antecedents.tocsr()
+        self.antecedent_size_ = np.asarray(antecedents.sum(axis=1)).ravel().astype(np.float32)
+        self.consequents_ = consequents
+        self.confidence_ = rules["confidence"].to_numpy(dtype=np.float32)
+        self.lift_ = rules["lift"].to_numpy(dtype=np.float32)
+        self.support_ = rules["support"].to_numpy(dtype=np.float32)
         return self
 
     def _recent(self, data: Interactions, rows: np.ndarray) -> sp.csr_matrix:

@@ -24,7 +24,7 @@ from bannergen.config import DaskSettings, Project
 from bannergen.data.rejects import LoadResult, check_reject_rate, write_rejects
 from bannergen.distributed.cluster import dask_client
 from bannergen.distributed.events import Piece, StagedPiece, boundaries, list_pieces, sample_users, stage_piece
-from bannergen.distributed.fit import shared_blend
+from bannergen.distributed.fit import fit_on_cluster, saved_blend
 from bannergen.distributed.partition import (
     PartitionOutcome,
     RunInputs,
@@ -88,9 +88,11 @@ def render_on_dask(inputs: RunInputs, catalog: LoadResult, templates: dict, key:
 def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, templates: dict, key: str,
          dask: DaskSettings, timed: Timed, progress: Callable[[int, int], None] | None) -> DaskRender:
     project = inputs.project
-    # Fitted (or loaded) once, on a worker, while the others stage the events; copied to every worker
-    # before the partitions need it, never refitted per partition.
-    blend = client.submit(shared_blend, project, inputs.settings, pure=False)
+    # The saved blend is loaded on a worker while the others stage the events; when it is stale it
+    # is fitted from the partitions' sums. Either way it is copied to every worker before the
+    # partitions need it, never refitted per partition.
+    saved = None if inputs.settings.blend is None else client.submit(saved_blend, project, inputs.settings,
+                                                                      pure=False)
     with timed("load"):
         source = dask.events or str(project.events)
         pieces = list_pieces(source if "://" in source else str((project.root / source).resolve()))
@@ -110,8 +112,12 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
                                            pure=False))
         shop = ShopWide(inputs.features, as_of, popularity_of(np.sum(totals, axis=0)),
                         any(s.has_purchases for s in staged))
-        client.replicate([blend])
         shared = client.scatter(replace(inputs, shop=shop), broadcast=True)
+    blend = None
+    if saved is not None:
+        with timed("fit"):
+            blend = fit_on_cluster(client, saved, shared, inputs, count)
+            client.replicate([blend])
     from distributed import as_completed  # an optional dependency: imported once a cluster is up
 
     renders = _UniqueRenders(client, shared, inputs, progress)

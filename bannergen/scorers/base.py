@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+
+from bannergen.scorers.sums import Sums
 
 if TYPE_CHECKING:
     from bannergen.features import ItemFeatures
@@ -90,6 +93,23 @@ class Interactions:
         from dataclasses import replace
 
         return replace(self, profiles=profiles, features=features)
+
+
+def _title_array(titles: pd.Series | np.ndarray) -> np.ndarray:
+    return np.asarray(pd.Series(titles).fillna("").astype(str).to_numpy(), dtype=object)
+
+
+def item_side(item_ids: pd.Index, as_of: pd.Timestamp, titles: np.ndarray | pd.Series | None = None,
+              has_purchases: bool | None = None) -> Interactions:
+    """Interactions with no user: the item side a scorer fitted from sums reads (``fit_sums``)."""
+    empty = sp.csr_matrix((0, len(item_ids)), dtype=np.float32)
+    return Interactions(
+        user_ids=pd.Index([], dtype=object, name="user_id"), item_ids=pd.Index(item_ids), weights=empty,
+        purchases=empty, last_seen=empty, last_purchase=empty, baskets=empty,
+        basket_ids=np.asarray([], dtype=object), as_of=as_of,
+        titles=None if titles is None else _title_array(titles),
+        has_purchases=has_purchases,
+    )
 
 
 def _per_cell(
@@ -177,9 +197,7 @@ def build_interactions(
         baskets=bmat,
         basket_ids=np.asarray(b_ids, dtype=object),
         as_of=as_of,
-        titles=None
-        if titles is None
-        else np.asarray(pd.Series(titles).fillna("").astype(str).to_numpy(), dtype=object),
+        titles=None if titles is None else _title_array(titles),
     )
 
 
@@ -219,8 +237,27 @@ class Scorer(ABC):
     name: ClassVar[str]
     normalize: ClassVar[bool] = True
 
-    @abstractmethod
-    def fit(self, data: Interactions) -> Scorer: ...
+    def additive(self) -> bool:
+        """True when the fit reads users only through sums over them (bannergen.scorers.sums):
+        ``fit(data)`` is ``fit_sums`` of ``sums(data)``, so partitions of users can each add up
+        their own and one process fits from the total. Scorers that need every user's rows at once
+        (a matrix factorisation, long association rules) say False and override ``fit``."""
+        return False
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        """Add the sums over ``data``'s users this scorer is fitted from to ``into`` (a key already
+        there, computed for another scorer, is left as it is)."""
+        raise NotImplementedError(f"the {self.name} scorer is fitted from every user's rows, not from sums")
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> Scorer:
+        """Fit from sums over every user of the shop. ``shop`` carries the item side (item ids,
+        titles, the reference time, whether the shop has purchases); its user rows may be any."""
+        raise NotImplementedError(f"the {self.name} scorer is fitted from every user's rows, not from sums")
+
+    def fit(self, data: Interactions) -> Scorer:
+        sums: Sums = {}
+        self.sums(data, sums)
+        return self.fit_sums(sums, data)
 
     @abstractmethod
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:

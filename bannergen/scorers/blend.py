@@ -22,6 +22,7 @@ from bannergen.scorers.base import Interactions, Scorer, check_rows
 from bannergen.scorers.content import ContentScorer
 from bannergen.scorers.registry import SCORERS
 from bannergen.scorers.settings import BlendSettings, InterestWeights
+from bannergen.scorers.sums import Sums
 
 
 def make_scorer(name: str, params: dict[str, Any] | None = None, interest: InterestWeights | None = None) -> Scorer:
@@ -64,8 +65,36 @@ class Blend:
         return cls(scorers, weights, settings.cold_start)
 
     def fit(self, data: Interactions) -> Blend:
-        for scorer in self.scorers.values():
-            scorer.fit(data)
+        """Fit every scorer on ``data``: those fitted from sums (``Scorer.additive``) share them."""
+        sums = self.sums(data)
+        for name, scorer in self.scorers.items():
+            if name in self.from_sums():
+                scorer.fit_sums(sums, data)
+            else:
+                scorer.fit(data)
+        return self
+
+    def from_sums(self) -> list[str]:
+        """The scorers fitted from sums over users (bannergen.scorers.sums). The content scorer is not
+        among them: it learns only item popularity from the shop and binds each user's profile."""
+        return [n for n, s in self.scorers.items() if n != "content" and s.additive()]
+
+    def needs_every_user(self) -> list[str]:
+        """The scorers whose fit reads every user's rows at once (not sums over them)."""
+        return [n for n in self.scorers if n != "content" and n not in self.from_sums()]
+
+    def sums(self, data: Interactions) -> Sums:
+        """The sums over ``data``'s users that the ``from_sums`` scorers are fitted from; a
+        partition's, added to the others' (``sums.add_sums``), fit them as the whole shop would."""
+        into: Sums = {}
+        for name in self.from_sums():
+            self.scorers[name].sums(data, into)
+        return into
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> Blend:
+        """Fit the ``from_sums`` scorers from the whole shop's sums (``shop``: its item side)."""
+        for name in self.from_sums():
+            self.scorers[name].fit_sums(sums, shop)
         return self
 
     def component(self, data: Interactions, rows: np.ndarray, name: str) -> np.ndarray:

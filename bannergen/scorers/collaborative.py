@@ -14,12 +14,15 @@ All follow bannergen.scorers.base: fit(data) -> self, score(data, rows) -> (len(
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
 from bannergen.scorers.base import Interactions, Scorer, check_rows, implicit_matrix, recency_weights
+from bannergen.scorers.sums import Sums, column_sums, gram
 from bannergen.scorers.tiled import TiledWeights
 
 
@@ -37,14 +40,22 @@ class PopularityScorer(Scorer):
     def __init__(self, half_life_days: float = 0.0) -> None:
         self.half_life_days = half_life_days
 
-    def fit(self, data: Interactions) -> PopularityScorer:
-        bought = data.bought()
-        if self.half_life_days > 0:
+    def additive(self) -> bool:
+        return True
+
+    def _key(self) -> str:
+        return f"decayed/{self.half_life_days:g}" if self.half_life_days > 0 else "bought"
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        _add_bought(data, into)
+        key = self._key()
+        if key not in into:
             age = (data.last_purchase if data.uses_purchases() else data.last_seen).copy()
             age.data = np.power(0.5, (age.data - 1.0) / self.half_life_days)
-            counts = np.asarray(age.sum(axis=0)).ravel()
-        else:
-            counts = np.asarray(bought.sum(axis=0)).ravel()
+            into[key] = column_sums(age)
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> PopularityScorer:
+        counts = np.asarray(sums[self._key()], dtype=np.float64)
         top = counts.max() if len(counts) else 0.0
         self.item_scores_ = (counts / top if top > 0 else counts).astype(np.float32)
         return self
@@ -63,12 +74,20 @@ class RecentPopularityScorer(PopularityScorer):
     def __init__(self, days: float = 30.0) -> None:
         self.days = days
 
-    def fit(self, data: Interactions) -> RecentPopularityScorer:
-        age = data.last_purchase if data.uses_purchases() else data.last_seen
-        recent = age.copy()
-        recent.data = (recent.data <= self.days + 1.0).astype(np.float32)
-        counts = np.asarray(recent.sum(axis=0)).ravel()
-        ever = np.asarray(data.bought().sum(axis=0)).ravel()
+    def _key(self) -> str:
+        return f"recent/{self.days:g}"
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        _add_bought(data, into)
+        key = self._key()
+        if key not in into:
+            recent = (data.last_purchase if data.uses_purchases() else data.last_seen).copy()
+            recent.data = (recent.data <= self.days + 1.0).astype(np.float32)
+            into[key] = column_sums(recent)
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> RecentPopularityScorer:
+        counts = np.asarray(sums[self._key()], dtype=np.float64)
+        ever = np.asarray(sums["bought"], dtype=np.float64)
         mix = counts + 1e-3 * ever / max(ever.max(), 1.0) if len(ever) else counts
         top = mix.max() if len(mix) else 0.0
         self.item_scores_ = (mix / top if top > 0 else mix).astype(np.float32)
@@ -96,8 +115,14 @@ class HistoryScorer(Scorer):
     def __init__(self, half_life_days: float = 60.0) -> None:
         self.half_life_days = half_life_days
 
-    def fit(self, data: Interactions) -> HistoryScorer:
-        self.n_items_ = np.int64(data.n_items)  # nothing item-side to learn
+    def additive(self) -> bool:
+        return True
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        pass  # nothing item-side to learn
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> HistoryScorer:
+        self.n_items_ = np.int64(shop.n_items)
         return self
 
     def score(self, data: Interactions, rows: np.ndarray) -> np.ndarray:
@@ -144,17 +169,30 @@ class ItemKNNScorer(Scorer):
         data = x.data * (self.k1 + 1.0) / (self.k1 * norm[x.col] + x.data) * idf[x.row]
         return sp.csr_matrix((data.astype(np.float32), (x.row, x.col)), shape=x.shape)
 
+    def additive(self) -> bool:
+        return self.weighting == "cosine"  # BM25 weights each cell by its item's share of all users
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        _add_gram(data, self.transform, 0.0, into)
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> ItemKNNScorer:
+        return self._fit_gram(sums[_gram_key(self.transform, 0.0)], shop.n_items)
+
     def fit(self, data: Interactions) -> ItemKNNScorer:
-        x = self._weighted(implicit_matrix(data, self.transform)).tocsc()
-        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
-        xt = x.T.tocsr()
-        n = data.n_items
+        if self.additive():
+            return super().fit(data)  # type: ignore[return-value]
+        return self._fit_gram(gram(self._weighted(implicit_matrix(data, self.transform))), data.n_items)
+
+    def _fit_gram(self, xtx: sp.spmatrix, n: int) -> ItemKNNScorer:
+        """Keep each item's nearest neighbours by cosine over ``xtx`` = X'X (float64)."""
+        xtx = sp.csc_matrix(xtx)
+        norms = np.sqrt(xtx.diagonal())
         k = max(1, min(self.neighbours, n - 1)) if n > 1 else 1
         chunk = max(1, min(n, 8_000_000 // max(n, 1)))
         rows, cols, vals = [], [], []
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            sim = _dense(xt @ x[:, start:stop])  # (n, stop-start) co-occurrence dot products
+            sim = xtx[:, start:stop].toarray()  # (n, stop-start) co-occurrence dot products
             denom = np.outer(norms, norms[start:stop]) + self.shrink
             sim = np.divide(sim, denom, out=np.zeros_like(sim), where=denom > 0)
             sim[np.arange(start, stop), np.arange(stop - start)] = 0.0
@@ -162,7 +200,7 @@ class ItemKNNScorer(Scorer):
                 top = np.argpartition(-sim, k - 1, axis=0)[:k]
             else:
                 top = np.broadcast_to(np.arange(n)[:, None], (n, stop - start))
-            v = np.take_along_axis(sim, top, axis=0)
+            v = np.take_along_axis(sim, top, axis=0).astype(np.float32)
             c = np.broadcast_to(np.arange(start, stop)[None, :], top.shape)
             keep = v > 0
             rows.append(top[keep])
@@ -221,32 +259,38 @@ def _decayed(
     return x.multiply(recency_weights(data, half_life_days, rows)).tocsr().astype(np.float32)
 
 
+def _gram_key(transform: str, half_life_days: float) -> str:
+    return f"gram/{transform}/{half_life_days:g}"
+
+
+def _add_gram(data: Interactions, transform: str, half_life_days: float, into: Sums) -> None:
+    """X'X of the (decayed) implicit matrix, and each item's number of users, unless ``into`` has them."""
+    key = _gram_key(transform, half_life_days)
+    if key not in into:
+        x = _decayed(data, transform, half_life_days)
+        into[key] = gram(x)
+        into["users/" + key] = column_sums(x > 0)
+
+
+def _add_bought(data: Interactions, into: Sums) -> None:
+    if "bought" not in into:
+        into["bought"] = column_sums(data.bought())
+
+
 # Above this bound on the condition number of X'X + l2 I, EASE inverts in float64. Below it float32
 # keeps the inverse's relative error under ~1e-3 and halves the fit's memory and time: on Online
 # Retail (bound 97) and the example shop (164) every NDCG is the same to five decimals.
 FLOAT32_CONDITION_LIMIT = 1e4
 
 
-def condition_bound(xtx: np.ndarray, l2: float) -> float:
+def condition_bound(xtx: np.ndarray | sp.spmatrix, l2: float) -> float:
     """An upper bound of cond(X'X + l2 I) for X >= 0, from ``xtx`` = X'X: every eigenvalue is at
     least l2 (X'X is positive semi-definite) and at most l2 plus the largest row sum of X'X
     (Gershgorin; the entries are non-negative)."""
     if l2 <= 0:
         return math.inf
-    top = float(xtx.sum(axis=1, dtype=np.float64).max()) if xtx.size else 0.0
+    top = float(xtx.sum(axis=1, dtype=np.float64).max()) if xtx.shape[0] and xtx.shape[1] else 0.0
     return (top + l2) / l2
-
-
-def _dense_gram(x: sp.csr_matrix, dtype: type = np.float32, chunk_rows: int = 8192) -> np.ndarray:
-    """X'X as a dense (n_items, n_items) array, summed over chunks of users: the sparse product of
-    all users at once would hold every co-occurring pair (50M on the scale shop, 600 MB) beside
-    the dense result."""
-    gram = np.zeros((x.shape[1], x.shape[1]), dtype=dtype)
-    for lo in range(0, x.shape[0], chunk_rows):
-        part = x[lo : lo + chunk_rows].astype(dtype)
-        pairs = (part.T @ part).tocoo()  # no duplicate (row, col) pairs: += by index is exact
-        gram[pairs.row, pairs.col] += pairs.data
-    return gram
 
 
 class EASEScorer(Scorer):
@@ -269,17 +313,23 @@ class EASEScorer(Scorer):
         self.half_life_days = half_life_days
         self.user_half_life_days = user_half_life_days
 
-    def fit(self, data: Interactions) -> EASEScorer:
-        x = _decayed(data, self.transform, self.half_life_days)
-        counts = np.asarray((x > 0).sum(axis=0)).ravel()
+    def additive(self) -> bool:
+        return True
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        _add_gram(data, self.transform, self.half_life_days, into)
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> EASEScorer:
+        key = _gram_key(self.transform, self.half_life_days)
+        counts = np.asarray(sums["users/" + key], dtype=np.float64)
         keep = np.flatnonzero(counts > 0)
         if len(keep) > self.max_items:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
-        xk = x[:, keep]
-        gram = _dense_gram(xk)
-        if len(keep) and condition_bound(gram, self.l2) > FLOAT32_CONDITION_LIMIT:
-            del gram  # a tiny l2: float32 sums would lose the inverse's precision
-            gram = _dense_gram(xk, np.float64)
+        kept = sp.csr_matrix(sums[key])[keep][:, keep]
+        # float32 halves the inverse's memory and time; a tiny l2 needs float64 for its precision
+        wide = bool(len(keep)) and condition_bound(kept, self.l2) > FLOAT32_CONDITION_LIMIT
+        gram = kept.astype(np.float64 if wide else np.float32).toarray()
+        del kept
         gram[np.diag_indices_from(gram)] += self.l2
         if len(keep):
             # In place, one n_items^2 buffer throughout: at 10,000 items each float32 copy is 400 MB,
@@ -321,6 +371,15 @@ class TitleScorer(Scorer):
         self.neighbours = neighbours
         self.min_df = min_df
         self.half_life_days = half_life_days
+
+    def additive(self) -> bool:
+        return True
+
+    def sums(self, data: Interactions, into: Sums) -> None:
+        pass  # learns from the catalog's titles only
+
+    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> TitleScorer:
+        return self.fit(shop)
 
     def fit(self, data: Interactions) -> TitleScorer:
         n = data.n_items

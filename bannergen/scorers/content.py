@@ -45,12 +45,18 @@ class ContentScorer(Scorer):
                 raise ValueError("ContentScorer needs Interactions built with profiles and features")
             profiles, features = data.profiles, data.features
         assert features is not None
+        self.fit_item_side(features, profiles.popularity)
+        self._bind(profiles)
+        return self
+
+    def fit_item_side(self, features: ItemFeatures, popularity: np.ndarray) -> ContentScorer:
+        """The item side alone, from the features and the shop's item popularity (which partitions
+        of users sum apart: bannergen.distributed); users are bound when scored."""
         beta = features.block_weights(self.weights)
         # (n_features, n_items) dense: small (features are tens to hundreds), and a sparse x dense
         # product with it is the fastest way to a dense score block.
         self.item_side_ = np.asarray((features.matrix.multiply(beta[None, :])).T.todense(), dtype=np.float32)
-        self.prior_ = (self.weights.popularity * profiles.popularity).astype(np.float32)
-        self._bind(profiles)
+        self.prior_ = (self.weights.popularity * np.asarray(popularity)).astype(np.float32)
         return self
 
     def _bind(self, profiles: Profiles) -> None:
