@@ -14,7 +14,11 @@ from bannergen.scorers.base import Interactions, build_interactions, item_side
 from bannergen.scorers.blend import Blend, make_scorer
 from bannergen.scorers.registry import SCORERS
 from bannergen.scorers.settings import BlendSettings
-from bannergen.scorers.sums import add_sums, gram
+from bannergen.scorers.sums import add_sums, compact, gram
+
+
+def _dense(m: object) -> np.ndarray:
+    return m.toarray() if sp.issparse(m) else np.asarray(m)
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +101,27 @@ def test_gram_is_xtx_whatever_the_block_size() -> None:
     x = sp.random(500, 40, density=0.1, format="csr", random_state=rng, dtype=np.float32)
     expected = (x.astype(np.float64).T @ x.astype(np.float64)).toarray()
     for block in (1, 7, 500, 10_000):
-        np.testing.assert_allclose(gram(x, block).toarray(), expected, rtol=1e-12)
+        np.testing.assert_allclose(_dense(gram(x, block)), expected, rtol=1e-12)
+
+
+def test_a_sum_is_kept_dense_once_that_is_smaller() -> None:
+    rng = np.random.default_rng(5)
+    thin = sp.random(2000, 300, density=0.002, format="csr", random_state=rng)
+    full = sp.random(2000, 30, density=0.5, format="csr", random_state=rng)
+    assert sp.issparse(gram(thin)) and isinstance(gram(full), np.ndarray)
+    assert isinstance(compact(sp.csr_matrix(np.ones((4, 4)))), np.ndarray)
+    assert sp.issparse(compact(sp.csr_matrix(np.eye(4))))
+
+
+def test_dense_and_sparse_sums_add_to_the_same_total() -> None:
+    rng = np.random.default_rng(7)
+    a = sp.random(30, 30, density=0.9, format="csr", random_state=rng)
+    b = sp.random(30, 30, density=0.05, format="csr", random_state=rng)
+    expected = a.toarray() + b.toarray()
+    for x, y in [(a, b), (a.toarray(), b), (a, b.toarray()), (a.toarray(), b.toarray())]:
+        before = _dense(x).copy()
+        np.testing.assert_allclose(_dense(add_sums({"g": x}, {"g": y})["g"]), expected, rtol=1e-12)
+        np.testing.assert_array_equal(_dense(x), before)  # an input is never added into
 
 
 def test_add_sums_adds_each_key_and_keeps_a_key_only_one_side_has() -> None:
@@ -105,7 +129,7 @@ def test_add_sums_adds_each_key_and_keeps_a_key_only_one_side_has() -> None:
     b = {"n": np.asarray([3.0]), "g": sp.csr_matrix(np.ones((2, 2))), "only": np.asarray([1.0])}
     total = add_sums(a, b)
     assert total["n"].tolist() == [5.0]
-    assert total["g"].toarray().tolist() == [[2.0, 1.0], [1.0, 2.0]]
+    assert _dense(total["g"]).tolist() == [[2.0, 1.0], [1.0, 2.0]]
     assert total["only"].tolist() == [1.0]
     assert a["n"].tolist() == [2.0]  # the inputs are left as they were
 

@@ -96,8 +96,8 @@ def render(
         echo_structured(fmt, summary.as_dict())
         return
     t = summary.timings
-    order = ("check", "load", "profile", "score", "select", "plan", "render", "write")
-    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in order)
+    order = ("check", "load", "profile", "fit", "score", "select", "plan", "render", "write")
+    stages = " ".join(f"{k}={t.get(k, 0.0):.2f}s" for k in order if k != "fit" or k in t)  # fit: on Dask only
     if summary.unchanged:
         cached_note = " (unchanged inputs: nothing recomputed)"
     elif summary.rendered == 0:

@@ -183,16 +183,15 @@ class ItemKNNScorer(Scorer):
             return super().fit(data)  # type: ignore[return-value]
         return self._fit_gram(gram(self._weighted(implicit_matrix(data, self.transform))), data.n_items)
 
-    def _fit_gram(self, xtx: sp.spmatrix, n: int) -> ItemKNNScorer:
-        """Keep each item's nearest neighbours by cosine over ``xtx`` = X'X (float64)."""
-        xtx = sp.csc_matrix(xtx)
+    def _fit_gram(self, xtx: Any, n: int) -> ItemKNNScorer:
+        """Keep each item's nearest neighbours by cosine over ``xtx`` = X'X (float64, csr or dense)."""
         norms = np.sqrt(xtx.diagonal())
         k = max(1, min(self.neighbours, n - 1)) if n > 1 else 1
         chunk = max(1, min(n, 8_000_000 // max(n, 1)))
         rows, cols, vals = [], [], []
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            sim = xtx[:, start:stop].toarray()  # (n, stop-start) co-occurrence dot products
+            sim = _block(xtx, np.arange(start, stop)).T  # (n, stop-start) co-occurrence dot products
             denom = np.outer(norms, norms[start:stop]) + self.shrink
             sim = np.divide(sim, denom, out=np.zeros_like(sim), where=denom > 0)
             sim[np.arange(start, stop), np.arange(stop - start)] = 0.0
@@ -259,6 +258,15 @@ def _decayed(
     return x.multiply(recency_weights(data, half_life_days, rows)).tocsr().astype(np.float32)
 
 
+def _block(xtx: Any, rows: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+    """Dense float64 rows (and columns) of a Gram matrix kept as csr or as a dense array."""
+    if sp.issparse(xtx):
+        part = sp.csr_matrix(xtx)[rows]
+        return (part if columns is None else part[:, columns]).toarray()
+    part = np.asarray(xtx)[rows]
+    return np.array(part if columns is None else part[:, columns], dtype=np.float64)
+
+
 def _gram_key(transform: str, half_life_days: float) -> str:
     return f"gram/{transform}/{half_life_days:g}"
 
@@ -283,14 +291,17 @@ def _add_bought(data: Interactions, into: Sums) -> None:
 FLOAT32_CONDITION_LIMIT = 1e4
 
 
-def condition_bound(xtx: np.ndarray | sp.spmatrix, l2: float) -> float:
+def condition_bound(xtx: np.ndarray | sp.spmatrix, l2: float, keep: np.ndarray | None = None) -> float:
     """An upper bound of cond(X'X + l2 I) for X >= 0, from ``xtx`` = X'X: every eigenvalue is at
     least l2 (X'X is positive semi-definite) and at most l2 plus the largest row sum of X'X
-    (Gershgorin; the entries are non-negative)."""
+    (Gershgorin; the entries are non-negative). ``keep``: of the rows and columns ``keep`` only."""
     if l2 <= 0:
         return math.inf
-    top = float(xtx.sum(axis=1, dtype=np.float64).max()) if xtx.shape[0] and xtx.shape[1] else 0.0
-    return (top + l2) / l2
+    mask = np.ones(xtx.shape[1]) if keep is None else np.bincount(keep, minlength=xtx.shape[1]).astype(np.float64)
+    sums = np.asarray(xtx @ mask).ravel()  # row sums over the kept columns, without a copy of them
+    if keep is not None:
+        sums = sums[keep]
+    return (float(sums.max()) + l2) / l2 if len(sums) else 1.0
 
 
 class EASEScorer(Scorer):
@@ -325,11 +336,12 @@ class EASEScorer(Scorer):
         keep = np.flatnonzero(counts > 0)
         if len(keep) > self.max_items:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
-        kept = sp.csr_matrix(sums[key])[keep][:, keep]
+        xtx = sums[key]
         # float32 halves the inverse's memory and time; a tiny l2 needs float64 for its precision
-        wide = bool(len(keep)) and condition_bound(kept, self.l2) > FLOAT32_CONDITION_LIMIT
-        gram = kept.astype(np.float64 if wide else np.float32).toarray()
-        del kept
+        wide = bool(len(keep)) and condition_bound(xtx, self.l2, keep) > FLOAT32_CONDITION_LIMIT
+        gram = np.empty((len(keep), len(keep)), dtype=np.float64 if wide else np.float32)
+        for lo in range(0, len(keep), 1024):  # a band of rows at a time: no float64 copy of the whole
+            gram[lo : lo + 1024] = _block(xtx, keep[lo : lo + 1024], keep)
         gram[np.diag_indices_from(gram)] += self.l2
         if len(keep):
             # In place, one n_items^2 buffer throughout: at 10,000 items each float32 copy is 400 MB,

@@ -32,27 +32,54 @@ def column_sums(matrix: sp.spmatrix) -> np.ndarray:
     return np.asarray(matrix.sum(axis=0, dtype=np.float64)).ravel()
 
 
-def gram(x: sp.csr_matrix, block_users: int = GRAM_BLOCK_USERS) -> sp.csr_matrix:
-    """X'X as a float64 csr matrix (n_columns, n_columns), summed over blocks of rows."""
+def compact(matrix: Any) -> Any:
+    """``matrix`` as a csr matrix or a dense array, whichever is smaller. A Gram matrix fills in as
+    users are added; past two thirds of its cells a dense float64 array (8 bytes a cell) is smaller
+    than csr (12 bytes a stored value), so a sum of partitions never outgrows items x items."""
+    if sp.issparse(matrix) and matrix.nnz * 12 > matrix.shape[0] * matrix.shape[1] * 8:
+        return matrix.toarray()
+    return matrix
+
+
+def _add_into(total: np.ndarray, part: sp.spmatrix) -> None:
+    coo = part.tocoo()  # from csr: no repeated (row, col), so += by index adds every value
+    total[coo.row, coo.col] += coo.data
+
+
+def gram(x: sp.csr_matrix, block_users: int = GRAM_BLOCK_USERS) -> Any:
+    """X'X in float64 (n_columns, n_columns), summed over blocks of rows: a csr matrix, or a dense
+    array once that is smaller (``compact``)."""
     x = sp.csr_matrix(x)
-    total = sp.csr_matrix((x.shape[1], x.shape[1]), dtype=np.float64)
+    total: Any = sp.csr_matrix((x.shape[1], x.shape[1]), dtype=np.float64)
     for lo in range(0, x.shape[0], block_users):
         part = x[lo : lo + block_users].astype(np.float64)
-        total = total + (part.T @ part).tocsr()
-    total.sort_indices()
+        product = (part.T @ part).tocsr()
+        if sp.issparse(total):
+            total = compact(total + product)
+        else:
+            _add_into(total, product)
+    if sp.issparse(total):
+        total.sort_indices()
     return total
 
 
 def add_sums(a: Mapping[str, Any], b: Mapping[str, Any]) -> Sums:
-    """Two partitions' sums added key by key (a key only one of them has is kept as it is)."""
+    """Two partitions' sums added key by key (a key only one of them has is kept as it is); the
+    inputs are left as they are."""
     out: Sums = dict(a)
     for key, value in b.items():
-        if key not in out:
+        mine = out.get(key)
+        if mine is None:
             out[key] = value
-        elif sp.issparse(value) or sp.issparse(out[key]):
-            total = sp.csr_matrix(out[key] + value)
-            total.sort_indices()
+        elif sp.issparse(value) and sp.issparse(mine):
+            total = compact(sp.csr_matrix(mine + value))
+            if sp.issparse(total):
+                total.sort_indices()
             out[key] = total
+        elif sp.issparse(value) or sp.issparse(mine):
+            dense, sparse = (np.array(mine), value) if sp.issparse(value) else (np.array(value), mine)
+            _add_into(dense, sparse)
+            out[key] = dense
         else:
-            out[key] = np.asarray(out[key]) + np.asarray(value)
+            out[key] = np.asarray(mine) + np.asarray(value)
     return out
