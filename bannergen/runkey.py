@@ -18,6 +18,7 @@ from typing import Protocol
 
 from bannergen import __version__
 from bannergen.config import Project
+from bannergen.data.sources import dask_events, source_state
 from bannergen.manifest import read_manifest
 from bannergen.templating.campaign import campaign_states, now_utc
 
@@ -72,6 +73,9 @@ def run_key(project: Project, segment: str, limit: int | None, caps_active: bool
     for data in (project.catalog, project.events, getattr(project, "mapping_table", None)):
         if data is not None:
             _hash_tree(h, Path(data), contents=True) if Path(data).is_dir() else _hash_file(h, Path(data))
+    dataset = dask_events(project)
+    if dataset is not None:  # read instead of [data] events by a render on Dask
+        h.update(json.dumps(source_state(dataset)).encode())
     _hash_tree(h, project.catalog.parent, contents=False)  # product images: size and mtime
     for folder in (project.scoring, project.templates, project.assets):
         _hash_tree(h, folder, contents=True)

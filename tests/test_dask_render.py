@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -34,11 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 QUICK = {"render.formats": ["png"], "render.sizes": ["300x250"], "dask.workers": 2, "dask.partitions": 4}
 
 
-def _engine(project: Path, folder: Path) -> Engine:
-    """An engine on ``project`` writing to ``folder``; the fitted blend is the project's (saved by the
-    first render), as it is for a shop's daily renders: a refit with another number of BLAS threads
-    may differ in the last bits of a float."""
-    return Engine(load_project(project, {**QUICK, "paths.out": str(folder / "out"),
+def _engine(project: Path, folder: Path, events: str) -> Engine:
+    """An engine on ``project`` writing to ``folder``, with ``events`` as [dask] events; the fitted
+    blend is the project's (saved by the first render), as it is for a shop's daily renders: a
+    refit with another number of BLAS threads may differ in the last bits of a float."""
+    return Engine(load_project(project, {**QUICK, "dask.events": events, "paths.out": str(folder / "out"),
                                          "paths.rejects": str(folder / "rejects.txt"),
                                          "feedback.store": str(folder / "no-feedback.sqlite")}))
 
@@ -68,8 +67,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_render(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _engine(project, tmp_path_factory.mktemp("local")).render("all").out
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example shop's events as a Parquet dataset of six pieces, read by the workers ([dask] events)."""
+    return _as_dataset(REPO / "examples/shop/events.parquet", tmp_path_factory.mktemp("dataset") / "events")
+
+
+@pytest.fixture(scope="module")
+def local_render(project: Path, dataset: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _engine(project, tmp_path_factory.mktemp("local"), dataset).render("all").out
 
 
 def _assert_same_render(local: Path, dask: Path) -> None:
@@ -97,11 +102,9 @@ def _as_dataset(events: Path, folder: Path) -> str:
     return folder.resolve().as_uri()
 
 
-def test_dask_render_writes_the_local_executors_files(local_render: Path, project: Path, tmp_path: Path) -> None:
-    engine = _engine(project, tmp_path)
-    url = _as_dataset(engine.project.events, tmp_path / "events")  # six pieces, read by the workers
-    engine.project = replace(engine.project, dask=replace(engine.project.dask, events=url))
-    dask = engine.render("all", executor="dask")
+def test_dask_render_writes_the_local_executors_files(local_render: Path, project: Path, dataset: str,
+                                                     tmp_path: Path) -> None:
+    dask = _engine(project, tmp_path, dataset).render("all", executor="dask")
     _assert_same_render(local_render, dask.out)
     assert dask.users == 3001 and dask.rendered == dask.unique_variants > 0
 
@@ -110,7 +113,7 @@ def _dense(m: object) -> np.ndarray:
     return m.toarray() if hasattr(m, "toarray") else np.asarray(m)
 
 
-def test_a_first_render_on_dask_fits_the_blend_from_partition_sums(local_render: Path, project: Path,
+def test_a_first_render_on_dask_fits_the_blend_from_partition_sums(local_render: Path, project: Path, dataset: str,
                                                                    tmp_path: Path) -> None:
     """No saved model: the partitions' sums fit the blend (no worker loads the whole shop). It is the
     model the local executor fitted, up to the order floats were added in, so every decision is the
@@ -119,7 +122,7 @@ def test_a_first_render_on_dask_fits_the_blend_from_partition_sums(local_render:
     from bannergen.scorers.store import load_blend, read_meta
 
     fresh = _copy_project(tmp_path / "project")
-    engine = _engine(fresh, tmp_path)
+    engine = _engine(fresh, tmp_path, dataset)
     assert read_meta(engine.project.models) is None
     dask = engine.render("all", executor="dask")
     meta = read_meta(engine.project.models)
@@ -155,12 +158,13 @@ def _kill_a_worker_once_rendering(out: Path, done: threading.Event, killed: list
         time.sleep(0.05)
 
 
-def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, project: Path, tmp_path: Path) -> None:
+def test_a_worker_killed_mid_render_changes_nothing(local_render: Path, project: Path, dataset: str,
+                                                   tmp_path: Path) -> None:
     out, done, killed = tmp_path / "out" / "all", threading.Event(), []
     killer = threading.Thread(target=_kill_a_worker_once_rendering, args=(out, done, killed), daemon=True)
     killer.start()
     try:
-        summary = _engine(project, tmp_path).render("all", executor="dask")
+        summary = _engine(project, tmp_path, dataset).render("all", executor="dask")
     finally:
         done.set()
         killer.join()

@@ -84,10 +84,10 @@ def whole_shop_blend(project: Project, settings: ScoringSettings) -> Blend:
     return Blend({**blend.scorers, "content": ContentScorer(settings.weights)}, blend.weights, blend.cold_start)
 
 
-def fit_on_cluster(client: Any, saved: Any, shared: Any, inputs: RunInputs, count: int) -> Any:
+def fit_on_cluster(client: Any, saved: Any, shared: Any, inputs: RunInputs, count: int, workers: int) -> Any:
     """A future of the run's blend: ``saved`` (a future of ``saved_blend``) when current, else
     fitted on the cluster from the ``count`` partitions of ``shared`` (the run's scattered inputs,
-    shop-wide facts included)."""
+    shop-wide facts included), on ``workers`` workers."""
     from distributed import as_completed
 
     if client.submit(_is_current, saved, pure=False).result():
@@ -97,12 +97,26 @@ def fit_on_cluster(client: Any, saved: Any, shared: Any, inputs: RunInputs, coun
         log.warning("the %s scorer is fitted from every user's rows at once, not from sums: one worker loads "
                     "the whole shop to fit it", ", ".join(whole))
         return client.submit(whole_shop_blend, inputs.project, inputs.settings, pure=False)
-    parts = as_completed(client.map(partition_sums, [shared] * count, range(count), pure=False), loop=client.loop)
+    # One partition per worker at a time, and each finished sum added (first, by priority) as soon
+    # as there are two: a worker holds the sums of a few partitions, never all of them.
+    todo = list(range(count))
+    parts = as_completed(loop=client.loop)
+    summing: set[str] = set()
+
+    def next_partition() -> None:
+        future = client.submit(partition_sums, shared, todo.pop(0), pure=False)
+        summing.add(future.key)
+        parts.add(future)
+
+    for _ in range(min(workers, count)):
+        next_partition()
     ready: list[Any] = []
-    for future in parts:  # add pairs as they finish: a worker holds a few partitions' sums at a time
+    for future in parts:
+        if future.key in summing and todo:
+            next_partition()
         ready.append(future)
         if len(ready) == 2:
-            parts.add(client.submit(add_sums, *ready, pure=False))
+            parts.add(client.submit(add_sums, *ready, priority=1, pure=False))
             ready = []
     return client.submit(blend_from_sums, shared, ready[0], count, pure=False)
 

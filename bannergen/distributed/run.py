@@ -22,6 +22,7 @@ import pandas as pd
 from bannergen.cache import AssetStore, atomic_write
 from bannergen.config import DaskSettings, Project
 from bannergen.data.rejects import LoadResult, check_reject_rate, write_rejects
+from bannergen.data.sources import dask_events
 from bannergen.distributed.cluster import dask_client
 from bannergen.distributed.events import Piece, StagedPiece, boundaries, list_pieces, sample_users, stage_piece
 from bannergen.distributed.fit import fit_on_cluster, saved_blend
@@ -94,8 +95,7 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
     saved = None if inputs.settings.blend is None else client.submit(saved_blend, project, inputs.settings,
                                                                       pure=False)
     with timed("load"):
-        source = dask.events or str(project.events)
-        pieces = list_pieces(source if "://" in source else str((project.root / source).resolve()))
+        pieces = list_pieces(dask_events(project) or str(project.events))
         count = dask.partitions or max(2 * workers, math.ceil(sum(p.rows for p in pieces) / EVENTS_PER_PARTITION))
         cuts = boundaries(client.gather(client.map(sample_users, pieces, pure=False)), count)
         count = len(cuts) + 1
@@ -116,7 +116,7 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
     blend = None
     if saved is not None:
         with timed("fit"):
-            blend = fit_on_cluster(client, saved, shared, inputs, count)
+            blend = fit_on_cluster(client, saved, shared, inputs, count, workers)
             client.replicate([blend])
     from distributed import as_completed  # an optional dependency: imported once a cluster is up
 

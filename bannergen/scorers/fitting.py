@@ -14,6 +14,7 @@ import pandas as pd
 
 from bannergen.association.scorer import AssociationRuleScorer, FiredRule
 from bannergen.config import Project
+from bannergen.data.sources import dask_events, source_state
 from bannergen.errors import UnknownUserError
 from bannergen.scorers.blend import Blend
 from bannergen.scorers.collaborative import PopularityScorer
@@ -30,8 +31,10 @@ def project_fingerprint(project: Project) -> str:
     mapping: Path | None = getattr(project, "mapping_table", None)
     files = [mapping] if mapping else [project.catalog, project.events]
     scoring = [project.scoring / n for n in ("weights.toml", "blend.toml")]
+    dataset = dask_events(project)  # what a render on Dask fits from instead of [data] events
     return fingerprint(files, scoring, {"mapping": list(getattr(project, "mapping", ())), "as_of": project.as_of,
-                                        "privacy": privacy_fingerprint(project)})
+                                        "privacy": privacy_fingerprint(project),
+                                        **({} if dataset is None else {"dask_events": source_state(dataset)})})
 
 
 @dataclass
