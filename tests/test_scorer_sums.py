@@ -143,3 +143,19 @@ def test_a_blend_names_the_scorers_that_need_every_users_rows(interest) -> None:
     assert set(blend.from_sums()) == {"ease", settings.cold_start}
     assert "content" not in blend.from_sums() + blend.needs_every_user()
     assert set(SCORERS) >= set(blend.scorers)
+
+
+def test_a_blend_fitted_from_sums_frees_each_sum_after_its_last_reader(shop, interest) -> None:
+    catalog, events, as_of = shop
+    settings = BlendSettings(weights={"item_knn": 0.1, "ease": 0.1, "association_rules": 0.1, "popularity": 0.1},
+                             params={"item_knn": {"transform": "log"}, "ease": {"transform": "log"}})
+    data = _interactions(catalog, events, as_of, True)
+    blend = Blend.from_settings(settings)
+    sums = blend.sums(data)
+    assert "gram/log/0" in sums and "baskets/pairs" in sums
+    blend.fit_sums(sums, item_side(pd.Index(catalog["item_id"]), as_of, catalog["title"], True))
+    assert sums == {}  # every sum was handed to its last reader
+    for name, scorer in Blend.from_settings(settings).fit(data).scorers.items():
+        alone = make_scorer(name, settings.params.get(name), None).fit(data)
+        _state_equal(scorer.state(), alone.state(), rtol=1e-6)
+        _state_equal(blend.scorers[name].state(), alone.state(), rtol=1e-6)

@@ -10,9 +10,7 @@ identical to mlxtend's numbers (a test checks this) and much faster; longer rule
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,7 +83,10 @@ class AssociationRuleScorer(Scorer):
             into["baskets/items"] = column_sums(data.baskets)
             into["baskets/pairs"] = gram(data.baskets)
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> AssociationRuleScorer:
+    def sum_keys(self) -> tuple[str, ...]:
+        return ("baskets/n", "baskets/items", "baskets/pairs")
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> AssociationRuleScorer:
         r = pair_rules_from_counts(int(sums["baskets/n"][0]), sums["baskets/items"], sums["baskets/pairs"],
                                    self.min_support, self.min_confidence)
         return self._keep(r, self._single_antecedents(r, shop.n_items), r["consequent"].to_numpy(dtype=np.int64))

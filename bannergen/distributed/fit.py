@@ -63,7 +63,7 @@ def blend_from_sums(inputs: RunInputs, sums: Sums, partitions: int) -> Blend:
     shop = inputs.shop
     assert shop is not None
     items = item_side(shop.features.item_ids, shop.as_of, inputs.catalog["title"], shop.has_purchases)
-    blend = unfitted_blend(inputs.settings).fit_sums(sums, items)
+    blend = unfitted_blend(inputs.settings).fit_sums(dict(sums), items)  # Dask's copy stays as it is
     content = blend.scorers.get("content")
     if isinstance(content, ContentScorer):
         content.fit_item_side(shop.features, shop.popularity)

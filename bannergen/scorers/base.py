@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -249,9 +248,15 @@ class Scorer(ABC):
         there, computed for another scorer, is left as it is)."""
         raise NotImplementedError(f"the {self.name} scorer is fitted from every user's rows, not from sums")
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> Scorer:
+    def sum_keys(self) -> tuple[str, ...]:
+        """The keys of the sums ``fit_sums`` reads."""
+        return ()
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> Scorer:
         """Fit from sums over every user of the shop. ``shop`` carries the item side (item ids,
-        titles, the reference time, whether the shop has purchases); its user rows may be any."""
+        titles, the reference time, whether the shop has purchases); its user rows may be any.
+        ``sums`` is the caller's to give away: a scorer may remove what it has read, so a large
+        sum is freed as soon as it is no longer needed."""
         raise NotImplementedError(f"the {self.name} scorer is fitted from every user's rows, not from sums")
 
     def fit(self, data: Interactions) -> Scorer:

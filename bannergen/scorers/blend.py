@@ -66,11 +66,9 @@ class Blend:
 
     def fit(self, data: Interactions) -> Blend:
         """Fit every scorer on ``data``: those fitted from sums (``Scorer.additive``) share them."""
-        sums = self.sums(data)
+        self.fit_sums(self.sums(data), data)
         for name, scorer in self.scorers.items():
-            if name in self.from_sums():
-                scorer.fit_sums(sums, data)
-            else:
+            if name not in self.from_sums():
                 scorer.fit(data)
         return self
 
@@ -92,9 +90,16 @@ class Blend:
         return into
 
     def fit_sums(self, sums: Sums, shop: Interactions) -> Blend:
-        """Fit the ``from_sums`` scorers from the whole shop's sums (``shop``: its item side)."""
-        for name in self.from_sums():
-            self.scorers[name].fit_sums(sums, shop)
+        """Fit the ``from_sums`` scorers from the whole shop's sums (``shop``: its item side). Each
+        scorer gets a dict of the sums it reads; a sum no later scorer reads is moved out of
+        ``sums`` into it, so the scorer can free it (the Gram matrix, while EASE inverts its copy)."""
+        names = self.from_sums()
+        last = {key: name for name in names for key in self.scorers[name].sum_keys()}  # its last reader
+        for name in names:
+            keys = self.scorers[name].sum_keys()
+            mine = {key: sums.pop(key) if last[key] == name else sums[key] for key in keys}
+            self.scorers[name].fit_sums(mine, shop)
+            del mine
         return self
 
     def component(self, data: Interactions, rows: np.ndarray, name: str) -> np.ndarray:

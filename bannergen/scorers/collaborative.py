@@ -14,7 +14,6 @@ All follow bannergen.scorers.base: fit(data) -> self, score(data, rows) -> (len(
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -54,7 +53,10 @@ class PopularityScorer(Scorer):
             age.data = np.power(0.5, (age.data - 1.0) / self.half_life_days)
             into[key] = column_sums(age)
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> PopularityScorer:
+    def sum_keys(self) -> tuple[str, ...]:
+        return (self._key(),)
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> PopularityScorer:
         counts = np.asarray(sums[self._key()], dtype=np.float64)
         top = counts.max() if len(counts) else 0.0
         self.item_scores_ = (counts / top if top > 0 else counts).astype(np.float32)
@@ -85,7 +87,10 @@ class RecentPopularityScorer(PopularityScorer):
             recent.data = (recent.data <= self.days + 1.0).astype(np.float32)
             into[key] = column_sums(recent)
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> RecentPopularityScorer:
+    def sum_keys(self) -> tuple[str, ...]:
+        return (self._key(), "bought")
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> RecentPopularityScorer:
         counts = np.asarray(sums[self._key()], dtype=np.float64)
         ever = np.asarray(sums["bought"], dtype=np.float64)
         mix = counts + 1e-3 * ever / max(ever.max(), 1.0) if len(ever) else counts
@@ -121,7 +126,7 @@ class HistoryScorer(Scorer):
     def sums(self, data: Interactions, into: Sums) -> None:
         pass  # nothing item-side to learn
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> HistoryScorer:
+    def fit_sums(self, sums: Sums, shop: Interactions) -> HistoryScorer:
         self.n_items_ = np.int64(shop.n_items)
         return self
 
@@ -175,7 +180,10 @@ class ItemKNNScorer(Scorer):
     def sums(self, data: Interactions, into: Sums) -> None:
         _add_gram(data, self.transform, 0.0, into)
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> ItemKNNScorer:
+    def sum_keys(self) -> tuple[str, ...]:
+        return (_gram_key(self.transform, 0.0),)
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> ItemKNNScorer:
         return self._fit_gram(sums[_gram_key(self.transform, 0.0)], shop.n_items)
 
     def fit(self, data: Interactions) -> ItemKNNScorer:
@@ -330,18 +338,23 @@ class EASEScorer(Scorer):
     def sums(self, data: Interactions, into: Sums) -> None:
         _add_gram(data, self.transform, self.half_life_days, into)
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> EASEScorer:
+    def sum_keys(self) -> tuple[str, ...]:
+        key = _gram_key(self.transform, self.half_life_days)
+        return (key, "users/" + key)
+
+    def fit_sums(self, sums: Sums, shop: Interactions) -> EASEScorer:
         key = _gram_key(self.transform, self.half_life_days)
         counts = np.asarray(sums["users/" + key], dtype=np.float64)
         keep = np.flatnonzero(counts > 0)
         if len(keep) > self.max_items:
             keep = np.sort(keep[np.argsort(-counts[keep], kind="stable")[: self.max_items]])
-        xtx = sums[key]
+        xtx = sums.pop(key)  # read once below: freed with the float32 copy made (the largest sum there is)
         # float32 halves the inverse's memory and time; a tiny l2 needs float64 for its precision
         wide = bool(len(keep)) and condition_bound(xtx, self.l2, keep) > FLOAT32_CONDITION_LIMIT
         gram = np.empty((len(keep), len(keep)), dtype=np.float64 if wide else np.float32)
         for lo in range(0, len(keep), 1024):  # a band of rows at a time: no float64 copy of the whole
             gram[lo : lo + 1024] = _block(xtx, keep[lo : lo + 1024], keep)
+        del xtx
         gram[np.diag_indices_from(gram)] += self.l2
         if len(keep):
             # In place, one n_items^2 buffer throughout: at 10,000 items each float32 copy is 400 MB,
@@ -390,7 +403,7 @@ class TitleScorer(Scorer):
     def sums(self, data: Interactions, into: Sums) -> None:
         pass  # learns from the catalog's titles only
 
-    def fit_sums(self, sums: Mapping[str, Any], shop: Interactions) -> TitleScorer:
+    def fit_sums(self, sums: Sums, shop: Interactions) -> TitleScorer:
         return self.fit(shop)
 
     def fit(self, data: Interactions) -> TitleScorer:
