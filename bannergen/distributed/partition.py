@@ -33,6 +33,8 @@ from bannergen.selection.settings import PolicySettings
 from bannergen.types import RenderSpec
 from bannergen.variants import RendererOptions, plan_batch, render_batch_with
 
+TABLE_ROW_GROUP = 8192  # rows of a partition's table per Parquet row group
+
 
 @dataclass(frozen=True)
 class RunInputs:
@@ -132,7 +134,9 @@ def decide_partition(inputs: RunInputs, blend: Blend | None, partition: int) -> 
     cms = for_the_cms(assignments, raw_ids, project.privacy.hashed_assignments)
     for path, table in zip(files, (assignment_table(cms), candidate_table(made.candidates))):
         buffer = io.BytesIO()
-        table.to_parquet(buffer, index=False)
+        # small row groups: the driver merges every partition's table at once, and a reader holds one
+        # decoded row group per table, so its buffers stay the same whatever the number of partitions
+        table.to_parquet(buffer, index=False, row_group_size=TABLE_ROW_GROUP)
         atomic_write(path, buffer.getvalue())
     return PartitionOutcome(partition, len(made.chosen), len(assignments), specs, *files)
 
