@@ -186,3 +186,18 @@ def test_unreachable_scheduler_exits_3_naming_the_address(project: Path, tmp_pat
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and address in lines[0], run.stderr
     assert not (tmp_path / "out" / "manifest.json").exists()
+
+
+def test_a_scorer_not_fitted_from_sums_is_fitted_on_the_whole_shop(dataset: str, tmp_path: Path) -> None:
+    """svd factorises every user's rows at once: one worker loads the whole shop to fit the blend."""
+    from bannergen.scorers.store import read_meta
+
+    fresh = _copy_project(tmp_path / "project")
+    blend = fresh / "scoring" / "blend.toml"
+    blend.write_text(blend.read_text(encoding="utf-8").replace("[weights]\n", "[weights]\nsvd = 0.02\n", 1),
+                     encoding="utf-8")
+    engine = _engine(fresh, tmp_path, dataset)
+    summary = engine.render("all", executor="dask")
+    meta = read_meta(engine.project.models)
+    assert meta is not None and meta["fitted_by"] == "render on dask, the whole shop on one worker"
+    assert "svd" in meta["scorers"] and summary.users == 3001

@@ -21,11 +21,11 @@ from typing import Any
 
 from bannergen.config import Project
 from bannergen.distributed.partition import RunInputs, protected_events
-from bannergen.model import load_or_fit_blend, save_fitted_blend
+from bannergen.model import save_fitted_blend
 from bannergen.scorers.base import build_interactions, item_side
 from bannergen.scorers.blend import Blend
 from bannergen.scorers.content import ContentScorer
-from bannergen.scorers.fitting import project_fingerprint, shop_interactions
+from bannergen.scorers.fitting import shop_interactions
 from bannergen.scorers.settings import ScoringSettings
 from bannergen.scorers.sums import Sums, add_sums
 
@@ -38,12 +38,12 @@ def unfitted_blend(settings: ScoringSettings) -> Blend:
     return Blend.from_settings(settings.blend, settings.weights)
 
 
-def saved_blend(project: Project, settings: ScoringSettings) -> Blend | None:
-    """The blend saved in the project's models when its fingerprint is current, else None."""
+def saved_blend(project: Project, settings: ScoringSettings, fingerprint: str) -> Blend | None:
+    """The blend saved in the project's models when its fingerprint is ``fingerprint``, else None."""
     from bannergen.scorers.store import StaleModelError, load_blend
 
     try:
-        return load_blend(project.models, project_fingerprint(project), settings.weights)
+        return load_blend(project.models, fingerprint, settings.weights)
     except StaleModelError as error:
         log.info("%s; fitting on the cluster", error)
         return None
@@ -58,8 +58,9 @@ def partition_sums(inputs: RunInputs, partition: int) -> Sums:
     return unfitted_blend(inputs.settings).sums(replace(data, has_purchases=inputs.shop.has_purchases))
 
 
-def blend_from_sums(inputs: RunInputs, sums: Sums, partitions: int) -> Blend:
-    """The blend fitted from the sums of every one of ``partitions`` added up, saved to the project's models."""
+def blend_from_sums(inputs: RunInputs, sums: Sums, partitions: int, fingerprint: str) -> Blend:
+    """The blend fitted from the sums of every one of ``partitions`` added up, saved to the
+    project's models with ``fingerprint``."""
     shop = inputs.shop
     assert shop is not None
     items = item_side(shop.features.item_ids, shop.as_of, inputs.catalog["title"], shop.has_purchases)
@@ -67,27 +68,30 @@ def blend_from_sums(inputs: RunInputs, sums: Sums, partitions: int) -> Blend:
     content = blend.scorers.get("content")
     if isinstance(content, ContentScorer):
         content.fit_item_side(shop.features, shop.popularity)
-    save_fitted_blend(blend, inputs.project.models, project_fingerprint(inputs.project),
+    save_fitted_blend(blend, inputs.project.models, fingerprint,
                       f"render on dask, from the sums of {partitions} partitions")
     return blend
 
 
-def whole_shop_blend(project: Project, settings: ScoringSettings) -> Blend:
-    """The blend fitted on the whole shop loaded into this process (for scorers not fitted from sums)."""
+def whole_shop_blend(project: Project, settings: ScoringSettings, fingerprint: str) -> Blend:
+    """The blend fitted on the whole shop loaded into this process (for scorers not fitted from
+    sums), saved to the project's models with ``fingerprint``."""
     from bannergen.data.mapping import load_shop
 
     data = shop_interactions(project, load_shop(project), settings, content=True)
-    blend = load_or_fit_blend(data, settings, project.models, project_fingerprint(project))
+    blend = unfitted_blend(settings).fit(data)
+    save_fitted_blend(blend, project.models, fingerprint, "render on dask, the whole shop on one worker")
     if "content" not in blend.scorers:
         return blend
     # the content scorer fitted here holds every user's interests; each partition binds its own
     return Blend({**blend.scorers, "content": ContentScorer(settings.weights)}, blend.weights, blend.cold_start)
 
 
-def fit_on_cluster(client: Any, saved: Any, shared: Any, inputs: RunInputs, count: int, workers: int) -> Any:
+def fit_on_cluster(client: Any, saved: Any, fingerprint: str, shared: Any, inputs: RunInputs, count: int,
+                   workers: int) -> Any:
     """A future of the run's blend: ``saved`` (a future of ``saved_blend``) when current, else
     fitted on the cluster from the ``count`` partitions of ``shared`` (the run's scattered inputs,
-    shop-wide facts included), on ``workers`` workers."""
+    shop-wide facts included), on ``workers`` workers, and saved with ``fingerprint``."""
     from distributed import as_completed
 
     if client.submit(_is_current, saved, pure=False).result():
@@ -96,7 +100,7 @@ def fit_on_cluster(client: Any, saved: Any, shared: Any, inputs: RunInputs, coun
     if whole:
         log.warning("the %s scorer is fitted from every user's rows at once, not from sums: one worker loads "
                     "the whole shop to fit it", ", ".join(whole))
-        return client.submit(whole_shop_blend, inputs.project, inputs.settings, pure=False)
+        return client.submit(whole_shop_blend, inputs.project, inputs.settings, fingerprint, pure=False)
     # One partition per worker at a time, and each finished sum added (first, by priority) as soon
     # as there are two: a worker holds the sums of a few partitions, never all of them.
     todo = list(range(count))
@@ -118,7 +122,7 @@ def fit_on_cluster(client: Any, saved: Any, shared: Any, inputs: RunInputs, coun
         if len(ready) == 2:
             parts.add(client.submit(add_sums, *ready, priority=1, pure=False))
             ready = []
-    return client.submit(blend_from_sums, shared, ready[0], count, pure=False)
+    return client.submit(blend_from_sums, shared, ready[0], count, fingerprint, pure=False)
 
 
 def _is_current(saved: Blend | None) -> bool:

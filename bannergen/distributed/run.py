@@ -39,6 +39,7 @@ from bannergen.features import build_item_features
 from bannergen.manifest import ASSIGNMENT_ORDER, CANDIDATE_ORDER, build_manifest, write_manifest
 from bannergen.model import ShopWide
 from bannergen.profile import popularity_of, resolve_as_of
+from bannergen.scorers.fitting import project_fingerprint
 from bannergen.scorers.settings import ScoringSettings
 from bannergen.segments import Segment
 from bannergen.selection.feedback_view import FeedbackView
@@ -92,8 +93,10 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
     # The saved blend is loaded on a worker while the others stage the events; when it is stale it
     # is fitted from the partitions' sums. Either way it is copied to every worker before the
     # partitions need it, never refitted per partition.
+    # The fingerprint hashes the events file: once, here, for the load and the save alike.
+    fingerprint = "" if inputs.settings.blend is None else project_fingerprint(project)
     saved = None if inputs.settings.blend is None else client.submit(saved_blend, project, inputs.settings,
-                                                                      pure=False)
+                                                                      fingerprint, pure=False)
     with timed("load"):
         pieces = list_pieces(dask_events(project) or str(project.events))
         count = dask.partitions or max(2 * workers, math.ceil(sum(p.rows for p in pieces) / EVENTS_PER_PARTITION))
@@ -116,7 +119,7 @@ def _run(client: Any, workers: int, inputs: RunInputs, catalog: LoadResult, temp
     blend = None
     if saved is not None:
         with timed("fit"):
-            blend = fit_on_cluster(client, saved, shared, inputs, count, workers)
+            blend = fit_on_cluster(client, saved, fingerprint, shared, inputs, count, workers)
             client.replicate([blend])
     from distributed import as_completed  # an optional dependency: imported once a cluster is up
 

@@ -67,9 +67,8 @@ class Blend:
     def fit(self, data: Interactions) -> Blend:
         """Fit every scorer on ``data``: those fitted from sums (``Scorer.additive``) share them."""
         self.fit_sums(self.sums(data), data)
-        for name, scorer in self.scorers.items():
-            if name not in self.from_sums():
-                scorer.fit(data)
+        for name in self.needs_every_user() + (["content"] if "content" in self.scorers else []):
+            self.scorers[name].fit(data)
         return self
 
     def from_sums(self) -> list[str]:

@@ -41,9 +41,22 @@ def compact(matrix: Any) -> Any:
     return matrix
 
 
-def _add_into(total: np.ndarray, part: sp.spmatrix) -> None:
-    coo = part.tocoo()  # from csr: no repeated (row, col), so += by index adds every value
-    total[coo.row, coo.col] += coo.data
+def _plus(total: Any, part: Any, owned: bool = False) -> Any:
+    """``total + part`` for csr matrices and dense arrays alike, ``compact``; ``owned``: ``total``
+    is the caller's own running sum, so a dense one is added into in place."""
+    if sp.issparse(total) and sp.issparse(part):
+        out = compact(sp.csr_matrix(total + part))
+        if sp.issparse(out):
+            out.sort_indices()
+        return out
+    if sp.issparse(total) or sp.issparse(part):
+        dense, sparse = (total, part) if sp.issparse(part) else (part, total)
+        if not (owned and dense is total):
+            dense = np.array(dense, dtype=np.float64)
+        coo = sparse.tocoo()  # from csr: no repeated (row, col), so += by index adds every value
+        dense[coo.row, coo.col] += coo.data
+        return dense
+    return np.add(total, part, out=total) if owned else np.asarray(total) + np.asarray(part)
 
 
 def gram(x: sp.csr_matrix, block_users: int = GRAM_BLOCK_USERS) -> Any:
@@ -53,13 +66,7 @@ def gram(x: sp.csr_matrix, block_users: int = GRAM_BLOCK_USERS) -> Any:
     total: Any = sp.csr_matrix((x.shape[1], x.shape[1]), dtype=np.float64)
     for lo in range(0, x.shape[0], block_users):
         part = x[lo : lo + block_users].astype(np.float64)
-        product = (part.T @ part).tocsr()
-        if sp.issparse(total):
-            total = compact(total + product)
-        else:
-            _add_into(total, product)
-    if sp.issparse(total):
-        total.sort_indices()
+        total = _plus(total, (part.T @ part).tocsr(), owned=True)
     return total
 
 
@@ -68,18 +75,5 @@ def add_sums(a: Mapping[str, Any], b: Mapping[str, Any]) -> Sums:
     inputs are left as they are."""
     out: Sums = dict(a)
     for key, value in b.items():
-        mine = out.get(key)
-        if mine is None:
-            out[key] = value
-        elif sp.issparse(value) and sp.issparse(mine):
-            total = compact(sp.csr_matrix(mine + value))
-            if sp.issparse(total):
-                total.sort_indices()
-            out[key] = total
-        elif sp.issparse(value) or sp.issparse(mine):
-            dense, sparse = (np.array(mine), value) if sp.issparse(value) else (np.array(value), mine)
-            _add_into(dense, sparse)
-            out[key] = dense
-        else:
-            out[key] = np.asarray(mine) + np.asarray(value)
+        out[key] = value if key not in out else _plus(out[key], value)
     return out
